@@ -1,0 +1,214 @@
+"""Composing outbox messages: a registered network + a kind + a recipient -> ``Outgoing``.
+
+One ``Factory`` per process holds the renderer and settings; everything that is
+the same for every recipient (the invite's calendar, compiled templates) is
+built once and reused (see ``calendar.invite.request_template``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from leernet.calendar.invite import cancel_template, request_template
+from leernet.mailer import views
+from leernet.mailer.compose import Envelope, compose, message_id
+from leernet.mailer.outbox import Outgoing
+from leernet.mailer.render import Renderer
+from leernet.model import Network, Participant, Person, Session
+from leernet.registry import Member, Registered
+from leernet.settings import Settings
+from leernet.tokens import participant_token, reply_address
+
+
+def participant_of(network: Network, member: Member) -> Participant:
+    found = network.participant(member.email)
+    if found is not None:
+        return found
+    return Participant(member.name, member.email, member.manager_name, member.manager_email)
+
+
+class Factory:
+    """Builds every message leernet sends, with stable keys and Message-IDs."""
+
+    def __init__(self, settings: Settings, renderer: Renderer | None = None) -> None:
+        self.settings = settings
+        self.renderer = renderer or Renderer(settings.templates_dir)
+        self.domain = settings.service_domain
+
+    @property
+    def secret(self) -> str:
+        return self.settings.secret_value()
+
+    def organiser_token(self, network: Network) -> str:
+        return participant_token(self.secret, network.slug, network.organiser.email)
+
+    def _message(
+        self,
+        *,
+        key: str,
+        kind: str,
+        template: str,
+        network: Network,
+        network_id: int | None,
+        to: Person,
+        context: Mapping[str, object],
+        now: datetime,
+        token: str | None = None,
+        not_after: datetime | None = None,
+        calendar: bytes | None = None,
+        method: str = "REQUEST",
+        in_reply_to: str | None = None,
+        auto_submitted: str = "auto-generated",
+        language: str | None = None,
+    ) -> Outgoing:
+        lang = language or network.language
+        rendered = self.renderer.render(template, lang, context)
+        msg_id = message_id(key, self.domain)
+        envelope = Envelope(
+            from_name=self.settings.service_name,
+            from_address=self.settings.service_address,
+            to_name=to.name,
+            to_address=to.email,
+            reply_to=reply_address(self.settings.service_address, token) if token else None,
+            in_reply_to=in_reply_to,
+            references=(in_reply_to,) if in_reply_to else (),
+            auto_submitted=auto_submitted,
+            language=lang,
+        )
+        raw = compose(envelope, rendered, msg_id=msg_id, date=now, calendar=calendar, method=method)
+        return Outgoing(key, kind, to.email.lower(), msg_id, raw, network_id, not_after)
+
+    # -- the series invite and its changes --------------------------------------------
+
+    def invite(self, reg: Registered, member: Member, now: datetime, *, kind: str = "invite",
+               changes: Sequence[str] = ()) -> Outgoing:  # fmt: skip
+        net = reg.network
+        person = participant_of(net, member)
+        organizer = reply_address(self.settings.service_address, member.token)
+        calendar = request_template(
+            net, service_address=self.settings.service_address, sequence=reg.sequence, dtstamp=now
+        ).render(person, organizer, self.settings.service_name)
+        context = (
+            views.invite_update(net, person, changes) if changes else views.invite(net, person)
+        )
+        return self._message(
+            key=f"{kind}/{net.slug}/{member.email}/{reg.sequence}",
+            kind=kind,
+            template="invite_update" if changes else "invite",
+            network=net,
+            network_id=reg.id,
+            to=Person(person.name, person.email),
+            context=context,
+            now=now,
+            token=member.token,
+            not_after=net.last_end,
+            calendar=calendar,
+        )
+
+    def cancel(self, reg: Registered, member: Member, now: datetime, *, session: Session | None,
+               changes: Sequence[str] = ()) -> Outgoing:  # fmt: skip
+        """A CANCEL of one session (with RECURRENCE-ID) or, without a session, of the series."""
+        net = reg.network
+        person = participant_of(net, member)
+        organizer = reply_address(self.settings.service_address, member.token)
+        calendar = cancel_template(
+            net, service_address=self.settings.service_address, sequence=reg.sequence,
+            dtstamp=now, session=session,
+        ).render(person, organizer, self.settings.service_name)  # fmt: skip
+        which = f"session-{session.number}" if session else "series"
+        if session is None:
+            context, template = views.cancel_series(net, person), "cancel_series"
+        else:
+            context, template = views.invite_update(net, person, changes), "invite_update"
+        return self._message(
+            key=f"cancel/{net.slug}/{member.email}/{reg.sequence}/{which}",
+            kind="cancel",
+            template=template,
+            network=net,
+            network_id=reg.id,
+            to=Person(person.name, person.email),
+            context=context,
+            now=now,
+            calendar=calendar,
+            method="CANCEL",
+        )
+
+    def manager_start(
+        self, reg: Registered, manager: Person, employees: Sequence[Participant], now: datetime
+    ) -> Outgoing:
+        net = reg.network
+        return self._message(
+            key=f"manager-start/{net.slug}/{manager.email.lower()}",
+            kind="manager-start",
+            template="manager_start",
+            network=net,
+            network_id=reg.id,
+            to=manager,
+            context=views.manager_start(net, manager, employees),
+            now=now,
+            not_after=net.last_end,
+        )
+
+    # -- everything else -----------------------------------------------------------------
+
+    def to_participant(
+        self,
+        reg: Registered,
+        member: Member,
+        *,
+        key: str,
+        kind: str,
+        template: str,
+        context: Mapping[str, object],
+        now: datetime,
+        not_after: datetime | None = None,
+        expects_reply: bool = False,
+        in_reply_to: str | None = None,
+        auto_submitted: str = "auto-generated",
+    ) -> Outgoing:
+        return self._message(
+            key=key,
+            kind=kind,
+            template=template,
+            network=reg.network,
+            network_id=reg.id,
+            to=Person(member.name, member.email),
+            context=context,
+            now=now,
+            token=member.token if expects_reply else None,
+            not_after=not_after,
+            in_reply_to=in_reply_to,
+            auto_submitted=auto_submitted,
+        )
+
+    def to_person(
+        self,
+        network: Network,
+        network_id: int | None,
+        to: Person,
+        *,
+        key: str,
+        kind: str,
+        template: str,
+        context: Mapping[str, object],
+        now: datetime,
+        not_after: datetime | None = None,
+        token: str | None = None,
+        in_reply_to: str | None = None,
+        auto_submitted: str = "auto-generated",
+    ) -> Outgoing:
+        return self._message(
+            key=key,
+            kind=kind,
+            template=template,
+            network=network,
+            network_id=network_id,
+            to=to,
+            context=context,
+            now=now,
+            token=token,
+            not_after=not_after,
+            in_reply_to=in_reply_to,
+            auto_submitted=auto_submitted,
+        )

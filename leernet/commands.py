@@ -1,0 +1,197 @@
+"""What the organiser's commands do (``cli.py`` only parses arguments and prints errors)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from rich.console import Console
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from leernet import registry
+from leernet.build import Factory
+from leernet.changes import diff, organiser_sentences, session_sentences
+from leernet.errors import LeernetError, NetworkFileError, Problem
+from leernet.mailer import views
+from leernet.mailer.outbox import Outgoing, enqueue
+from leernet.model import Network, Participant, Person
+from leernet.network import load_network, with_registered_slots
+from leernet.settings import Settings
+from leernet.show import show_network
+from leernet.store import open_store
+from leernet.store import schema as t
+from leernet.store.engine import sqlite_path
+
+
+class _Rollback(Exception):  # noqa: N818 - control flow for --dry-run, never escapes
+    pass
+
+
+def check_network(path: Path, settings: Settings, now: datetime, out: Console, err: Console) -> Network:
+    loaded = load_network(path, now=now)
+    show_network(loaded.network, out)
+    factory = Factory(settings)
+    problems = factory.renderer.check_all(
+        loaded.network.language, views.sample_contexts(loaded.network)
+    )
+    if problems:
+        raise NetworkFileError(
+            [Problem(f"template {p.template}", str(p)) for p in problems], str(path)
+        )
+    for w in loaded.warnings:
+        err.print(f"[yellow]warning[/yellow] {w}")
+    out.print(f"[green]{path} is valid[/green] ({len(loaded.warnings)} warning(s))")
+    return loaded.network
+
+
+@contextlib.asynccontextmanager
+async def _store(settings: Settings, *, dry_run: bool, must_exist: bool = False) -> AsyncIterator[AsyncEngine]:
+    url = settings.database_url
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        if must_exist:
+            raise LeernetError(f"no database at {path}: start a network first (leernet start)")
+        if dry_run:
+            url = "sqlite+aiosqlite:///:memory:"  # a dry run leaves no database behind
+    engine = await open_store(url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9@._+-]+", "_", text)[:80]
+
+
+def write_eml(out_dir: Path, messages: Sequence[Outgoing]) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, m in enumerate(messages, start=1):
+        path = out_dir / f"{i:03d}-{_safe(m.kind)}-{_safe(m.recipient)}.eml"
+        path.write_bytes(m.raw)
+        written.append(path)
+    return written
+
+
+def manager_notes(
+    factory: Factory, reg: registry.Registered, people: Sequence[Participant], now: datetime
+) -> list[Outgoing]:
+    by_manager: dict[str, tuple[Person, list[Participant]]] = {}
+    for p in people:
+        if not p.manager_email:
+            continue
+        entry = by_manager.setdefault(p.manager_email.lower(), (Person(p.manager_name, p.manager_email), []))
+        entry[1].append(p)
+    return [factory.manager_start(reg, m, staff, now) for m, staff in by_manager.values()]
+
+
+async def _queue(
+    conn: AsyncConnection, messages: list[Outgoing], now: datetime, out: Console,
+    *, dry_run: bool, out_dir: Path | None,
+) -> None:  # fmt: skip
+    if dry_run:
+        assert out_dir is not None
+        paths = write_eml(out_dir, messages)
+        out.print(f"dry run: wrote {len(paths)} message(s) to {out_dir}; nothing was sent or saved")
+        raise _Rollback
+    new = await enqueue(conn, messages, now)
+    out.print(f"queued {new} message(s); [bold]leernet run[/bold] sends them")
+
+
+async def start_network(
+    path: Path, settings: Settings, now: datetime, out: Console, *, dry_run: bool, out_dir: Path | None
+) -> None:
+    network = check_network(path, settings, now, out, out)
+    source = path.read_text(encoding="utf-8")
+    factory = Factory(settings)
+    async with _store(settings, dry_run=dry_run) as engine:
+        with contextlib.suppress(_Rollback):
+            async with engine.begin() as conn:
+                if await registry.get(conn, network.slug) is not None:
+                    raise LeernetError(
+                        f"network {network.slug!r} is already registered: use leernet update {path}"
+                    )
+                reg = await registry.register(conn, network, source, factory.secret, now)
+                messages = [factory.invite(reg, m, now) for m in reg.active_members]
+                messages += manager_notes(factory, reg, network.participants, now)
+                out.print(
+                    f"{network.slug}: {len(reg.active_members)} invite(s), "
+                    f"{len(messages) - len(reg.active_members)} manager note(s)"
+                )
+                await _queue(conn, messages, now, out, dry_run=dry_run, out_dir=out_dir)
+
+
+async def update_network(
+    path: Path, settings: Settings, now: datetime, out: Console, *, dry_run: bool, out_dir: Path | None
+) -> None:
+    loaded = load_network(path, now=now)
+    factory = Factory(settings)
+    async with _store(settings, dry_run=dry_run, must_exist=True) as engine:
+        with contextlib.suppress(_Rollback):
+            async with engine.begin() as conn:
+                reg = await registry.get(conn, loaded.network.slug)
+                if reg is None:
+                    raise LeernetError(
+                        f"network {loaded.network.slug!r} is not registered: use leernet start {path}"
+                    )
+                new = with_registered_slots(loaded.network, reg.network.series)
+                changes = diff(reg.network, new)
+                for w in loaded.warnings:
+                    out.print(f"[yellow]warning[/yellow] {w}")
+                if changes.empty:
+                    out.print(f"{new.slug}: nothing changed")
+                    return
+                for sentence in organiser_sentences(changes, new):
+                    out.print(f"  • {sentence}")
+                source = path.read_text(encoding="utf-8")
+                reg2 = await registry.save_update(conn, reg, new, source, changes, factory.secret, now)
+                messages = _update_messages(factory, reg, reg2, changes, now)
+                if changes.removed:
+                    await _cancel_pending(conn, reg2.id, [p.email for p in changes.removed])
+                await _queue(conn, messages, now, out, dry_run=dry_run, out_dir=out_dir)
+
+
+def _update_messages(
+    factory: Factory, before: registry.Registered, reg: registry.Registered, changes: object, now: datetime
+) -> list[Outgoing]:
+    from leernet.changes import Changes  # noqa: PLC0415
+
+    assert isinstance(changes, Changes)
+    net = reg.network
+    added = {p.email.lower() for p in changes.added}
+    removed = {p.email.lower() for p in changes.removed}
+    staying = [m for m in reg.active_members if m.email not in added]
+    messages: list[Outgoing] = []
+    sentences = session_sentences(changes, net, net.language)
+    if changes.moved or changes.retitled or changes.details or changes.restored or changes.network_text:
+        messages += [
+            factory.invite(reg, m, now, kind="invite-update", changes=sentences) for m in staying
+        ]
+    for session in changes.cancelled:
+        messages += [
+            factory.cancel(reg, m, now, session=session, changes=sentences) for m in staying
+        ]
+    messages += [factory.invite(reg, m, now) for m in reg.active_members if m.email in added]
+    messages += manager_notes(factory, reg, changes.added, now)
+    for m in before.members:
+        if m.email in removed and not m.removed:
+            gone = reg.member(m.email) or m
+            messages.append(factory.cancel(reg, gone, now, session=None))
+    return messages
+
+
+async def _cancel_pending(conn: AsyncConnection, network_id: int, emails: Sequence[str]) -> None:
+    await conn.execute(
+        update(t.outbox)
+        .where(
+            t.outbox.c.network_id == network_id,
+            t.outbox.c.recipient.in_([e.lower() for e in emails]),
+            t.outbox.c.state.in_(("queued", "deferred")),
+        )
+        .values(state="cancelled")
+    )

@@ -1,0 +1,87 @@
+"""The one error tree of leernet.
+
+::
+
+    LeernetError
+    ├── NetworkFileError          a network file is wrong (carries every problem with its field)
+    ├── StoreError                the database cannot be used (locked, full, wrong schema)
+    │   └── AlreadyRunning        another daemon holds the lock on this database
+    ├── SendError                 the outbox could not hand a message over
+    │   ├── SendDeferred          4xx, timeout or dropped connection: try again later
+    │   └── SendRejected          5xx: the server refused, do not retry
+    ├── MailboxError              the IMAP mailbox could not be used (login, folder, connection)
+    ├── MessageError              one incoming mail cannot be understood (moved aside, reported)
+    └── TemplateError             a template is missing or does not render
+
+Errors carry fields, not only text, so the CLI can print them plainly and the
+inbox can record why one mail was put aside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class LeernetError(Exception):
+    """Base of every error leernet raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem in a network file: where, and what is wrong."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+class NetworkFileError(LeernetError, ValueError):
+    """A network file is invalid; ``problems`` lists every problem found, each with its field."""
+
+    def __init__(self, problems: list[Problem], path: str = "") -> None:
+        self.problems = problems
+        self.path = path
+        lines = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"{path or 'network file'} is not valid:\n{lines}")
+
+
+class StoreError(LeernetError):
+    """The database cannot be used."""
+
+
+class AlreadyRunning(StoreError):  # noqa: N818 - reads as a state, like asyncio's CancelledError
+    """Another daemon already runs on this database."""
+
+
+class SendError(LeernetError):
+    """A message could not be handed to the SMTP server."""
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class SendDeferred(SendError):  # noqa: N818 - the outbox state it leads to
+    """A temporary failure (4xx, timeout, dropped connection): try again later."""
+
+
+class SendRejected(SendError):  # noqa: N818 - the outbox state it leads to
+    """A permanent failure (5xx): the message is marked failed, never retried."""
+
+
+class MailboxError(LeernetError):
+    """The IMAP mailbox cannot be used (connection, login, folder)."""
+
+
+class MessageError(LeernetError):
+    """One incoming message cannot be understood; it is kept and moved aside."""
+
+
+class TemplateError(LeernetError):
+    """A template is missing, or fails to render for a network."""
+
+    def __init__(self, message: str, *, template: str = "") -> None:
+        self.template = template
+        super().__init__(f"{template}: {message}" if template else message)

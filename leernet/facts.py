@@ -1,0 +1,328 @@
+"""The store's read side: attendance and evaluations of a network, and what managers may read.
+
+Each loader runs a few queries per network (never one per participant) and
+returns frozen values; the rest of this module is pure.
+
+:func:`shared_answers` is the only path by which evaluation answers reach a
+manager. It returns an answer only when (1) its question is marked
+``share_with_manager``, (2) the consent question of the *same* evaluation was
+answered yes, and (3) the participant's latest word on consent (in any
+session) is not a no: a later withdrawal hides everything shared before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from statistics import fmean
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from leernet.defaults import session_questions
+from leernet.model import Network, Question, QuestionKind, Session
+from leernet.store import schema as t
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+    from datetime import datetime
+
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+Answer = int | bool | str
+Key = tuple[int, int]  # (participant id, session number)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A stored REPLY: PARTSTAT (upper case), COMMENT, and what orders it against others."""
+
+    partstat: str
+    comment: str
+    sequence: int
+    dtstamp: datetime | None
+    received_at: datetime
+
+    def newer_than(self, other: Reply) -> bool:
+        """Whether this reply was made after ``other`` (DTSTAMP, then arrival), ties included."""
+        if self.dtstamp is not None and other.dtstamp is not None and self.dtstamp != other.dtstamp:
+            return self.dtstamp > other.dtstamp
+        return self.received_at >= other.received_at
+
+
+@dataclass(frozen=True, slots=True)
+class Attendance:
+    """Who answered what for each session, and who was there."""
+
+    replies: Mapping[Key, Reply] = field(default_factory=dict)  # session 0 = the series
+    presence: Mapping[Key, bool] = field(default_factory=dict)
+    moved_sequence: Mapping[int, int] = field(default_factory=dict)
+
+    def reply(self, participant_id: int, session_number: int) -> Reply | None:
+        """The REPLY that counts for one session: the newer of the instance and series replies.
+
+        A reply (of either kind) to a version before the session moved does not count.
+        """
+        floor = self.moved_sequence.get(session_number, 0)
+        own = self.replies.get((participant_id, session_number))
+        series = self.replies.get((participant_id, 0))
+        if own is not None and own.sequence < floor:
+            own = None
+        if series is not None and series.sequence < floor:
+            series = None
+        if own is None or series is None:
+            return own or series
+        return own if own.newer_than(series) else series
+
+    def rsvp(self, participant_id: int, session_number: int) -> str:
+        found = self.reply(participant_id, session_number)
+        return "NEEDS-ACTION" if found is None else found.partstat
+
+    def comment(self, participant_id: int, session_number: int) -> str:
+        found = self.reply(participant_id, session_number)
+        return "" if found is None else found.comment
+
+    def present(self, participant_id: int, session_number: int) -> bool | None:
+        return self.presence.get((participant_id, session_number))
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    id: int
+    participant_id: int
+    session_number: int
+    absent: bool
+    answers: Mapping[str, Answer]
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluations:
+    """The current evaluation of each participant and session."""
+
+    rows: Mapping[Key, Evaluation] = field(default_factory=dict)
+
+    def get(self, participant_id: int, session_number: int) -> Evaluation | None:
+        return self.rows.get((participant_id, session_number))
+
+    def for_session(self, number: int) -> tuple[Evaluation, ...]:
+        return tuple(e for (_, n), e in sorted(self.rows.items()) if n == number)
+
+    def for_participant(self, participant_id: int) -> tuple[Evaluation, ...]:
+        return tuple(e for (p, _), e in sorted(self.rows.items()) if p == participant_id)
+
+
+def _members(network_id: int) -> Any:
+    return select(t.participants.c.id).where(t.participants.c.network_id == network_id)
+
+
+async def attendance(conn: AsyncConnection, network_id: int) -> Attendance:
+    """Load every REPLY, presence and session move of one network (three queries)."""
+    members = _members(network_id)
+    replies = (
+        await conn.execute(select(t.rsvps).where(t.rsvps.c.participant_id.in_(members)))
+    ).all()
+    presence = (
+        await conn.execute(
+            select(
+                t.presence.c.participant_id, t.presence.c.session_number, t.presence.c.present
+            ).where(t.presence.c.participant_id.in_(members))
+        )
+    ).all()
+    moved = (
+        await conn.execute(
+            select(t.sessions.c.number, t.sessions.c.moved_sequence).where(
+                t.sessions.c.network_id == network_id
+            )
+        )
+    ).all()
+    return Attendance(
+        replies={
+            (r.participant_id, r.session_number): Reply(
+                r.partstat, r.comment or "", r.sequence, r.dtstamp, r.received_at
+            )
+            for r in replies
+        },
+        presence={(p.participant_id, p.session_number): bool(p.present) for p in presence},
+        moved_sequence={m.number: m.moved_sequence for m in moved},
+    )
+
+
+async def evaluations(conn: AsyncConnection, network_id: int) -> Evaluations:
+    """Load the current evaluations of one network (one query)."""
+    rows = (
+        await conn.execute(
+            select(t.evaluations)
+            .where(
+                t.evaluations.c.participant_id.in_(_members(network_id)),
+                t.evaluations.c.current.is_(True),
+            )
+            .order_by(t.evaluations.c.id)
+        )
+    ).all()
+    return Evaluations(
+        {
+            (r.participant_id, r.session_number): Evaluation(
+                r.id,
+                r.participant_id,
+                r.session_number,
+                bool(r.absent),
+                dict(r.answers or {}),
+                r.received_at,
+            )
+            for r in rows
+        }
+    )
+
+
+def questions_of(network: Network, session_number: int) -> tuple[Question, ...]:
+    """The questions asked in one session's evaluation (the kick-off and closing ask more)."""
+    session = network.session(session_number)
+    return session_questions(network.questions, session.kind, network.language)
+
+
+# --- what a manager may read -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SharedAnswer:
+    session_number: int
+    session_title: str
+    question_number: int
+    question_text: str
+    answer: Answer
+
+
+def _consent(evaluation: Evaluation, questions: Sequence[Question]) -> bool | None:
+    """What this evaluation says about consent: True, False, or None when it says nothing.
+
+    Only a literal ``True`` is a yes; with several consent questions, every one must be yes.
+    """
+    said = [
+        v
+        for q in questions
+        if q.kind is QuestionKind.CONSENT
+        and isinstance(v := evaluation.answers.get(str(q.number)), bool)
+    ]
+    if evaluation.absent or not said:
+        return None
+    return all(v is True for v in said)
+
+
+def shared_answers(
+    network: Network, evaluations_of_participant: Iterable[Evaluation]
+) -> list[SharedAnswer]:
+    """The answers of ONE participant their manager may read, by session and question."""
+    given = list(evaluations_of_participant)
+    if len({e.participant_id for e in given}) > 1:
+        msg = "shared_answers takes the evaluations of one participant"
+        raise ValueError(msg)
+    known: list[tuple[Evaluation, tuple[Question, ...], Session | None]] = []
+    for e in given:
+        try:
+            session: Session | None = network.session(e.session_number)
+            qs = questions_of(network, e.session_number)
+        except KeyError:
+            # A session no longer in the file shares nothing, but its "no" still counts.
+            session, qs = None, network.questions
+        known.append((e, qs, session))
+    statements = [(e, c) for e, qs, _ in known if (c := _consent(e, qs)) is not None]
+    if statements:
+        _, latest_says = max(statements, key=lambda s: (s[0].received_at, s[0].id))
+        if latest_says is False:
+            pass  # a later "no" withdraws every earlier "yes"
+    shared: list[SharedAnswer] = []
+    for e, qs, session in sorted(known, key=lambda k: k[0].session_number):
+        if session is None or _consent(e, qs) is not True:
+            continue
+        for q in qs:
+            value = e.answers.get(str(q.number))
+            if not q.share_with_manager or value is None or value == "":
+                continue
+            shared.append(SharedAnswer(session.number, session.title, q.number, q.text, value))
+    return shared
+
+
+# --- digest helpers ----------------------------------------------------------------------
+
+
+def _is_rating(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5
+
+
+def average_rating(
+    evaluations_of_session: Iterable[Evaluation], questions: Sequence[Question]
+) -> float | None:
+    """The mean of all valid 1-5 answers to the rating questions, or None without any."""
+    numbers = [q.number for q in questions if q.kind is QuestionKind.RATING]
+    values: list[int] = []
+    for e in evaluations_of_session:
+        for n in numbers:
+            v = e.answers.get(str(n))
+            if not e.absent and isinstance(v, int) and _is_rating(v):
+                values.append(v)
+    return fmean(values) if values else None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """What the organiser's digest and ``leernet status`` say about one session."""
+
+    session: Session
+    accepted: int
+    declined: int
+    tentative: int
+    no_answer: int
+    present: int
+    absent: int
+    evaluations: int
+    average_rating: float | None
+    free_text: Mapping[int, tuple[str, ...]]  # question number -> answers (no names)
+    not_evaluated: tuple[int, ...]  # participant ids without an evaluation
+
+
+def summarise(
+    network: Network,
+    participant_ids: Sequence[int],
+    attendance_: Attendance,
+    evaluations_: Evaluations,
+    session_number: int,
+) -> SessionSummary:
+    """Count one session's answers over the given (active) participants."""
+    counts = {"ACCEPTED": 0, "DECLINED": 0, "TENTATIVE": 0, "NEEDS-ACTION": 0}
+    present = absent = 0
+    given: list[Evaluation] = []
+    missing: list[int] = []
+    for pid in participant_ids:
+        status = attendance_.rsvp(pid, session_number)
+        counts[status if status in counts else "NEEDS-ACTION"] += 1
+        was = attendance_.present(pid, session_number)
+        present += was is True
+        absent += was is False
+        e = evaluations_.get(pid, session_number)
+        if e is None:
+            missing.append(pid)
+        else:
+            given.append(e)
+    questions = questions_of(network, session_number)
+    free: dict[int, tuple[str, ...]] = {}
+    for q in questions:
+        if q.kind is not QuestionKind.TEXT:
+            continue
+        texts = tuple(
+            v for e in given if isinstance(v := e.answers.get(str(q.number)), str) and v.strip()
+        )
+        if texts:
+            free[q.number] = texts
+    return SessionSummary(
+        session=network.session(session_number),
+        accepted=counts["ACCEPTED"],
+        declined=counts["DECLINED"],
+        tentative=counts["TENTATIVE"],
+        no_answer=counts["NEEDS-ACTION"],
+        present=present,
+        absent=absent,
+        evaluations=len(given),
+        average_rating=average_rating(given, questions),
+        free_text=free,
+        not_evaluated=tuple(missing),
+    )

@@ -1,0 +1,223 @@
+"""The messages of each planned step: reminders, evaluation requests, digests, the closing, summaries.
+
+``build_step`` is the planner's ``StepBuilder``: it reads what the store knows
+(attendance, evaluations) and composes every message of one due step. Manager
+summaries take their answers only from ``facts.shared_answers`` (consent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from leernet import facts, registry
+from leernet.build import Factory, participant_of
+from leernet.mailer import views
+from leernet.mailer.outbox import Outgoing
+from leernet.model import Person, QuestionKind, SessionKind
+from leernet.plan import Step, StepKind
+from leernet.registry import Member, Registered
+
+DECLINED = "DECLINED"
+
+
+def _answer_text(value: object, language: str) -> str:
+    if isinstance(value, bool):
+        return ("ja" if value else "nee") if language == "nl" else ("yes" if value else "no")
+    if isinstance(value, int):
+        return f"{value} van 5" if language == "nl" else f"{value} out of 5"
+    return str(value)
+
+
+class StepMessages:
+    """Builds the messages of one step for one registered network."""
+
+    def __init__(
+        self, factory: Factory, conn: AsyncConnection, reg: Registered, step: Step, now: datetime
+    ) -> None:
+        self.f, self.conn, self.reg, self.step, self.now = factory, conn, reg, step, now
+        self.net = reg.network
+
+    def _key(self, *parts: object) -> str:
+        return "/".join(str(p) for p in (self.step.key, *parts))
+
+    def _reachable(self) -> list[Member]:
+        # A bounced address gets nothing more until the organiser fixes it.
+        return [m for m in self.reg.active_members if not m.bounced]
+
+    async def build(self) -> list[Outgoing]:
+        kind = self.step.kind
+        if kind is StepKind.MANAGER_SUMMARY:
+            return await self.manager_summaries()
+        if kind is StepKind.CLOSING:
+            return await self.closing()
+        session = self.net.session(self.step.session_number)
+        if session.cancelled:
+            return []
+        att = await facts.attendance(self.conn, self.reg.id)
+        if kind is StepKind.REMINDER:
+            return [
+                self._to(
+                    m, "reminder", views.reminder(self.net, participant_of(self.net, m), session)
+                )
+                for m in self._reachable()
+                if att.rsvp(m.id, session.number) != DECLINED
+            ]
+        if kind is StepKind.LOW_ACCEPTANCE:
+            return self.low_acceptance(att)
+        evals = await facts.evaluations(self.conn, self.reg.id)
+        if kind in (StepKind.EVAL_REQUEST, StepKind.EVAL_REMINDER):
+            template = "eval_request" if kind is StepKind.EVAL_REQUEST else "eval_reminder"
+            return [
+                self._to(
+                    m,
+                    template,
+                    views.eval_request(self.net, participant_of(self.net, m), session),
+                    expects_reply=True,
+                )  # fmt: skip
+                for m in self._reachable()
+                if att.rsvp(m.id, session.number) != DECLINED
+                and (kind is StepKind.EVAL_REQUEST or evals.get(m.id, session.number) is None)
+            ]
+        return [self.digest(att, evals)]
+
+    def _to(
+        self, m: Member, template: str, context: dict[str, object], *, expects_reply: bool = False
+    ) -> Outgoing:
+        return self.f.to_participant(
+            self.reg, m, key=self._key(m.email), kind=self.step.kind.value, template=template,
+            context=context, now=self.now, not_after=self.step.not_after, expects_reply=expects_reply,
+        )  # fmt: skip
+
+    def _organiser(
+        self, template: str, context: dict[str, object], *, token: bool = False
+    ) -> Outgoing:
+        org = self.net.organiser
+        return self.f.to_person(
+            self.net, self.reg.id, Person(org.name, org.email), key=self.step.key,
+            kind=self.step.kind.value, template=template, context=context, now=self.now,
+            not_after=self.step.not_after, token=self.f.organiser_token(self.net) if token else None,
+        )  # fmt: skip
+
+    def low_acceptance(self, att: facts.Attendance) -> list[Outgoing]:
+        session = self.net.session(self.step.session_number)
+        members = self.reg.active_members
+        status = {m.email: att.rsvp(m.id, session.number) for m in members}
+        accepted = sum(1 for s in status.values() if s == "ACCEPTED")
+        if not members or accepted * 2 >= len(members):
+            return []
+        return [self._organiser("low_acceptance", views.low_acceptance(self.net, session, status))]
+
+    def digest(self, att: facts.Attendance, evals: facts.Evaluations) -> Outgoing:
+        n = self.step.session_number
+        members = self.reg.active_members
+        data = views.DigestData(
+            session_number=n,
+            partstat={m.email: att.rsvp(m.id, n) for m in members},
+            presence={m.email: p for m in members if (p := att.present(m.id, n)) is not None},
+            evaluations=tuple(
+                views.Evaluation(m.email, e.absent, dict(e.answers))
+                for m in members
+                if (e := evals.get(m.id, n)) is not None
+            ),
+        )
+        return self._organiser("digest", views.digest(self.net, data), token=True)
+
+    async def closing(self) -> list[Outgoing]:
+        evals = await facts.evaluations(self.conn, self.reg.id)
+        kickoff = next((s for s in self.net.sessions if s.kind is SessionKind.KICKOFF), None)
+        out = []
+        for m in self._reachable():
+            goals = ""
+            takeaways: list[views.Takeaway] = []
+            for e in evals.for_participant(m.id):
+                qs = facts.questions_of(self.net, e.session_number)
+                texts = {q.number: q for q in qs}
+                if kickoff is not None and e.session_number == kickoff.number:
+                    goal_q = [q for q in qs if q.number > len(self.net.questions)]
+                    goals = "\n".join(
+                        str(e.answers[str(q.number)])
+                        for q in goal_q
+                        if e.answers.get(str(q.number))
+                    )
+                take = next(
+                    (
+                        q
+                        for q in texts.values()
+                        if q.share_with_manager and q.kind is QuestionKind.TEXT
+                    ),
+                    None,
+                )
+                value = e.answers.get(str(take.number)) if take else None
+                if isinstance(value, str) and value.strip():
+                    takeaways.append(views.Takeaway(e.session_number, value))
+            context = views.closing_reflection(
+                self.net, participant_of(self.net, m), goals, takeaways
+            )
+            out.append(self._to(m, "closing_reflection", context))
+        return out
+
+    async def manager_summaries(self) -> list[Outgoing]:
+        members = [m for m in self.reg.active_members if m.manager_email]
+        if self.step.email:
+            members = [m for m in members if m.email == self.step.email]
+        else:
+            # Without a date the summary follows the closing; with one, the date's own step sends it.
+            members = [
+                m for m in members if participant_of(self.net, m).growth_conversation is None
+            ]
+        if not members:
+            return []
+        att = await facts.attendance(self.conn, self.reg.id)
+        evals = await facts.evaluations(self.conn, self.reg.id)
+        out = []
+        for m in members:
+            person = participant_of(self.net, m)
+            attended = [
+                s.number
+                for s in self.net.active_sessions
+                if s.end <= self.now and _attended(att, m.id, s.number)
+            ]
+            shared = [
+                views.SharedAnswer(
+                    a.session_number, a.question_text, _answer_text(a.answer, self.net.language)
+                )
+                for a in facts.shared_answers(self.net, evals.for_participant(m.id))
+            ]
+            context = views.manager_summary(self.net, person, attended, shared, self.now)
+            out.append(
+                self.f.to_person(
+                    self.net,
+                    self.reg.id,
+                    Person(m.manager_name, m.manager_email),
+                    key=self._key(m.email) if not self.step.email else self.step.key,
+                    kind="manager-summary",
+                    template="manager_summary",
+                    context=context,
+                    now=self.now,
+                    not_after=self.step.not_after,
+                )  # fmt: skip
+            )
+        return out
+
+
+def _attended(att: facts.Attendance, pid: int, number: int) -> bool:
+    present = att.present(pid, number)
+    if present is not None:
+        return present
+    # Without an evaluation or roll call, an accepted invite is the best evidence there is.
+    return att.rsvp(pid, number) == "ACCEPTED"
+
+
+def step_builder(factory: Factory):  # type: ignore[no-untyped-def]
+    """The planner's ``StepBuilder`` bound to ``factory``."""
+
+    async def build(conn: AsyncConnection, step: Step, now: datetime) -> Sequence[Outgoing]:
+        reg = await registry.get_by_id(conn, step.network_id)
+        if reg is None:
+            return []
+        return await StepMessages(factory, conn, reg, step, now).build()
+
+    return build

@@ -1,0 +1,167 @@
+"""Careful readers of the headers that decide whether a reply is trusted.
+
+Everything here works on ``compat32`` messages (header values are raw,
+unfolded-on-demand strings: parsing them ourselves is 4-5x cheaper than
+``policy.default``) and never raises.
+"""
+
+from __future__ import annotations
+
+import re
+from email.header import decode_header, make_header
+from email.utils import getaddresses
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from email.message import Message
+
+# RFC 5322 3.4.1 dot-atom addr-spec, ASCII only. Quoted local parts, IP-literal
+# domains and 8-bit addresses are legal but never used by participants; refusing
+# them leaves no room for parser differentials between us and the sender's MTA.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_ADDR_SPEC = rf"{_ATEXT}+(?:\.{_ATEXT}+)*@{_LABEL}(?:\.{_LABEL})+"
+_ADDR_RE = re.compile(rf"^{_ADDR_SPEC}$")
+_QUOTED = r'"(?:[^"\\\r\n]|\\.)*"'
+_WORD = r"[^\s\"<>@,;:()\[\]\\]+"
+_PHRASE = rf"(?:{_QUOTED}|{_WORD})(?:\s+(?:{_QUOTED}|{_WORD}))*"
+_NAME_ADDR_RE = re.compile(rf"^(?:{_PHRASE})?\s*<({_ADDR_SPEC})>$")
+_TRAILING_COMMENT_RE = re.compile(r"\s*\([^()\\]*\)$")  # legacy "addr (Name)"
+_COMMENT_RE = re.compile(r'\([^()"<>\\]*\)')
+_FOLD_RE = re.compile(r"\r?\n[ \t]")
+_MSGID_RE = re.compile(r"<([^<>\s]{1,250})>")
+
+# Google treats these as one mailbox: an address at one is the same person at the other.
+_EQUIVALENT_DOMAINS = {"googlemail.com": "gmail.com"}
+
+
+def header_text(msg: Message, name: str) -> str:
+    """The first ``name`` header as text ('' if absent); surrogates from 8-bit bytes survive."""
+    value = msg.get(name)
+    return "" if value is None else _FOLD_RE.sub(" ", str(value)).strip()
+
+
+def all_headers(msg: Message, name: str) -> list[str]:
+    """Every ``name`` header as text, in order (topmost first)."""
+    return [_FOLD_RE.sub(" ", str(v)).strip() for v in msg.get_all(name, [])]
+
+
+def strict_address(value: str) -> str | None:
+    """The one address in a From value, lower case, or None if it is not exactly one plain one.
+
+    Refuses groups, lists, several ``@``, a bare address with a display name
+    glued on, and addresses whose only readable form is inside an encoded-word
+    (``=?utf-8?q?bert=40example.com?=``): the address is never decoded.
+    """
+    if len(value) > 998:  # RFC 5322 2.1.1 line limit; nothing real is longer
+        return None
+    text = _TRAILING_COMMENT_RE.sub("", value.strip())
+    if "<" in text:  # comments in the display name, "Bert Claes (HR) <bert@...>"
+        name, _, rest = text.rpartition("<")
+        text = f"{_COMMENT_RE.sub(' ', name).strip()} <{rest}"
+    match = _NAME_ADDR_RE.match(text)
+    if match:
+        address = match.group(1)
+    elif _ADDR_RE.match(text):
+        address = text
+    else:
+        return None
+    # A second opinion from the standard library: it must see the same single address.
+    seen = getaddresses([value])
+    if len(seen) != 1 or seen[0][1].lower() != address.lower():
+        return None
+    return address.lower()
+
+
+def from_address(msg: Message) -> tuple[str | None, str]:
+    """The sender's address if the From header is exactly one plain address, and why not."""
+    values = all_headers(msg, "From")
+    if len(values) != 1:
+        return None, f"message has {len(values)} From headers"
+    address = strict_address(values[0])
+    if address is None:
+        return None, f"From {values[0][:120]!r} is not exactly one plain address"
+    return address, ""
+
+
+def same_mailbox(a: str, b: str) -> bool:
+    """Case-insensitive address equality; gmail.com and googlemail.com are one domain."""
+    return _canonical(a) == _canonical(b)
+
+
+def _canonical(address: str) -> str:
+    local, _, domain = address.strip().lower().rpartition("@")
+    return f"{local}@{_EQUIVALENT_DOMAINS.get(domain, domain)}"
+
+
+def recipient_addresses(msg: Message) -> list[str]:
+    """Bare addresses (lower case) in To, Cc, Delivered-To and X-Original-To, in that order."""
+    found: list[str] = []
+    for name in ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To"):
+        for _, address in getaddresses(all_headers(msg, name)):
+            if address and address.lower() not in found:
+                found.append(address.lower())
+    return found
+
+
+def message_ids(msg: Message) -> list[str]:
+    """Message-IDs from In-Reply-To then References (newest first), with angle brackets."""
+    ids: list[str] = []
+    for name in ("In-Reply-To", "References"):
+        values = _MSGID_RE.findall(" ".join(all_headers(msg, name)))
+        if name == "References":
+            values.reverse()
+        for value in values:
+            if f"<{value}>" not in ids:
+                ids.append(f"<{value}>")
+    return ids[:50]
+
+
+def dmarc_result(msg: Message, authserv_id: str) -> str | None:
+    """DMARC result of the topmost Authentication-Results from ``authserv_id``, else None.
+
+    RFC 8601 2.2: ``authserv-id [version]; method=result ...``. Only our own
+    server's header is trusted; a sender can add any header claiming another
+    id (or ours, below the one our server prepends, 5 of RFC 8601).
+    """
+    if not authserv_id:
+        return None
+    wanted = authserv_id.strip().lower()
+    for value in all_headers(msg, "Authentication-Results"):
+        text = _strip_comments(value)
+        head, _, rest = text.partition(";")
+        parts = head.split()
+        if not parts or parts[0].lower() != wanted:
+            continue
+        match = re.search(r"(?:^|;)\s*dmarc\s*=\s*([a-z]+)", rest, re.IGNORECASE)
+        return match.group(1).lower() if match else "none"
+    return None
+
+
+def _strip_comments(value: str) -> str:
+    previous = None
+    while previous != value:  # nested comments, innermost first
+        previous = value
+        value = re.sub(r"\([^()]*\)", " ", value)
+    return value
+
+
+def decoded(value: str) -> str:
+    """An RFC 2047 header value as text; the raw value if it does not decode."""
+    try:
+        return str(make_header(decode_header(value)))
+    except Exception:
+        return value
+
+
+def addresses_in(text: str) -> list[str]:
+    """Every plain address in free text, lower case, first occurrence order."""
+    found: list[str] = []
+    # Token by token: a regex search over the whole text backtracks quadratically.
+    for word in text.split():
+        if "@" not in word:
+            continue
+        address = word.strip("<>()[]{},;:\"'.!?").removeprefix("mailto:")
+        if _ADDR_RE.match(address) and address.lower() not in found:
+            found.append(address.lower())
+    return found

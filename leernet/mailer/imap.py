@@ -1,0 +1,335 @@
+"""One IMAP connection to the service mailbox: the aioimaplib edge of the inbox.
+
+This is the only module that imports aioimaplib (STYLE rule 6). Every library
+error, refused connection, timeout, lost connection or NO/BAD answer becomes a
+``MailboxError`` here; after one the session is spent and the caller reconnects.
+aioimaplib does not fail a pending command when the connection drops, so every
+command races the connection-lost signal and runs under ``imap_timeout``.
+
+The parsers at the top (``parse_fetch`` and friends) are pure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import aioimaplib
+
+from leernet.errors import MailboxError
+from leernet.settings import Security, Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Iterable, Sequence
+
+T = TypeVar("T")
+
+_FETCH_START = re.compile(rb"\d+ FETCH \(")
+_UID = re.compile(rb"\bUID (\d+)")
+_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
+_EXISTS = re.compile(rb"\* \d+ EXISTS")
+_UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
+_LIST_DELIMITER = re.compile(rb'\([^)]*\) (?:NIL|"((?:[^"\\]|\\.)*)")')
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """One message of a UID FETCH answer; ``data`` is empty when no body part was asked."""
+
+    uid: int
+    size: int
+    data: bytes
+
+
+def parse_fetch(lines: Sequence[bytes | bytearray]) -> list[Fetched]:
+    """Turn aioimaplib's UID FETCH response lines into (uid, size, bytes) values.
+
+    aioimaplib gives text lines as ``bytes`` and each literal (RFC 3501 4.3) as one
+    ``bytearray``; the items of one message may sit before and after its literal
+    (``1 FETCH (UID 5 BODY[] {12}``, literal, `` RFC822.SIZE 12)``). A FETCH without
+    a UID is an unsolicited flag update (RFC 3501 7.4.2) and is skipped.
+    """
+    records: list[tuple[list[bytes], list[bytes]]] = []
+    after_literal = False
+    for line in lines:
+        if isinstance(line, bytearray):
+            if records:
+                records[-1][1].append(bytes(line))
+                after_literal = True
+            continue
+        if _FETCH_START.match(line):
+            records.append(([line], []))
+        elif after_literal and records:
+            records[-1][0].append(line)
+        after_literal = False
+    out = []
+    for text_parts, literals in records:
+        text = b" ".join(text_parts)
+        uid = _UID.search(text)
+        if uid is None:
+            continue
+        data = literals[0] if literals else b""
+        size = _SIZE.search(text)
+        out.append(Fetched(int(uid.group(1)), int(size.group(1)) if size else len(data), data))
+    return out
+
+
+def parse_search(lines: Sequence[bytes | bytearray]) -> list[int]:
+    """The UIDs of a UID SEARCH answer (aioimaplib strips the ``SEARCH`` word)."""
+    uids: list[int] = []
+    for line in lines[:-1]:  # the last line is the tagged completion text
+        uids.extend(int(word) for word in bytes(line).split() if word.isdigit())
+    return sorted(set(uids))
+
+
+def parse_uidvalidity(lines: Sequence[bytes | bytearray]) -> int:
+    for line in lines:
+        found = _UIDVALIDITY.search(bytes(line))
+        if found:
+            return int(found.group(1))
+    raise MailboxError("the server sent no UIDVALIDITY on SELECT (RFC 3501 6.3.1)")
+
+
+def parse_delimiter(lines: Sequence[bytes | bytearray]) -> str:
+    """The hierarchy delimiter from ``LIST "" ""`` (RFC 3501 6.3.8); empty when flat (NIL)."""
+    for line in lines:
+        found = _LIST_DELIMITER.match(bytes(line))
+        if found:
+            return (found.group(1) or b"").decode().replace("\\", "")
+    return ""
+
+
+def server_folder(name: str, delimiter: str) -> str:
+    """``leernet/processed`` in the server's hierarchy: ``leernet.processed`` on Dovecot maildir."""
+    return (delimiter or "-").join(part for part in name.split("/") if part)
+
+
+def uid_set(uids: Iterable[int]) -> str:
+    """A compact RFC 3501 sequence set: ``1:3,7,9:10``."""
+    ordered = sorted(set(uids))
+    ranges: list[str] = []
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        ranges.append(str(ordered[i]) if i == j else f"{ordered[i]}:{ordered[j]}")
+        i = j + 1
+    return ",".join(ranges)
+
+
+def quote(name: str) -> str:
+    return str(aioimaplib.quoted(name))
+
+
+class _Protocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
+    """Notes every EXISTS, including those aioimaplib drops while an async command runs."""
+
+    exists_seen = False
+
+    def _untagged_response(self, line: bytes) -> Any:
+        if _EXISTS.match(line):
+            self.exists_seen = True
+        return super()._untagged_response(line)
+
+
+class _Client(aioimaplib.IMAP4):  # type: ignore[misc]
+    def create_client(
+        self, host: str, port: int, loop: Any, conn_lost_cb: Any = None, ssl_context: Any = None
+    ) -> None:
+        loop = loop or asyncio.get_running_loop()
+        self.protocol = _Protocol(loop, conn_lost_cb)
+        self._client_task = loop.create_task(
+            loop.create_connection(lambda: self.protocol, host, port, ssl=ssl_context)
+        )
+
+
+class ImapSession:
+    """One logged-in connection; any ``MailboxError`` spends it (call ``close``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._timeout = settings.imap_timeout
+        self._lost = asyncio.Event()
+        tls = ssl.create_default_context() if settings.imap_security is Security.TLS else None
+        self._client = _Client(
+            host=settings.imap_host,
+            port=settings.imap_port,
+            timeout=self._timeout,
+            conn_lost_cb=lambda _exc: self._lost.set(),
+            ssl_context=tls,
+        )
+        self.delimiter = ""
+        self.broken = False  # lost, timed out or confused: only closing is left
+
+    @classmethod
+    async def open(cls, settings: Settings) -> ImapSession:
+        """Connect, secure, authenticate and learn the capabilities and hierarchy delimiter."""
+        session = cls(settings)
+        try:
+            await session._guard(session._client.wait_hello_from_server(), "connect")
+            session._keepalive()
+            if settings.imap_security is Security.STARTTLS:
+                await session._starttls()
+            await session._authenticate()
+            await session._guard(session._proto.capability(), "CAPABILITY")
+            listed = await session._cmd(session._client.list('""', '""'), "LIST")
+            session.delimiter = parse_delimiter(listed.lines)
+        except BaseException:
+            session.close()
+            raise
+        return session
+
+    @property
+    def _proto(self) -> Any:
+        return self._client.protocol
+
+    def has(self, capability: str) -> bool:
+        return bool(self._client.has_capability(capability))
+
+    async def _guard(self, aw: Awaitable[T], what: str) -> T:
+        """Await one library call, bounded by the timeout and by the connection's life."""
+        task = asyncio.ensure_future(aw)
+        lost = asyncio.ensure_future(self._lost.wait())
+        try:
+            async with asyncio.timeout(self._timeout):
+                await asyncio.wait({task, lost}, return_when=asyncio.FIRST_COMPLETED)
+        except TimeoutError:
+            self.broken = True
+            raise MailboxError(f"IMAP {what}: no answer within {self._timeout:g} s") from None
+        finally:
+            lost.cancel()
+            pending = not task.done()
+            if pending:
+                task.cancel()
+        if pending:
+            self.broken = True
+            raise MailboxError(f"IMAP {what}: the connection was lost")
+        try:
+            return task.result()
+        except (aioimaplib.AioImapException, OSError, TimeoutError, ssl.SSLError) as exc:
+            self.broken = True
+            raise MailboxError(f"IMAP {what}: {exc!r}") from exc
+
+    async def _cmd(self, aw: Awaitable[Any], what: str) -> Any:
+        response = await self._guard(aw, what)
+        if response.result != "OK":
+            text = b" ".join(bytes(line) for line in response.lines[-1:]).decode(errors="replace")
+            raise MailboxError(f"IMAP {what} failed: {response.result} {text}")
+        return response
+
+    def _keepalive(self) -> None:
+        # A half-open connection (NAT timeout, server gone) is otherwise invisible during IDLE.
+        sock = self._proto.transport.get_extra_info("socket")
+        if sock is None:
+            return
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for name, value in (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 15), ("TCP_KEEPCNT", 4)):
+            if hasattr(socket, name):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+
+    async def _starttls(self) -> None:
+        # RFC 3501 6.2.1; aioimaplib 2.0 has no STARTTLS call of its own.
+        proto = self._proto
+        command = aioimaplib.Command("STARTTLS", proto.new_tag(), loop=proto.loop)
+        await self._cmd(proto.execute(command), "STARTTLS")
+        loop = asyncio.get_running_loop()
+        context = ssl.create_default_context()
+        proto.transport = await self._guard(
+            loop.start_tls(
+                proto.transport, proto, context, server_hostname=self._settings.imap_host
+            ),
+            "TLS handshake",
+        )
+
+    async def _authenticate(self) -> None:
+        user = self._settings.imap_user
+        secret = self._settings.imap_password.get_secret_value()
+        if self._settings.imap_auth == "xoauth2":
+            # SASL XOAUTH2: base64("user=" user ^A "auth=Bearer " token ^A ^A).
+            await self._cmd(self._proto.xoauth2(user, secret), "AUTHENTICATE XOAUTH2")
+        else:
+            await self._cmd(self._client.login(quote(user), secret), "LOGIN")
+
+    async def ensure_folder(self, name: str) -> None:
+        listed = await self._cmd(self._client.list('""', quote(name)), "LIST")
+        if len(listed.lines) > 1:
+            return
+        await self._cmd(self._client.create(quote(name)), f"CREATE {name}")
+
+    async def select(self, folder: str) -> int:
+        """SELECT (never EXAMINE: aioimaplib then refuses FETCH) and return UIDVALIDITY."""
+        response = await self._cmd(self._client.select(quote(folder)), f"SELECT {folder}")
+        return parse_uidvalidity(response.lines)
+
+    async def search_all(self) -> list[int]:
+        self._proto.exists_seen = False
+        response = await self._cmd(self._client.uid_search("ALL", charset=None), "UID SEARCH")
+        return parse_search(response.lines)
+
+    async def fetch(self, uids: Sequence[int], items: str) -> list[Fetched]:
+        response = await self._cmd(self._client.uid("fetch", uid_set(uids), items), "UID FETCH")
+        return parse_fetch(response.lines)
+
+    async def move(self, uids: Sequence[int], folder: str) -> None:
+        where, target = uid_set(uids), quote(folder)
+        if self.has("MOVE"):
+            await self._cmd(self._client.uid("move", where, target), "UID MOVE")
+            return
+        # RFC 6851 3.3: without MOVE, COPY + \Deleted + EXPUNGE does the same in three steps.
+        await self._cmd(self._client.uid("copy", where, target), "UID COPY")
+        flags = self._client.uid("store", where, "+FLAGS.SILENT", r"(\Deleted)")
+        await self._cmd(flags, "UID STORE")
+        if self.has("UIDPLUS"):  # RFC 4315 2.1: expunge only our own messages
+            await self._cmd(self._client.uid("expunge", where), "UID EXPUNGE")
+        else:
+            await self._cmd(self._client.expunge(), "EXPUNGE")
+
+    async def noop(self) -> None:
+        await self._cmd(self._client.noop(), "NOOP")
+
+    async def idle(self, seconds: float, stop: asyncio.Event) -> None:
+        """Wait in IDLE (RFC 2177) until new mail, ``seconds`` or ``stop``; then end IDLE."""
+        if self._proto.exists_seen or stop.is_set():
+            return  # mail arrived after the last search: no need to wait
+        queue: asyncio.Queue[Any] = self._proto.idle_queue
+        while not queue.empty():
+            queue.get_nowait()
+        idle = await self._guard(self._client.idle_start(timeout=seconds + 60), "IDLE")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        # aioimaplib may hand one push over as several items (EXISTS, RECENT): act on EXISTS.
+        while not self._proto.exists_seen and not stop.is_set() and loop.time() < deadline:
+            waits = (queue.get(), self._lost.wait(), stop.wait())
+            waiters = [asyncio.ensure_future(w) for w in waits]
+            try:
+                await asyncio.wait(
+                    waiters, timeout=deadline - loop.time(), return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+            if self._lost.is_set():
+                raise MailboxError("IMAP IDLE: the connection was lost")
+        self._client.idle_done()
+        await self._cmd(idle, "IDLE DONE")
+
+    async def logout(self) -> None:
+        """Say goodbye if the connection still works; close it in any case."""
+        try:
+            if not self._lost.is_set() and self._client.get_state() != "STARTED":
+                await asyncio.wait_for(self._client.logout(), min(self._timeout, 5))
+        except (aioimaplib.AioImapException, OSError, TimeoutError):
+            pass
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        transport = self._proto.transport
+        if transport is not None:
+            transport.close()
+        self._client._client_task.cancel()

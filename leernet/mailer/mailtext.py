@@ -1,0 +1,492 @@
+"""The text of a reply: its readable body, and where the participant's own text ends.
+
+``reply_text`` prefers text/plain and falls back to text/html turned into text;
+it never raises, because one odd mail must not stop the inbox (STYLE rule 8).
+Quotes survive the conversion as ``>`` lines, so ``leernet.mailer.answers`` can
+still find answers written between quoted questions. ``new_text`` cuts at the
+quoted original (Gmail/Apple/Thunderbird attribution lines, Outlook's
+"Van:/From:" block, "-----Original Message-----"), a "-- " signature, "Sent
+from my iPhone" lines, disclaimers and the closing greeting.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from email.message import Message
+from functools import lru_cache
+from html.parser import HTMLParser
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+_MAX_DEPTH = 30  # a deeper MIME tree is not a real reply; stop instead of recursing forever
+_LATIN1_ALIASES = frozenset(
+    {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "us-ascii", "ascii"}
+)
+_BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "center", "dd", "div", "dl", "dt",
+        "fieldset", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+        "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "td", "th",
+        "thead", "tr", "ul",
+    }
+)  # fmt: skip
+_HIDDEN_TAGS = frozenset({"head", "script", "style", "title", "xml", "template"})
+_VOID_TAGS = frozenset({"br", "hr", "img", "meta", "link", "input", "wbr", "col", "area", "base"})
+_SPACE_RUN = re.compile(r"[ \t\r\n\f\v]+")
+# Outlook on the web and new Outlook mark where the quoted original starts.
+_OUTLOOK_QUOTE_IDS = frozenset({"appendonsend", "divrplyfwdmsg"})
+OUTLOOK_SEPARATOR = "_" * 32  # what Outlook itself writes above "Van:/From:" in text/plain
+
+
+def reply_text(msg: Message) -> str:
+    """The readable body of ``msg``: its text/plain, else its HTML as text; never raises."""
+    try:
+        plain, html = _texts(msg, 0, top=True)
+        if plain.strip():
+            return plain
+        if html.strip():
+            return html_to_text(html)
+    except Exception:  # noqa: S110 - a broken message has no readable text, and that is an answer
+        pass
+    return ""
+
+
+def _texts(part: Message, depth: int, *, top: bool = False) -> tuple[str, str]:
+    """(plain, html) text of ``part``: alternatives choose one branch, other multiparts join."""
+    if depth > _MAX_DEPTH:
+        return "", ""
+    ctype = _content_type(part)
+    if not top and _is_attachment(part):
+        return "", ""
+    if ctype.startswith("multipart/"):
+        children = part.get_payload()
+        if not isinstance(children, list):
+            return "", ""
+        pieces = [_texts(c, depth + 1) for c in children if isinstance(c, Message)]
+        if ctype == "multipart/alternative":
+            # RFC 2046 5.1.4 orders alternatives plainest first; we want the plainest readable one.
+            plain = next((p for p, _ in pieces if p.strip()), "")
+            html = next((h for _, h in pieces if h.strip()), "")
+            return plain, html
+        return (
+            "\n".join(p for p, _ in pieces if p.strip()),
+            "\n".join(h for _, h in pieces if h.strip()),
+        )
+    if ctype.startswith("message/") and not top:
+        return "", ""  # a forwarded or bounced message is not the participant's own text
+    if ctype == "text/html":
+        return "", _decoded(part)
+    if ctype in ("text/plain", "text/markdown", "text/enriched") or (top and ctype == "text"):
+        text = _decoded(part)
+        if _param(part, "format").lower() == "flowed":
+            text = unflow(text, delsp=_param(part, "delsp").lower() == "yes")
+        return text, ""
+    return "", ""
+
+
+def _content_type(part: Message) -> str:
+    try:
+        return str(part.get_content_type()).lower()
+    except Exception:
+        return "text/plain"
+
+
+def _param(part: Message, name: str) -> str:
+    try:
+        value = part.get_param(name)
+    except Exception:
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+def _is_attachment(part: Message) -> bool:
+    try:
+        disposition = part.get_content_disposition()
+    except Exception:
+        return False
+    return disposition == "attachment"
+
+
+def _decoded(part: Message) -> str:
+    """The payload as text, whatever the Content-Transfer-Encoding and declared charset."""
+    try:
+        raw = part.get_payload(decode=True)
+    except Exception:
+        raw = None
+    if raw is None:
+        try:
+            payload = part.get_payload()
+        except Exception:
+            return ""
+        return payload if isinstance(payload, str) else ""
+    if not isinstance(raw, bytes):
+        return str(raw)
+    try:
+        charset = part.get_content_charset() or ""
+    except Exception:
+        charset = ""
+    return decode_bytes(raw, charset)
+
+
+def decode_bytes(raw: bytes, charset: str) -> str:
+    """Decode ``raw`` with ``charset``, falling back to UTF-8 and then Latin-1; never raises."""
+    name = charset.strip().strip('"').lower()
+    if name in _LATIN1_ALIASES:
+        # Outlook labels text iso-8859-1 yet writes windows-1252 bytes (curly quotes, €);
+        # WHATWG Encoding maps these labels to windows-1252 for the same reason.
+        name = "windows-1252"
+    codec = None
+    if name:
+        try:
+            codec = codecs.lookup(name).name
+        except (LookupError, ValueError):
+            codec = None
+    if codec is not None:
+        try:
+            return raw.decode(codec)
+        except (UnicodeDecodeError, LookupError, ValueError):
+            pass
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    lenient = raw.decode("utf-8", errors="replace")
+    if lenient.count("\ufffd") * 100 <= len(lenient):
+        return lenient  # mostly UTF-8 with a stray byte: keep the UTF-8 reading
+    if codec is not None:
+        return raw.decode(codec, errors="replace")
+    try:
+        return raw.decode("windows-1252")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")  # every byte is a Latin-1 character: this cannot fail
+
+
+def unflow(text: str, *, delsp: bool = False) -> str:
+    """Undo RFC 3676 format=flowed: join soft-broken lines, keep quote depth and hard breaks."""
+    out: list[str] = []
+    pending: str | None = None
+    pending_depth = -1
+    for raw_line in text.replace("\r\n", "\n").split("\n"):
+        depth = len(raw_line) - len(raw_line.lstrip(">"))
+        line = raw_line[depth:]
+        line = line.removeprefix(" ")  # RFC 3676 4.4: space-stuffing
+        if pending is not None and depth != pending_depth:
+            out.append(_quoted(pending, pending_depth))  # 4.5: a depth change ends the paragraph
+            pending = None
+        flowed = line.endswith(" ") and line != "-- "  # 4.3: the signature separator stays fixed
+        if flowed and delsp:
+            line = line[:-1]
+        pending = line if pending is None else pending + line
+        pending_depth = depth
+        if not flowed:
+            out.append(_quoted(pending, depth))
+            pending = None
+    if pending is not None:
+        out.append(_quoted(pending, pending_depth))
+    return "\n".join(out)
+
+
+def _quoted(line: str, depth: int) -> str:
+    return ("> " * depth + line) if depth else line
+
+
+def html_to_text(html: str) -> str:
+    """HTML as text: line breaks for blocks, blockquotes as ``>`` lines, entities unescaped."""
+    parser = _TextParser()
+    try:
+        parser.feed(html)
+        parser.close()
+    except Exception:  # noqa: S110 - keep what was read before the parser gave up
+        pass
+    return parser.text()
+
+
+class _TextParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self._lines: list[str] = []
+        self._line: list[str] = []
+        self._line_depth = 0
+        self._quote_depth = 0
+        self._hidden = 0
+        self._pre = 0
+        self._lists: list[list[int]] = []  # per open list: [next number] for <ol>, [] for <ul>
+
+    def _newline(self) -> None:
+        text = "".join(self._line).replace("\xa0", " ")
+        text = text.strip() if not self._pre else text.rstrip()
+        self._lines.append(("> " * self._line_depth + text).rstrip())
+        self._line = []
+        self._line_depth = self._quote_depth
+
+    def _block(self) -> None:
+        # Outlook writes an empty paragraph as <p>&nbsp;</p>: that is a blank line, keep it.
+        if "".join(self._line).strip(" \t\r\n\f\v"):
+            self._newline()
+        else:
+            self._line = []
+            self._line_depth = self._quote_depth
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _HIDDEN_TAGS:
+            self._hidden += tag not in _VOID_TAGS
+            return
+        ids = {(v or "").lower() for k, v in attrs if k == "id"}
+        if ids & _OUTLOOK_QUOTE_IDS and tag == "div":
+            self._block()
+            if "appendonsend" in ids:
+                self._line.append(OUTLOOK_SEPARATOR)
+                self._newline()
+            return
+        if tag == "br":
+            self._newline()
+        elif tag in _BLOCK_TAGS:
+            self._block()
+            self._open_block(tag, attrs)
+
+    def _open_block(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "blockquote":
+            self._quote_depth += 1
+            self._line_depth = self._quote_depth
+        elif tag == "pre":
+            self._pre += 1
+        elif tag == "ol":
+            start = dict(attrs).get("start") or "1"
+            self._lists.append([int(start) if start.isdigit() else 1])
+        elif tag == "ul":
+            self._lists.append([])
+        elif tag == "li":
+            # Outlook turns a typed "1. 4" into <ol><li>4</li>: keep the number the reader saw.
+            if self._lists and self._lists[-1]:
+                self._line.append(f"{self._lists[-1][0]}. ")
+                self._lists[-1][0] += 1
+            else:
+                self._line.append("- ")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in _VOID_TAGS:
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _HIDDEN_TAGS:
+            self._hidden = max(0, self._hidden - 1)
+            return
+        if tag in _BLOCK_TAGS:
+            self._block()
+            if tag == "blockquote":
+                self._quote_depth = max(0, self._quote_depth - 1)
+                self._line_depth = self._quote_depth
+            elif tag == "pre":
+                self._pre = max(0, self._pre - 1)
+            elif tag in ("ol", "ul") and self._lists:
+                self._lists.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self._hidden:
+            return
+        if self._pre:
+            first, *rest = data.split("\n")
+            self._line.append(first)
+            for line in rest:
+                self._newline()
+                self._line.append(line)
+            return
+        self._line.append(_SPACE_RUN.sub(" ", data))
+
+    def text(self) -> str:
+        if self._line:
+            self._newline()
+        out: list[str] = []
+        for line in self._lines:
+            if not line.strip(" >") and out and not out[-1].strip(" >"):
+                continue  # one blank line is enough where HTML had several empty blocks
+            out.append(line)
+        return "\n".join(out).strip("\n")
+
+
+# --- where the participant's own text ends -------------------------------------------------
+
+_ATTRIBUTION_START = re.compile(r"^(?:op|on|le|am|el|il|den|w dniu)\s", re.IGNORECASE)
+_ATTRIBUTION_END = re.compile(  # Gmail nl writes the name after the verb: "... schreef X <x@y>:"
+    r"\b(?:schreef|wrote|geschreven|a écrit|schrieb|escribió|ha scritto|skrev)\b[^\n]{0,200}:\s*$",
+    re.IGNORECASE,
+)
+_ATTRIBUTION_ON = re.compile(  # "Lerend netwerk <x@y> schreef op 14-01-2027 11:30:" (Thunderbird)
+    r"\b(?:schreef|wrote|schrieb) (?:op|on|am)\b[^\n]{0,80}:\s*$", re.IGNORECASE
+)
+_HEADER_FROM = re.compile(r"^[*_]{0,2}(?:van|from|de|von)[*_]{0,2}\s?:", re.IGNORECASE)
+_HEADER_OTHER = re.compile(
+    r"^[*_]{0,2}(?:verzonden|sent|datum|date|aan|to|onderwerp|subject|envoyé|objet|à|gesendet|"
+    r"an|betreff|cc|bcc|reply-to|beantwoorden aan)[*_]{0,2}\s?:",
+    re.IGNORECASE,
+)
+_ORIGINAL = re.compile(
+    r"^-{2,}\s*(?:original message|oorspronkelijk(?: e-mail)?bericht|origineel bericht|"
+    r"doorgestuurd bericht|forwarded message|message d'origine|ursprüngliche nachricht|"
+    r"mensaje original)\s*-{2,}|^begin (?:forwarded message|doorgestuurd bericht):",
+    re.IGNORECASE,
+)
+_SENT_FROM = re.compile(
+    r"^(?:sent from (?:my|outlook|mail for)|sent (?:via|with) |get outlook for|"
+    r"(?:verzonden|verstuurd) (?:vanaf|met|via|van) |outlook voor (?:ios|android)|"
+    r"envoyé (?:de|depuis) |von meinem .{1,40} gesendet|gesendet von)",
+    re.IGNORECASE,
+)
+_DISCLAIMER = re.compile(
+    r"^[*_\[]{0,2}(?:disclaimer|confidentiality notice|caution:|external email|"
+    r"\[?extern(?:al)?\]|let op:? deze e-?mail|opgelet:? deze e-?mail|"
+    r"this (?:e-?mail|message)(?: and any attachments?)? (?:is|are|may|contains?|originated)|"
+    r"the information (?:contained )?in this (?:e-?mail|message)"
+    r"|(?:dit|deze) (?:e-?mail(?:bericht)?|bericht)(?: en (?:de|eventuele) bijlagen?)? (?:is|kan|"
+    r"bevat|zijn|werd)|de informatie (?:verzonden )?in dit (?:e-?mail)?bericht|"
+    r"aan (?:de inhoud van )?dit bericht kunnen geen rechten)",
+    re.IGNORECASE,
+)
+_SIGNOFF = re.compile(
+    r"^(?:(?:met )?(?:vriendelijke|hartelijke|beste|warme|collegiale|fijne|zonnige|lieve) "
+    r"groet(?:en|jes)?|groet(?:en|jes)?|grtz|mvg|vg|bedankt|dank(?:je| je| u)?(?: wel)?|"
+    r"alvast bedankt|merci|tot (?:de |een )?volgende(?: keer)?|tot (?:binnenkort|dan|snel)|"
+    r"(?:best|kind|warm|kindest|many) regards|regards|best wishes|best|cheers|thanks|thank you|"
+    r"many thanks|all the best|cordialement|groetjes)"
+    r"[\s,.!:;-]*(?:[A-ZÀ-Ý][\w'’.-]*(?:\s+(?:van |de |der |den )?[A-ZÀ-Ý][\w'’.-]*){0,2})?"
+    r"[\s,.!]*$",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"^[A-ZÀ-Ý][a-zà-ÿ'’-]+(?:\s+(?:van |de |der |den )?[A-ZÀ-Ý][\w'’-]+){0,2}$")
+_NOT_NAMES = frozenset(
+    {"ja", "nee", "neen", "yes", "no", "ok", "oké", "akkoord", "prima", "zeker", "goed",
+     "afwezig", "absent", "een", "twee", "drie", "vier", "vijf", "one", "two", "three",
+     "four", "five", "geen", "niets", "nothing", "none", "niet"}
+)  # fmt: skip
+_LIBRARY_LINES = 400  # the header check of mailparser_reply is quadratic per line: look at the top
+
+
+def quote_depth(line: str) -> int:
+    """How many ``>`` quote this line (RFC 3676 4.5 writes them together, clients also "> > ")."""
+    depth = 0
+    for ch in line.lstrip(" \t"):
+        if ch == ">":
+            depth += 1
+        elif ch not in " \t":
+            break
+    return depth
+
+
+def unquote(line: str) -> str:
+    """The line without its quote markers."""
+    return line.lstrip(" \t>").strip() if quote_depth(line) else line.strip()
+
+
+def is_boundary(lines: Sequence[str], i: int) -> bool:
+    """Whether line ``i`` starts the quoted original, a signature or a "Sent from" line."""
+    line = lines[i].strip()
+    if not line or quote_depth(lines[i]) or len(line) > 600:
+        return False
+    if line in ("--", "-- ") or _ORIGINAL.match(line) or re.fullmatch(r"[_\-]{20,}", line):
+        return True
+    if len(line) <= 120 and _SENT_FROM.match(line):
+        return True
+    return _attribution(lines, i) or _header_block(lines, i)
+
+
+def _attribution(lines: Sequence[str], i: int) -> bool:
+    line = lines[i].strip()
+    if _ATTRIBUTION_ON.search(line):
+        return True
+    if not _ATTRIBUTION_START.match(line):
+        return False
+    if _ATTRIBUTION_END.search(line):
+        return True
+    # Gmail wraps a long "Op ... schreef X <x@y>:" over two lines in text/plain.
+    following = lines[i + 1].strip() if i + 1 < len(lines) else ""
+    return (
+        bool(following)
+        and len(following) <= 300
+        and not quote_depth(lines[i + 1])
+        and _ATTRIBUTION_END.search(f"{line} {following}") is not None
+    )
+
+
+def _header_block(lines: Sequence[str], i: int) -> bool:
+    if not _HEADER_FROM.match(lines[i].strip()):
+        return False
+    return any(_HEADER_OTHER.match(lines[j].strip()) for j in range(i + 1, min(i + 6, len(lines))))
+
+
+def cut_index(lines: Sequence[str], language: str = "nl") -> int:
+    """The index of the first line that is no longer the participant's new text."""
+    library = _library_headers(language)
+    for i in range(len(lines)):
+        if is_boundary(lines, i):
+            return i
+        if i < _LIBRARY_LINES and _library_boundary(library, lines, i):
+            return i
+    return len(lines)
+
+
+@lru_cache(maxsize=8)
+def _library_headers(language: str) -> re.Pattern[str] | None:
+    """mailparser_reply's reply-header pattern (its own languages plus ours), if it loads."""
+    try:
+        from mailparser_reply.parser import EmailMessage  # noqa: PLC0415 - optional helper
+
+        languages = [language, "nl", "en", "fr", "de", "es", "it"]
+        pattern = EmailMessage(text="", languages=list(dict.fromkeys(languages))).HEADER_REGEX
+    except Exception:
+        return None
+    return pattern if isinstance(pattern, re.Pattern) else None
+
+
+def _library_boundary(pattern: re.Pattern[str] | None, lines: Sequence[str], i: int) -> bool:
+    line = lines[i]
+    if pattern is None or quote_depth(line) or not line.strip() or len(line) > 300:
+        return False
+    following = lines[i + 1] if i + 1 < len(lines) and len(lines[i + 1]) <= 300 else ""
+    m = pattern.search(f"{line.strip()}\n{following.strip()}")
+    return m is not None and m.start() == 0
+
+
+def strip_signoff(text: str) -> str:
+    """``text`` without a closing greeting, the name or signature under it, or a lone name."""
+    lines = text.rstrip().split("\n")
+    for i in range(len(lines) - 1, max(-1, len(lines) - 10), -1):
+        line = lines[i].strip()
+        if line and _SIGNOFF.match(line) and all(len(rest) <= 80 for rest in lines[i + 1 :]):
+            lines = lines[:i]
+            break
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if (
+        len(lines) >= 3
+        and not lines[-2].strip()
+        and _NAME.match(lines[-1].strip())
+        and lines[-1].strip().lower() not in _NOT_NAMES
+    ):
+        lines = lines[:-1]  # "... answer\n\nBert": the participant signed with their name
+    return "\n".join(lines).rstrip()
+
+
+def new_text(body: str, language: str = "nl") -> str:
+    """The participant's new text: before the quoted original, without quotes and sign-off."""
+    lines = body.replace("\r\n", "\n").replace("\r", "\n").replace("\u200b", "").split("\n")
+    lines = [line.rstrip() for line in lines[: cut_index(lines, language)]]
+    lines = [line for line in lines if not quote_depth(line)]
+    lines = _without_disclaimers(lines)
+    return strip_signoff("\n".join(lines)).strip("\n")
+
+
+def _without_disclaimers(lines: list[str]) -> list[str]:
+    seen_content = False
+    for i, line in enumerate(lines):
+        starts_paragraph = i == 0 or not lines[i - 1].strip()
+        if starts_paragraph and _DISCLAIMER.match(line.strip()):
+            if not seen_content:  # a banner above the text ("[EXTERN] ..."): drop its paragraph
+                end = next((j for j in range(i, len(lines)) if not lines[j].strip()), len(lines))
+                return _without_disclaimers(lines[end:])
+            return lines[:i]
+        seen_content = seen_content or bool(line.strip())
+    return lines

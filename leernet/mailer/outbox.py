@@ -1,0 +1,417 @@
+"""The durable outbox: queued rows in the store -> SMTP, with retries and final failures.
+
+Life of a row (``outbox.state``)::
+
+    queued ──claim──► sending ──250──► sent
+      ▲                 │  ├──4xx/timeout/drop──► deferred ──(due again)──► sending …
+      │                 │  │                        └── older than send_give_up_hours ─► failed
+      │                 │  └──5xx──► failed   (on_failure called once, same transaction)
+      │                 └── crash: recover() puts it back to queued (same bytes, same Message-ID)
+      └── not_after passed before sending ──► skipped (never sent late)
+
+A row is marked ``sending`` and committed before any SMTP command, and ``sent``
+only after the server's 250 to DATA: delivery is at-least-once (DESIGN.md). A
+single daemon runs per database, so every ``sending`` row found when it starts
+is an orphan of a crash; ``recover`` (or ``drain(..., recover_orphans=True)``)
+puts them back. On PostgreSQL rows are claimed ``FOR UPDATE SKIP LOCKED`` so
+several senders can share the table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from leernet.errors import SendDeferred, SendError
+from leernet.mailer.smtp import send_share
+from leernet.store.schema import outbox
+
+if TYPE_CHECKING:
+    from leernet.settings import Settings
+
+log = logging.getLogger("leernet.outbox")
+
+STATES = ("queued", "sending", "sent", "deferred", "failed", "skipped", "cancelled")
+_DUE_STATES = ("queued", "deferred")
+CLAIM_BATCH = 500  # rows claimed (and held in memory with their bytes) at a time
+FLUSH_EVERY = 20  # outcomes written per commit: a crash re-sends at most this many
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One composed message to queue; ``key`` makes queuing it twice a no-op."""
+
+    key: str
+    kind: str
+    recipient: str
+    message_id: str
+    raw: bytes
+    network_id: int | None
+    not_after: datetime | None = None
+    not_before: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FailedMessage:
+    """A message that will never be delivered, as told to ``on_failure``."""
+
+    key: str
+    kind: str
+    recipient: str
+    network_id: int | None
+    code: int | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DrainResult:
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+OnFailure = Callable[[AsyncConnection, FailedMessage], Awaitable[None]]
+
+
+def _insert_ignoring_key(conn: AsyncConnection) -> Any:
+    name = conn.dialect.name
+    if name == "sqlite":
+        return sqlite.insert(outbox).on_conflict_do_nothing(index_elements=["key"])
+    if name == "postgresql":
+        return postgresql.insert(outbox).on_conflict_do_nothing(index_elements=["key"])
+    msg = f"the outbox supports sqlite and postgresql, not {name}"
+    raise NotImplementedError(msg)
+
+
+async def enqueue(conn: AsyncConnection, items: Sequence[Outgoing], now: datetime) -> int:
+    """Queue the items whose key is not in the outbox yet; return how many were new.
+
+    An existing row is never touched: its bytes (and Message-ID) stay those first queued.
+    """
+    if not items:
+        return 0
+    rows = [
+        {
+            "key": it.key,
+            "kind": it.kind,
+            "recipient": it.recipient,
+            "message_id": it.message_id,
+            "raw": it.raw,
+            "network_id": it.network_id,
+            "state": "queued",
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": it.not_before or now,
+            "not_after": it.not_after,
+        }
+        for it in items
+    ]
+    # RETURNING with many rows: SQLAlchemy batches it ("insertmanyvalues") and
+    # returns only the rows that were inserted, so the count is exact on both dialects.
+    result = await conn.execute(_insert_ignoring_key(conn).returning(outbox.c.id), rows)
+    return len(result.all())
+
+
+async def existing_keys(conn: AsyncConnection, keys: Sequence[str]) -> set[str]:
+    """The subset of ``keys`` already in the outbox (in any state)."""
+    found: set[str] = set()
+    unique = list(dict.fromkeys(keys))
+    for i in range(0, len(unique), 500):
+        chunk = unique[i : i + 500]
+        result = await conn.execute(select(outbox.c.key).where(outbox.c.key.in_(chunk)))
+        found.update(result.scalars())
+    return found
+
+
+async def counts(conn: AsyncConnection, network_id: int | None = None) -> dict[str, int]:
+    """How many rows are in each state (every state present, zero if none)."""
+    query = select(outbox.c.state, func.count()).group_by(outbox.c.state)
+    if network_id is not None:
+        query = query.where(outbox.c.network_id == network_id)
+    out = dict.fromkeys(STATES, 0)
+    for state, n in (await conn.execute(query)).all():
+        out[state] = n
+    return out
+
+
+async def recover(engine: AsyncEngine) -> int:
+    """Put rows left in ``sending`` by a crash back in the queue; return how many.
+
+    Only safe while no other sender works on the database (one daemon per
+    database holds the lock in ``leernet.store.engine.daemon_lock``).
+    """
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(outbox).where(outbox.c.state == "sending").values(state="queued")
+        )
+    n = result.rowcount or 0
+    if n:
+        log.warning(
+            "%d message(s) were being sent when leernet stopped; they are sent again",
+            n,
+            extra={"event": "outbox.recovered", "count": n},
+        )
+    return n
+
+
+def backoff(attempts: int, jitter: float) -> timedelta:
+    """Wait before attempt ``attempts + 1``: 1, 2, 4 … minutes, capped at 60, plus jitter.
+
+    ``jitter`` in [0, 1) adds up to 10% so that many deferred rows do not return at once.
+    """
+    minutes = min(60.0, 2.0 ** max(0, attempts - 1))
+    return timedelta(minutes=minutes * (1 + 0.1 * jitter))
+
+
+def is_organiser_notice(kind: str) -> bool:
+    """A notice to the organiser: its failure is recorded, never reported (no loops)."""
+    return kind == "notice" or kind.startswith(("notice-", "notice/", "notice."))
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    id: int
+    key: str
+    kind: str
+    recipient: str
+    raw: bytes
+    network_id: int | None
+    created_at: datetime
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    row: _Row
+    error: SendError | None  # None: the server said 250
+
+
+def _shares(rows: list[_Row], workers: int) -> list[list[_Row]]:
+    """Split rows over workers, each network's rows to one worker, in id order."""
+    groups: dict[object, list[_Row]] = defaultdict(list)
+    for row in rows:
+        groups[row.network_id if row.network_id is not None else ("row", row.id)].append(row)
+    shares: list[list[_Row]] = [[] for _ in range(workers)]
+    # Largest group first to the least loaded worker keeps the shares even.
+    for group in sorted(groups.values(), key=len, reverse=True):
+        min(shares, key=len).extend(group)
+    for share in shares:
+        share.sort(key=lambda r: r.id)
+    return [s for s in shares if s]
+
+
+class _Drain:
+    """The state of one drain: the claimed rows, their outcomes, the counts."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        settings: Settings,
+        now: Callable[[], datetime],
+        on_failure: OnFailure | None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.now = now
+        self.on_failure = on_failure
+        self.db = asyncio.Lock()  # one writer at a time: SQLite has one anyway
+        self.pending: list[_Outcome] = []
+        self.totals: dict[str, int] = defaultdict(int)
+
+    async def claim(self, limit: int) -> list[_Row]:
+        now = self.now()
+        async with self.db, self.engine.begin() as conn:
+            due = outbox.c.state.in_(_DUE_STATES) & (outbox.c.next_attempt_at <= now)
+            stale = await conn.execute(
+                select(outbox.c.id, outbox.c.key).where(due & (outbox.c.not_after < now))
+            )
+            for row_id, key in stale.all():
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id == row_id)
+                    .values(state="skipped", last_error="not sent: its moment had passed")
+                )
+                self.totals["skipped"] += 1
+                log.info(
+                    "not sending %s: its moment has passed",
+                    key,
+                    extra={"event": "outbox.skipped", "key": key},
+                )
+            query = (
+                select(
+                    outbox.c.id,
+                    outbox.c.key,
+                    outbox.c.kind,
+                    outbox.c.recipient,
+                    outbox.c.raw,
+                    outbox.c.network_id,
+                    outbox.c.created_at,
+                    outbox.c.attempts,
+                )
+                .where(due)
+                .order_by(outbox.c.id)
+                .limit(limit)
+            )
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = [_Row(*r) for r in (await conn.execute(query)).all()]
+            if rows:
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_([r.id for r in rows]))
+                    .values(state="sending")
+                )
+        return rows
+
+    async def record(self, row: _Row, error: SendError | None) -> None:
+        self.pending.append(_Outcome(row, error))
+        if len(self.pending) >= FLUSH_EVERY:
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self.db:
+            batch, self.pending = self.pending, []
+            if not batch:
+                return
+            async with self.engine.begin() as conn:
+                for outcome in batch:
+                    await self._apply(conn, outcome)
+
+    async def _apply(self, conn: AsyncConnection, outcome: _Outcome) -> None:
+        row, error, now = outcome.row, outcome.error, self.now()
+        mine = update(outbox).where((outbox.c.id == row.id) & (outbox.c.state == "sending"))
+        extra = {"key": row.key, "kind": row.kind}
+        if error is None:
+            await conn.execute(
+                mine.values(
+                    state="sent",
+                    sent_at=now,
+                    attempts=outbox.c.attempts + 1,
+                    smtp_code=250,
+                    last_error=None,
+                )
+            )
+            self.totals["sent"] += 1
+            log.debug("sent %s", row.key, extra={"event": "outbox.sent", **extra})
+            return
+        give_up = now - row.created_at > timedelta(hours=self.settings.send_give_up_hours)
+        if isinstance(error, SendDeferred) and not give_up:
+            attempts = row.attempts + 1
+            await conn.execute(
+                mine.values(
+                    state="deferred",
+                    attempts=attempts,
+                    next_attempt_at=now + backoff(attempts, random.random()),  # noqa: S311
+                    last_error=str(error),
+                    smtp_code=error.code,
+                )
+            )
+            self.totals["deferred"] += 1
+            log.debug(
+                "deferred %s: %s", row.key, error, extra={"event": "outbox.deferred", **extra}
+            )
+            return
+        reason = str(error)
+        if give_up:
+            reason = f"gave up after {self.settings.send_give_up_hours:g} hours: {reason}"
+        result = await conn.execute(
+            mine.values(
+                state="failed",
+                attempts=outbox.c.attempts + 1,
+                last_error=reason,
+                smtp_code=error.code,
+            )
+        )
+        self.totals["failed"] += 1
+        log.warning(
+            "message %s to %s failed: %s",
+            row.key,
+            row.recipient,
+            reason,
+            extra={"event": "outbox.failed", **extra},
+        )
+        # Only the drain that moved the row to failed reports it: exactly once.
+        report = result.rowcount == 1 and not is_organiser_notice(row.kind)
+        if report and self.on_failure is not None:
+            failed = FailedMessage(
+                row.key, row.kind, row.recipient, row.network_id, error.code, reason
+            )
+            await self.on_failure(conn, failed)
+
+
+async def drain(
+    engine: AsyncEngine,
+    settings: Settings,
+    now: Callable[[], datetime],
+    *,
+    on_failure: OnFailure | None = None,
+    limit: int | None = None,
+    recover_orphans: bool = False,
+) -> DrainResult:
+    """Send every due row (up to ``limit``) over ``settings.smtp_connections`` connections.
+
+    ``recover_orphans=True`` first re-queues rows a crash left in ``sending``
+    (call it once when the daemon starts, or for ``run --once``).
+    """
+    if recover_orphans:
+        await recover(engine)
+    state = _Drain(engine, settings, now, on_failure)
+    remaining = limit if limit is not None else -1
+    while remaining != 0:
+        size = CLAIM_BATCH if remaining < 0 else min(CLAIM_BATCH, remaining)
+        rows = await state.claim(size)
+        if not rows:
+            break
+        remaining = remaining - len(rows) if remaining > 0 else remaining
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tasks = [
+                    tg.create_task(send_share(settings, share, state.record, now))
+                    for share in _shares(rows, settings.smtp_connections)
+                ]
+        finally:
+            await state.flush()
+        if not any(t.result() for t in tasks):
+            break  # the server is down: leave the rest queued for the next drain
+    t = state.totals
+    return DrainResult(t["sent"], t["deferred"], t["failed"], t["skipped"])
+
+
+class Outbox:
+    """The sender loop's handle: drains with one clock and callback, recovering once."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        settings: Settings,
+        now: Callable[[], datetime],
+        *,
+        on_failure: OnFailure | None = None,
+    ) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._now = now
+        self._on_failure = on_failure
+        self._recovered = False
+
+    async def drain(self, limit: int | None = None) -> DrainResult:
+        first, self._recovered = not self._recovered, True
+        return await drain(
+            self._engine,
+            self._settings,
+            self._now,
+            on_failure=self._on_failure,
+            limit=limit,
+            recover_orphans=first,
+        )

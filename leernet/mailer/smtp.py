@@ -1,0 +1,247 @@
+"""One SMTP connection that hands over stored messages: the aiosmtplib edge of the outbox.
+
+This is the only module that imports aiosmtplib (STYLE rule 6). Every library
+error becomes one of ours here::
+
+    4xx reply (greeting, MAIL, RCPT, DATA) ┐
+    timeout, refused or dropped connection ├─► SendDeferred   try again later
+    552 on RCPT (RFC 5321 4.5.3.1.10)      ┘
+    5xx reply (MAIL, RCPT, DATA)           ───► SendRejected   never retried
+
+A failure while connecting (including a 5xx greeting or a refused login) is
+always ``SendDeferred``: it says something about the server or our settings,
+not about a message, so no message is failed for it.
+
+After any error, ``usable`` says whether the connection can carry the next
+message; a 4xx/5xx reply to one message leaves it usable (aiosmtplib sends
+RSET), a 421 or a lost connection does not.
+
+``send_share`` works through a list of stored messages over one connection and
+reports each outcome (``None`` for the server's 250, else the error) to the
+outbox, which owns the database side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+import aiosmtplib
+
+from leernet.errors import SendDeferred, SendError, SendRejected
+from leernet.settings import Security, Settings, is_loopback
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Sequence
+    from datetime import datetime
+
+log = logging.getLogger("leernet.outbox")
+
+# RFC 5321 4.2.2/3.8: 421 means the server is closing the transmission channel.
+_CLOSING = 421
+# RFC 5321 4.5.3.1.10: "Clients SHOULD treat a 552 code in this case [too many
+# recipients, answered to RCPT] as a temporary, rather than permanent, failure".
+# We send one recipient per transaction, so a 552 on RCPT is a server-side limit
+# (quota, buffer) and is retried; a 552 after DATA (message too large) is final.
+_RCPT_TEMPORARY = frozenset({552})
+
+
+def _reason(code: int | None, text: str) -> str:
+    text = " ".join(text.split())[:500]
+    return f"{code} {text}" if code is not None else text
+
+
+def _by_code(code: int, text: str, *, temporary: frozenset[int] = frozenset()) -> SendError:
+    if 400 <= code < 500 or code in temporary:
+        return SendDeferred(_reason(code, text), code=code)
+    return SendRejected(_reason(code, text), code=code)
+
+
+class SmtpSession:
+    """One connection to the configured SMTP server, reused for many messages."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: aiosmtplib.SMTP | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self._client is not None and self._client.is_connected
+
+    @property
+    def server(self) -> str:
+        return f"{self._settings.smtp_host}:{self._settings.smtp_port}"
+
+    def _make_client(self) -> aiosmtplib.SMTP:
+        s = self._settings
+        user = s.smtp_user or None
+        if user and s.smtp_security is Security.NONE and not is_loopback(s.smtp_host):
+            # Settings refuses this already; a password in clear must never leave the host.
+            msg = f"refusing to log in to {s.smtp_host} without TLS"
+            raise SendDeferred(msg)
+        return aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            username=user,
+            password=s.smtp_password.get_secret_value() if user else None,
+            # MAIL-NOTES gotcha 5: without it aiosmtplib calls getfqdn() per connection.
+            local_hostname=s.smtp_hostname,
+            timeout=s.smtp_timeout,
+            use_tls=s.smtp_security is Security.TLS,
+            # True, not None: never fall back to clear text when STARTTLS is missing.
+            start_tls=s.smtp_security is Security.STARTTLS,
+        )
+
+    async def open(self) -> None:
+        """Connect (TLS/STARTTLS, EHLO, AUTH); raise ``SendDeferred`` if the server is unusable."""
+        await self.close()
+        client = self._make_client()
+        try:
+            async with asyncio.timeout(self._settings.smtp_timeout):
+                await client.connect()
+        except aiosmtplib.SMTPResponseException as exc:
+            client.close()
+            raise SendDeferred(
+                f"{self.server} refused the connection: {_reason(exc.code, exc.message)}",
+                code=exc.code,
+            ) from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            client.close()
+            raise SendDeferred(f"{self.server} unreachable: {exc}") from exc
+        self._client = client
+
+    async def send(self, sender: str, recipient: str, raw: bytes) -> None:
+        """Hand one message over; return only after the server's 250 to DATA."""
+        client = self._client
+        if client is None or not client.is_connected:
+            raise SendDeferred(f"not connected to {self.server}")
+        # The whole transaction gets the command timeout plus time to upload the
+        # bytes at a slow 50 kB/s; aiosmtplib also times out each read on its own.
+        deadline = self._settings.smtp_timeout + len(raw) / 50_000
+        try:
+            async with asyncio.timeout(deadline):
+                await client.sendmail(sender, [recipient], raw)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            first = exc.recipients[0]
+            if first.code == _CLOSING:
+                client.close()
+            raise _by_code(first.code, first.message, temporary=_RCPT_TEMPORARY) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            if exc.code == _CLOSING:
+                client.close()
+            raise _by_code(exc.code, exc.message) from exc
+        except ValueError as exc:
+            # aiosmtplib refuses an address it cannot send (e.g. non-ASCII without SMTPUTF8).
+            raise SendRejected(f"address not sendable: {exc}") from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            # Dropped or timed out mid-transaction: the server may or may not have the
+            # message; it is sent again later with the same bytes (at-least-once).
+            client.close()
+            raise SendDeferred(
+                f"connection to {self.server} lost: {exc or type(exc).__name__}"
+            ) from exc
+
+    async def close(self) -> None:
+        """Say QUIT if we can; always release the socket."""
+        client, self._client = self._client, None
+        if client is None:
+            return
+        if client.is_connected:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                async with asyncio.timeout(min(self._settings.smtp_timeout, 10)):
+                    await client.quit()
+        client.close()
+
+
+class Stored(Protocol):
+    """What ``send_share`` needs of a queued row."""
+
+    @property
+    def recipient(self) -> str: ...
+    @property
+    def raw(self) -> bytes: ...
+
+
+RowT = TypeVar("RowT", bound=Stored)
+
+
+class _Outage:
+    """Logs an unreachable server once when it goes down and once when it is back."""
+
+    def __init__(self) -> None:
+        self.down_since: dict[str, datetime] = {}
+
+    def down(self, server: str, now: datetime, error: SendError, give_up_hours: float) -> None:
+        if server in self.down_since:
+            return
+        self.down_since[server] = now
+        log.warning(
+            "SMTP server %s is not available (%s); retrying after 1, 2, 4 … 60 minutes, "
+            "giving up on a message %g hours after it was queued",
+            server,
+            error,
+            give_up_hours,
+            extra={"event": "smtp.down", "server": server},
+        )
+
+    def up(self, server: str, now: datetime) -> None:
+        since = self.down_since.pop(server, None)
+        if since is not None:
+            log.info(
+                "SMTP server %s is available again after %s",
+                server,
+                now - since,
+                extra={"event": "smtp.up", "server": server},
+            )
+
+
+# One process, one outage state: a down server is logged once, not once per drain.
+_OUTAGE = _Outage()
+
+
+async def send_share(
+    settings: Settings,
+    share: Sequence[RowT],
+    record: Callable[[RowT, SendError | None], Awaitable[None]],
+    now: Callable[[], datetime],
+) -> bool:
+    """Send ``share`` in order over one connection; return whether the server could be reached.
+
+    Every row gets exactly one ``record`` call. After a lost connection the
+    session reconnects once; lost again before a message got through, the
+    rest of the share is deferred for a later drain.
+    """
+    session = SmtpSession(settings)
+    try:
+        try:
+            await session.open()
+        except SendError as exc:
+            _OUTAGE.down(session.server, now(), exc, settings.send_give_up_hours)
+            for row in share:
+                await record(row, exc)
+            return False
+        _OUTAGE.up(session.server, now())
+        losses = 0  # connections lost since the last message the server took
+        for i, row in enumerate(share):
+            if not session.usable:
+                losses += 1
+                try:
+                    if losses > 1:
+                        raise SendDeferred(f"connection to {session.server} lost again")
+                    await session.open()
+                except SendError as exc:
+                    for rest in share[i:]:
+                        await record(rest, exc)
+                    return True
+            try:
+                await session.send(settings.service_address, row.recipient, row.raw)
+            except SendError as exc:
+                await record(row, exc)
+            else:
+                losses = 0
+                await record(row, None)
+        return True
+    finally:
+        await session.close()

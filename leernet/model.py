@@ -1,0 +1,143 @@
+"""The validated domain model of a network: frozen values every other module reads.
+
+``leernet.network`` builds these from a network file; the store rebuilds them
+from the database. Datetimes are aware and in UTC; ``Network.zone`` converts
+them for people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+
+class SessionKind(StrEnum):
+    KICKOFF = "kickoff"
+    SESSION = "session"
+    CLOSING = "closing"
+
+
+class QuestionKind(StrEnum):
+    RATING = "rating"  # 1-5
+    TEXT = "text"
+    YES_NO = "yes_no"
+    CONSENT = "consent"  # yes/no: may the manager read the answers marked share_with_manager
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    number: int
+    text: str
+    kind: QuestionKind
+    share_with_manager: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    number: int  # 1-based, stable: the RECURRENCE-ID is derived from the series, not this
+    kind: SessionKind
+    title: str
+    start: datetime  # aware, UTC
+    minutes: int
+    slot: datetime  # aware, UTC: the series occurrence this session fills (its RECURRENCE-ID)
+    work_form: str = ""
+    speaker: str = ""
+    location: str = ""
+    online_url: str = ""
+    cancelled: bool = False
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(minutes=self.minutes)
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """The RRULE behind the invite: weekly every ``every_weeks`` from ``first``, ``count`` times.
+
+    ``first`` is aware (UTC); occurrences keep the local wall-clock time of
+    ``first`` in the network's zone, across daylight-saving changes. Sessions
+    on other dates are overrides of their slot (RECURRENCE-ID), never RDATEs.
+    """
+
+    first: datetime
+    every_weeks: int
+    count: int
+    minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    name: str
+    email: str
+    manager_name: str = ""
+    manager_email: str = ""
+    growth_conversation: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Followups:
+    reminder_days_before: float = 2
+    evaluation_hours_after: float = 1
+    evaluation_reminder_days: float = 3
+    manager_summary_days_before: float = 7
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    slug: str
+    name: str
+    goal: str
+    language: str  # "nl" | "en"
+    timezone: str
+    organiser: Person
+    sessions: tuple[Session, ...]
+    participants: tuple[Participant, ...]
+    questions: tuple[Question, ...]
+    series: Series
+    followups: Followups = field(default_factory=Followups)
+    location: str = ""
+    online_url: str = ""
+    max_participants: int = 15
+    anonymous_digest: bool = True
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def local(self, moment: datetime) -> datetime:
+        """``moment`` (aware) in the network's time zone."""
+        return moment.astimezone(self.zone)
+
+    def session(self, number: int) -> Session:
+        for s in self.sessions:
+            if s.number == number:
+                return s
+        raise KeyError(number)
+
+    @property
+    def active_sessions(self) -> tuple[Session, ...]:
+        return tuple(s for s in self.sessions if not s.cancelled)
+
+    @property
+    def first_start(self) -> datetime:
+        return min(s.start for s in self.sessions)
+
+    @property
+    def last_end(self) -> datetime:
+        return max(s.end for s in self.sessions)
+
+    def participant(self, email: str) -> Participant | None:
+        wanted = email.strip().lower()
+        for p in self.participants:
+            if p.email.lower() == wanted:
+                return p
+        return None

@@ -1,0 +1,142 @@
+"""Notices to the organiser: a mail put aside, a bounce, a message that will not be delivered.
+
+A notice says what happened, why, and what to do, in the network's language.
+It never carries the body of the mail it is about (only sender, subject, reason).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from leernet import registry
+from leernet.build import Factory
+from leernet.mailer import views
+from leernet.mailer.outbox import FailedMessage, Outgoing, enqueue
+from leernet.model import Network, Person
+from leernet.store import schema as t
+
+_TEXT = {
+    "nl": {
+        "attention.title": "Een mail vraagt je aandacht",
+        "attention.what": "De dienst kreeg een mail van {sender} (onderwerp: {subject}) die ze niet zelf kon verwerken.",
+        "attention.todo": "Bekijk de mail in de map '{folder}' van de dienstmailbox. Hoort ze bij een deelnemer, verwerk ze dan zelf of vraag de deelnemer om opnieuw te antwoorden. Er is niets naar de afzender gestuurd.",
+        "bounce.title": "Een mail kon niet bezorgd worden",
+        "bounce.what": "Een mail aan {address} kwam terug als onbestelbaar.",
+        "bounce.todo": "Controleer het adres. Pas het aan in het netwerkbestand en voer 'leernet update' uit; tot dan krijgt dit adres niets meer.",
+        "failed.title": "Een bericht is niet verstuurd",
+        "failed.what": "Het bericht '{kind}' aan {address} kon niet verstuurd worden.",
+        "failed.todo": "Controleer het adres en de instellingen van de mailserver. Het bericht wordt niet opnieuw geprobeerd.",
+        "message.title": "{name} stuurde een bericht",
+        "message.what": "{name} antwoordde op een mail van het netwerk (onderwerp: {subject}). Het antwoord is geen evaluatie; je leest het hieronder.",
+        "message.todo": "Antwoord {name} rechtstreeks als dat nodig is ({address}).",
+    },
+    "en": {
+        "attention.title": "A mail needs your attention",
+        "attention.what": "The service received a mail from {sender} (subject: {subject}) that it could not handle by itself.",
+        "attention.todo": "Look at it in the folder '{folder}' of the service mailbox. If it belongs to a participant, handle it yourself or ask them to answer again. Nothing was sent to the sender.",
+        "bounce.title": "A mail could not be delivered",
+        "bounce.what": "A mail to {address} came back as undeliverable.",
+        "bounce.todo": "Check the address. Correct it in the network file and run 'leernet update'; until then this address gets nothing more.",
+        "failed.title": "A message was not sent",
+        "failed.what": "The message '{kind}' to {address} could not be sent.",
+        "failed.todo": "Check the address and the mail server settings. The message will not be tried again.",
+        "message.title": "{name} sent a message",
+        "message.what": "{name} replied to a mail of the network (subject: {subject}). It is not an evaluation; you can read it below.",
+        "message.todo": "Answer {name} directly if needed ({address}).",
+    },
+}
+
+
+def _t(language: str, key: str, **values: object) -> str:
+    return _TEXT["en" if language == "en" else "nl"][key].format(**values)
+
+
+async def _recipients(
+    conn: AsyncConnection, factory: Factory, network_id: int | None, now: datetime
+) -> list[tuple[Network | None, int | None, Person]]:
+    if network_id is not None:
+        reg = await registry.get_by_id(conn, network_id)
+        if reg is not None:
+            org = reg.network.organiser
+            return [(reg.network, reg.id, Person(org.name, org.email))]
+    if factory.settings.admin_address:
+        return [(None, None, Person("", factory.settings.admin_address))]
+    rows = await conn.execute(
+        select(t.networks.c.id).where(t.networks.c.purged_at.is_(None), t.networks.c.last_end >= now)
+    )
+    out: list[tuple[Network | None, int | None, Person]] = []
+    seen: set[str] = set()
+    for (nid,) in rows:
+        reg = await registry.get_by_id(conn, nid)
+        if reg is None or reg.network.organiser.email.lower() in seen:
+            continue
+        seen.add(reg.network.organiser.email.lower())
+        out.append((reg.network, reg.id, Person(reg.network.organiser.name, reg.network.organiser.email)))
+    return out
+
+
+async def notify(
+    conn: AsyncConnection,
+    factory: Factory,
+    *,
+    key: str,
+    network_id: int | None,
+    topic: str,
+    now: datetime,
+    values: dict[str, object],
+    details: Sequence[str] = (),
+) -> int:
+    """Queue one notice per organiser concerned; ``key`` makes it once-only."""
+    messages: list[Outgoing] = []
+    for network, nid, person in await _recipients(conn, factory, network_id, now):
+        lang = network.language if network is not None else "nl"
+        context = views.notice(
+            network,
+            title=_t(lang, f"{topic}.title", **values),
+            what_happened=_t(lang, f"{topic}.what", **values),
+            why=str(values.get("reason", "")),
+            what_to_do=_t(lang, f"{topic}.todo", **values),
+            details=details,
+            recipient_name=person.name,
+            language=lang,
+        )
+        template_net = network or _placeholder(lang)
+        messages.append(
+            factory.to_person(
+                template_net, nid, person, key=f"{key}/{person.email.lower()}", kind="notice",
+                template="notice", context=context, now=now,
+            )  # fmt: skip
+        )
+    return await enqueue(conn, messages, now)
+
+
+def _placeholder(language: str) -> Network:
+    from leernet.defaults import questions  # noqa: PLC0415
+    from leernet.model import Series  # noqa: PLC0415
+
+    epoch = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
+    return Network(
+        slug="-", name="leernet", goal="", language=language, timezone="UTC",
+        organiser=Person("", ""), sessions=(), participants=(), questions=questions(language),
+        series=Series(epoch, 1, 1, 60),
+    )  # fmt: skip
+
+
+def failure_notifier(factory: Factory, now_fn: object) -> object:
+    """The outbox's ``on_failure``: one notice to the organiser per failed message."""
+
+    async def on_failure(conn: AsyncConnection, failed: FailedMessage) -> None:
+        from leernet.cli import now_utc  # noqa: PLC0415
+
+        now = now_fn() if callable(now_fn) else now_utc()
+        await notify(
+            conn, factory, key=f"notice/failed/{failed.key}", network_id=failed.network_id,
+            topic="failed", now=now,
+            values={"kind": failed.kind, "address": failed.recipient, "reason": f"{failed.code or ''} {failed.reason}".strip()},
+        )  # fmt: skip
+
+    return on_failure

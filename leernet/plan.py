@@ -1,0 +1,202 @@
+"""What is due when: the pure core of the planner (no clock, no database).
+
+Each session yields planned *steps* (a reminder round, an evaluation request
+round, a digest, ...), each with a deterministic key, a due time and a
+not-after time. The planner (``leernet.planner``) turns due steps into outbox
+messages and marks the step done, so later passes skip it without loading
+anything: the cost of a pass grows with what is due, not with history.
+
+Timings, from ``[followups]`` (days unless named otherwise):
+
+=================  ====================================================  =================
+step               due                                                   not after
+=================  ====================================================  =================
+reminder           start - reminder_days_before                          start
+low-acceptance     start - reminder_days_before (organiser)              start
+eval-request       end + evaluation_hours_after                          due + 7 days
+eval-reminder      eval-request + evaluation_reminder_days               due + 7 days
+digest             eval-request + 2 x evaluation_reminder_days           due + 14 days
+closing            the closing session's digest moment (participants)    due + 14 days
+manager-summary    growth_conversation - manager_summary_days_before,    the day itself
+                   09:00 local; without a date: the closing's digest
+=================  ====================================================  =================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from leernet.model import Followups
+
+# How far around now the planner looks: no step lies further from its session.
+LOOK_AHEAD = timedelta(days=61)
+LOOK_BACK = timedelta(days=45)
+
+
+class StepKind(StrEnum):
+    REMINDER = "reminder"
+    LOW_ACCEPTANCE = "low-acceptance"
+    EVAL_REQUEST = "eval-request"
+    EVAL_REMINDER = "eval-reminder"
+    DIGEST = "digest"
+    CLOSING = "closing"
+    MANAGER_SUMMARY = "manager-summary"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """A session as the planner's SQL pass reads it."""
+
+    network_id: int
+    slug: str
+    number: int
+    kind: str
+    start: datetime
+    end: datetime
+    moved_sequence: int
+    followups: Followups
+    is_last: bool  # the last active session: its digest closes the network
+
+
+@dataclass(frozen=True, slots=True)
+class GrowthRow:
+    """A participant with a growth conversation date."""
+
+    network_id: int
+    slug: str
+    email: str
+    growth_conversation: date
+    timezone: str
+    followups: Followups
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    key: str
+    kind: StepKind
+    network_id: int
+    session_number: int  # 0 for network-wide steps
+    due: datetime
+    not_after: datetime
+    email: str = ""  # the one participant a manager summary is about
+
+
+def _days(n: float) -> timedelta:
+    return timedelta(days=n)
+
+
+def session_steps(row: SessionRow) -> list[Step]:
+    f = row.followups
+    tag = f"{row.slug}/{row.number}"
+    # A moved session gets its own reminder round; RSVP-independent rounds do not repeat.
+    moved = f"/v{row.moved_sequence}" if row.moved_sequence else ""
+    before = row.start - _days(f.reminder_days_before)
+    request = row.end + timedelta(hours=f.evaluation_hours_after)
+    reminder = request + _days(f.evaluation_reminder_days)
+    digest = request + 2 * _days(f.evaluation_reminder_days)
+    steps = [
+        Step(
+            f"reminder/{tag}{moved}",
+            StepKind.REMINDER,
+            row.network_id,
+            row.number,
+            before,
+            row.start,
+        ),
+        Step(
+            f"low-acceptance/{tag}{moved}",
+            StepKind.LOW_ACCEPTANCE,
+            row.network_id,
+            row.number,
+            before,
+            row.start,
+        ),
+        Step(
+            f"eval-request/{tag}",
+            StepKind.EVAL_REQUEST,
+            row.network_id,
+            row.number,
+            request,
+            request + _days(7),
+        ),
+        Step(
+            f"eval-reminder/{tag}",
+            StepKind.EVAL_REMINDER,
+            row.network_id,
+            row.number,
+            reminder,
+            reminder + _days(7),
+        ),
+        Step(
+            f"digest/{tag}", StepKind.DIGEST, row.network_id, row.number, digest, digest + _days(14)
+        ),
+    ]
+    if row.is_last:
+        steps.append(
+            Step(
+                f"closing/{row.slug}",
+                StepKind.CLOSING,
+                row.network_id,
+                row.number,
+                digest,
+                digest + _days(14),
+            )
+        )
+        steps.append(
+            Step(
+                f"manager-summary/{row.slug}/closing",
+                StepKind.MANAGER_SUMMARY,
+                row.network_id,
+                row.number,
+                digest,
+                digest + _days(14),
+            )
+        )
+    return steps
+
+
+def growth_step(row: GrowthRow) -> Step:
+    zone = ZoneInfo(row.timezone)
+    day = row.growth_conversation
+    due_day = datetime.combine(day, time(9, 0), zone) - _days(
+        row.followups.manager_summary_days_before
+    )
+    not_after = datetime.combine(day, time(23, 59), zone)
+    return Step(
+        f"manager-summary/{row.slug}/{row.email}/{day.isoformat()}",
+        StepKind.MANAGER_SUMMARY,
+        row.network_id,
+        0,
+        min(due_day, not_after),
+        not_after,
+        email=row.email,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    due: tuple[Step, ...]  # to queue now
+    expired: tuple[Step, ...]  # their moment passed (an outage): mark skipped, log, never send late
+    next_due: datetime | None  # when the planner should wake next
+
+
+def plan(steps: Iterable[Step], done: set[str], now: datetime) -> Plan:
+    """Split the steps that are not done yet into due, expired and the next wake-up time."""
+    due: list[Step] = []
+    expired: list[Step] = []
+    upcoming: datetime | None = None
+    for step in steps:
+        if step.key in done:
+            continue
+        if step.due > now:
+            upcoming = step.due if upcoming is None else min(upcoming, step.due)
+        elif now > step.not_after:
+            expired.append(step)
+        else:
+            due.append(step)
+    due.sort(key=lambda s: (s.due, s.key))
+    return Plan(tuple(due), tuple(expired), upcoming)

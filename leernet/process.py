@@ -1,0 +1,407 @@
+"""The inbox's processor: one archived mail -> classify -> record -> replies and notices.
+
+Runs inside the inbox's transaction for that mail (``mailer.inbox.Processor``),
+so a mail's effect and its archive row commit together. Nothing is ever sent
+to an unverified sender or in answer to an automatic message.
+"""
+
+from __future__ import annotations
+
+import email
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from email.message import Message
+from email.policy import compat32
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from leernet import facts, record, registry
+from leernet.build import Factory, participant_of
+from leernet.calendar.invite import series_uid
+from leernet.calendar.itip import match_session
+from leernet.mailer import headers as h
+from leernet.mailer import views
+from leernet.mailer.answers import new_text, parse_answers
+from leernet.mailer.classify import Candidate, Classification, Context, Outcome, classify
+from leernet.mailer.inbox import Disposition
+from leernet.mailer.mailtext import reply_text
+from leernet.mailer.outbox import enqueue
+from leernet.notices import notify
+from leernet.registry import Registered
+from leernet.rollcall import parse_rollcall
+from leernet.store import schema as t
+from leernet.tokens import token_from_address, token_matches
+
+log = logging.getLogger("leernet.process")
+_EVAL_KINDS = ("eval-request", "eval-reminder", "confirmation", "answer-again")
+
+
+class Processor:
+    """Callable as the inbox's processor; ``on_queued`` wakes the sender."""
+
+    def __init__(
+        self,
+        factory: Factory,
+        now: Callable[[], datetime],
+        on_queued: Callable[[], None] | None = None,
+    ) -> None:
+        self.f = factory
+        self.now = now
+        self.on_queued = on_queued or (lambda: None)
+        self.service = factory.settings.service_address
+
+    async def __call__(self, conn: AsyncConnection, inbox_id: int, raw: bytes) -> Disposition:
+        msg = email.message_from_bytes(raw, policy=compat32)
+        refs = h.message_ids(msg)
+        tokens = {
+            tok for a in h.recipient_addresses(msg) if (tok := token_from_address(self.service, a))
+        }
+        by_token = await self._candidates_by_token(conn, tokens)
+        sent = await self._sent(conn, refs)
+        rollcall = await self._rollcall(conn, msg, tokens, sent, inbox_id)
+        if rollcall is not None:
+            return rollcall
+        organisers = frozenset(
+            r[0] for r in await conn.execute(select(t.networks.c.organiser_email))
+        )
+        ctx = Context(
+            service_address=self.service,
+            authserv_id=self.f.settings.authserv_id or self.f.settings.imap_host,
+            lookup_token=lambda tok: by_token.get(tok.lower()),
+            lookup_sent_message=lambda mid: sent.get(mid, (None, ""))[0],
+            organiser_addresses=organisers,
+            max_bytes=self.f.settings.max_message_bytes,
+        )
+        c = classify(raw, ctx)
+        handler = {
+            Outcome.RSVP: self._rsvp,
+            Outcome.EVALUATION: self._evaluation,
+            Outcome.BOUNCE: self._bounce,
+        }.get(c.outcome)
+        if handler is not None:
+            return await handler(conn, c, msg, sent, inbox_id)
+        if c.attention:
+            await self._attention(conn, c, inbox_id)
+        return Disposition(c.outcome.value, c.reason, c.attention)
+
+    # -- looking things up ------------------------------------------------------------
+
+    async def _candidates_by_token(
+        self, conn: AsyncConnection, tokens: set[str]
+    ) -> dict[str, Candidate]:
+        if not tokens:
+            return {}
+        p, n = t.participants, t.networks
+        rows = await conn.execute(
+            select(p.c.id, p.c.network_id, p.c.email, p.c.name, p.c.token, n.c.slug, n.c.sequence)
+            .join(n, n.c.id == p.c.network_id)
+            .where(p.c.token.in_(tokens), p.c.removed_at.is_(None))
+        )
+        return {r.token: self._candidate(r) for r in rows}
+
+    def _candidate(self, r: object) -> Candidate:
+        return Candidate(
+            participant_id=r.id, network_id=r.network_id, slug=r.slug, email=r.email,  # type: ignore[attr-defined]
+            name=r.name, series_uid=series_uid(r.slug, self.service), token=r.token,  # type: ignore[attr-defined]
+            sequence=r.sequence,  # type: ignore[attr-defined]
+        )  # fmt: skip
+
+    async def _sent(
+        self, conn: AsyncConnection, refs: list[str]
+    ) -> dict[str, tuple[Candidate | None, str]]:
+        """Message-IDs we sent that this mail refers to -> (the participant it went to, its key)."""
+        if not refs:
+            return {}
+        o, p, n = t.outbox, t.participants, t.networks
+        rows = await conn.execute(
+            select(
+                o.c.message_id,
+                o.c.key,
+                p.c.id,
+                p.c.network_id,
+                p.c.email,
+                p.c.name,
+                p.c.token,
+                n.c.slug,
+                n.c.sequence,
+            )
+            .select_from(
+                o.outerjoin(p, (p.c.network_id == o.c.network_id) & (p.c.email == o.c.recipient))
+            )
+            .outerjoin(n, n.c.id == o.c.network_id)
+            .where(o.c.message_id.in_(refs[:50]))
+        )
+        return {
+            r.message_id: (self._candidate(r) if r.id is not None else None, r.key) for r in rows
+        }
+
+    # -- what each kind of mail does --------------------------------------------------
+
+    async def _rsvp(
+        self, conn: AsyncConnection, c: Classification, msg: Message, sent: object, inbox_id: int
+    ) -> Disposition:
+        assert c.candidate is not None and c.itip is not None
+        reg = await registry.get_by_id(conn, c.candidate.network_id)
+        assert reg is not None
+        if c.attention:  # DELEGATED: the organiser decides
+            await self._attention(conn, c, inbox_id, reg.id)
+            return Disposition("rsvp", c.reason, True, reg.id, c.candidate.participant_id)
+        slots = [(s.number, s.slot) for s in reg.network.sessions]
+        notes = []
+        for part in c.itip.components:
+            number = 0
+            if part.recurrence_id is not None:
+                found = match_session(part, slots, reg.network.zone)
+                if found is None:
+                    notes.append(f"RECURRENCE-ID {part.recurrence_id} matches no session")
+                    continue
+                number = found
+            me = next(a for a in part.attendees if h.same_mailbox(a.email, c.candidate.email))
+            outcome = await record.record_rsvp(
+                conn, participant_id=c.candidate.participant_id, session_number=number,
+                partstat=me.partstat, comment=part.comment or me.comment, sequence=part.sequence,
+                dtstamp=part.dtstamp, received_at=self.now(), inbox_id=inbox_id,
+                moved_sequence=reg.moved_sequence.get(number, 0),
+            )  # fmt: skip
+            if not outcome.recorded:
+                notes.append(outcome.reason)
+        if notes and len(notes) == len(c.itip.components):
+            reason = f"{c.reason}; not recorded: {'; '.join(notes)}"
+            stale = all("stale" in n or "older" in n or "SEQUENCE" in n for n in notes)
+            if not stale:
+                await self._attention(conn, c, inbox_id, reg.id, reason=reason)
+            return Disposition("rsvp", reason, not stale, reg.id, c.candidate.participant_id)
+        reason = c.reason + (f"; {'; '.join(notes)}" if notes else "")
+        return Disposition("rsvp", reason, False, reg.id, c.candidate.participant_id)
+
+    async def _session_of(
+        self, conn: AsyncConnection, reg: Registered, email_: str, keys: list[str]
+    ) -> tuple[int | None, bool]:
+        """Which session a reply answers: from the message it refers to, else the latest request.
+
+        The flag says whether the reply refers to a non-evaluation mail (an invite, a reminder).
+        """
+        other = False
+        for key in keys:
+            kind, _, rest = key.partition("/")
+            parts = rest.split("/")
+            if kind in _EVAL_KINDS and len(parts) >= 2 and parts[1].isdigit():
+                return int(parts[1]), False
+            other = True
+        o = t.outbox
+        latest = (
+            await conn.execute(
+                select(o.c.key)
+                .where(
+                    o.c.network_id == reg.id,
+                    o.c.recipient == email_,
+                    o.c.kind == "eval-request",
+                    o.c.state == "sent",
+                )  # fmt: skip
+                .order_by(o.c.id.desc())
+                .limit(1)
+            )
+        ).scalar()
+        if latest is None or other:
+            return None, other
+        return int(latest.split("/")[2]), False
+
+    async def _evaluation(
+        self,
+        conn: AsyncConnection,
+        c: Classification,
+        msg: Message,
+        sent: dict[str, tuple[Candidate | None, str]],
+        inbox_id: int,
+    ) -> Disposition:
+        cand = c.candidate
+        assert cand is not None
+        reg = await registry.get_by_id(conn, cand.network_id)
+        assert reg is not None
+        member = reg.member(cand.email)
+        assert member is not None
+        net = reg.network
+        keys = [k for _, k in sent.values()]
+        number, other = await self._session_of(conn, reg, cand.email, keys)
+        body = reply_text(msg)
+        if number is None:
+            # Not an evaluation: a message for the organiser (never answered automatically).
+            text = new_text(body, net.language)[:4000]
+            await notify(
+                conn, self.f, key=f"notice/message/{inbox_id}", network_id=reg.id, topic="message",
+                now=self.now(), values={"name": member.name, "subject": c.subject[:120], "address": member.email},
+                details=text.splitlines()[:60],
+            )  # fmt: skip
+            self.on_queued()
+            return Disposition(
+                "message",
+                f"a message from {cand.email} for the organiser",
+                False,
+                reg.id,
+                member.id,
+            )
+        session = net.session(number)
+        questions = facts.questions_of(net, number)
+        parsed = parse_answers(body, questions, net.language)
+        person = participant_of(net, member)
+        now = self.now()
+        if parsed.empty:
+            reason = f"reply from {cand.email} for session {number}: no answers could be read"
+            if c.answer_to_service and await self._may_answer(conn, member.email):
+                context = views.eval_request(net, person, session, questions)
+                out = self.f.to_participant(
+                    reg, member, key=f"answer-again/{net.slug}/{number}/{member.email}/{inbox_id}",
+                    kind="answer-again", template="answer_again", context=context, now=now,
+                    expects_reply=True, in_reply_to=c.message_id or None, auto_submitted="auto-replied",
+                )  # fmt: skip
+                await enqueue(conn, [out], now)
+                self.on_queued()
+            return Disposition("evaluation", reason, False, reg.id, member.id)
+        await record.record_evaluation(
+            conn, participant_id=member.id, session_number=number, absent=parsed.absent,
+            answers=dict(parsed.answers), received_at=now, inbox_id=inbox_id,
+        )  # fmt: skip
+        if c.answer_to_service and await self._may_answer(conn, member.email):
+            context = views.confirmation(
+                net, person, session, views.RecordedAnswer.from_mapping(parsed.answers),
+                absent=parsed.absent, questions=questions,
+            )  # fmt: skip
+            out = self.f.to_participant(
+                reg, member, key=f"confirmation/{net.slug}/{number}/{member.email}/{inbox_id}",
+                kind="confirmation", template="confirmation", context=context, now=now,
+                expects_reply=True, in_reply_to=c.message_id or None, auto_submitted="auto-replied",
+            )  # fmt: skip
+            await enqueue(conn, [out], now)
+            self.on_queued()
+        what = "absent" if parsed.absent else f"{len(parsed.answers)} answer(s)"
+        return Disposition(
+            "evaluation", f"{c.reason}: session {number}, {what}", False, reg.id, member.id
+        )
+
+    async def _may_answer(self, conn: AsyncConnection, address: str) -> bool:
+        """Rate limit: at most ``confirmations_per_hour`` automatic answers to one address."""
+        o = t.outbox
+        since = self.now() - timedelta(hours=1)
+        count = (
+            await conn.execute(
+                select(func.count()).where(
+                    o.c.recipient == address,
+                    o.c.kind.in_(("confirmation", "answer-again")),
+                    o.c.created_at >= since,
+                )  # fmt: skip
+            )
+        ).scalar_one()
+        if count >= self.f.settings.confirmations_per_hour:
+            log.warning("confirmation rate limit reached", extra={"event": "rate-limited"})
+            return False
+        return True
+
+    async def _bounce(
+        self, conn: AsyncConnection, c: Classification, msg: Message, sent: object, inbox_id: int
+    ) -> Disposition:
+        now = self.now()
+        for address in c.bounced_recipients:
+            bounce = await record.flag_bounce(conn, email=address, reason=c.reason[:500], now=now)
+            networks = {
+                r[0]
+                for r in await conn.execute(
+                    select(t.participants.c.network_id).where(
+                        t.participants.c.id.in_(bounce.participant_ids)
+                    )
+                )
+            } | set(bounce.manager_network_ids)
+            for nid in sorted(networks) or [None]:
+                await notify(
+                    conn, self.f, key=f"notice/bounce/{nid}/{address}", network_id=nid, topic="bounce",
+                    now=now, values={"address": address, "reason": c.reason[:300]},
+                )  # fmt: skip
+        self.on_queued()
+        return Disposition("bounce", c.reason, c.attention)
+
+    async def _attention(
+        self,
+        conn: AsyncConnection,
+        c: Classification,
+        inbox_id: int,
+        network_id: int | None = None,
+        *,
+        reason: str = "",
+    ) -> None:
+        nid = (
+            network_id
+            if network_id is not None
+            else (c.candidate.network_id if c.candidate else None)
+        )
+        await notify(
+            conn, self.f, key=f"notice/attention/{inbox_id}", network_id=nid, topic="attention", now=self.now(),
+            values={"sender": c.from_address[:200] or "?", "subject": c.subject[:200] or "-",
+                    "folder": self.f.settings.imap_attention_folder, "reason": (reason or c.reason)[:500]},
+        )  # fmt: skip
+        self.on_queued()
+
+    # -- the organiser's roll call ------------------------------------------------------
+
+    async def _rollcall(
+        self,
+        conn: AsyncConnection,
+        msg: Message,
+        tokens: set[str],
+        sent: dict[str, tuple[Candidate | None, str]],
+        inbox_id: int,
+    ) -> Disposition | None:
+        digest_keys = [k for _, k in sent.values() if k.startswith("digest/")]
+        if not digest_keys and not tokens:
+            return None
+        slug, number = None, None
+        if digest_keys:
+            _, slug, n = digest_keys[0].split("/")[:3]
+            number = int(n)
+        else:
+            return None
+        reg = await registry.get(conn, slug)
+        if reg is None:
+            return None
+        net = reg.network
+        sender, _ = h.from_address(msg)
+        secret = self.f.secret
+        verified = (
+            sender is not None
+            and h.same_mailbox(sender, net.organiser.email)
+            and any(token_matches(secret, slug, net.organiser.email, tok) for tok in tokens)
+            and h.dmarc_result(msg, self.f.settings.authserv_id or self.f.settings.imap_host)
+            != "fail"
+        )
+        if not verified:
+            return None  # classify decides: it will be put aside for a person
+        people = views.roll_call(net)
+        call = parse_rollcall(reply_text(msg), len(people))
+        if call.empty:
+            return None
+        now = self.now()
+        marked: dict[str, bool] = {}
+        for numbers, present in ((call.present, True), (call.absent, False)):
+            for i in numbers:
+                member = reg.member(people[i - 1].email)
+                if member is None:
+                    continue
+                await record.record_presence(
+                    conn, participant_id=member.id, session_number=number, present=present,
+                    source="rollcall", now=now,
+                )  # fmt: skip
+                marked[member.email] = present
+        org = net.organiser
+        from leernet.model import Person  # noqa: PLC0415
+
+        out = self.f.to_person(
+            net, reg.id, Person(org.name, org.email), key=f"rollcall-recorded/{inbox_id}",
+            kind="rollcall-recorded", template="rollcall_recorded",
+            context=views.rollcall_recorded(net, net.session(number), marked, call.unknown),
+            now=now, auto_submitted="auto-replied",
+        )  # fmt: skip
+        await enqueue(conn, [out], now)
+        self.on_queued()
+        return Disposition(
+            "rollcall", f"roll call for session {number}: {len(marked)} marked", False, reg.id
+        )

@@ -1,0 +1,319 @@
+"""The store's write side for what people send back: replies, evaluations, presence, erasure.
+
+Every function runs inside the caller's transaction (``conn``), so processing
+one incoming mail stays one transaction (DESIGN: "Nothing is lost").
+
+Decisions worth knowing:
+
+* **Stale messages lose** (RFC 5546 2.1.5): per participant and session the
+  SEQUENCE and DTSTAMP of the stored REPLY are kept; a REPLY with a lower
+  SEQUENCE, or the same SEQUENCE and an older DTSTAMP, is ignored; a REPLY to a
+  version before the session moved (its SEQUENCE below the session's
+  ``moved_sequence``) does not count for that session.
+* A series reply (session 0) lives in its own row and never overwrites a
+  reply to one session; ``leernet.facts`` decides per session which counts.
+* Presence: **the latest statement wins**, whether it is the participant's
+  evaluation (``afwezig`` or not) or the organiser's roll call; either can
+  correct the other, and the ``source`` column says who spoke last.
+* Purging a network keeps numbers and yes/no answers (for statistics) and
+  blanks every free text: text answers, RSVP comments and raw mail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from leernet.store import schema as t
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+Answer = int | bool | str
+
+PARTSTATS = frozenset({"ACCEPTED", "DECLINED", "TENTATIVE", "NEEDS-ACTION"})
+PRESENCE_SOURCES = frozenset({"evaluation", "rollcall"})
+
+
+@dataclass(frozen=True, slots=True)
+class RsvpOutcome:
+    """Whether a REPLY changed the stored answer, and why not when it did not."""
+
+    recorded: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Bounce:
+    """Who a bounced address belongs to.
+
+    ``participant_ids``: participants now flagged. ``manager_network_ids``:
+    networks where the address is a manager's (managers are not rows, so
+    nothing is flagged; the caller tells those networks' organisers).
+    """
+
+    participant_ids: tuple[int, ...]
+    manager_network_ids: tuple[int, ...]
+
+
+def _stale(
+    sequence: int, dtstamp: datetime | None, stored_sequence: int, stored_dtstamp: datetime | None
+) -> str:
+    # RFC 5546 2.1.5: SEQUENCE first, then DTSTAMP, decide which REPLY is the newer one.
+    if sequence < stored_sequence:
+        return f"stale: SEQUENCE {sequence} < {stored_sequence}"
+    if (
+        sequence == stored_sequence
+        and dtstamp is not None
+        and stored_dtstamp is not None
+        and dtstamp < stored_dtstamp
+    ):
+        return (
+            f"stale: DTSTAMP {dtstamp.isoformat()} is older than {stored_dtstamp.isoformat()}"
+            f" at SEQUENCE {sequence}"
+        )
+    return ""
+
+
+async def record_rsvp(
+    conn: AsyncConnection,
+    *,
+    participant_id: int,
+    session_number: int,
+    partstat: str,
+    comment: str,
+    sequence: int,
+    dtstamp: datetime | None,
+    received_at: datetime,
+    inbox_id: int | None,
+    moved_sequence: int = 0,
+) -> RsvpOutcome:
+    """Store a participant's REPLY for one session (or the series, ``session_number`` 0)."""
+    status = partstat.strip().upper()
+    if status not in PARTSTATS:
+        return RsvpOutcome(recorded=False, reason=f"PARTSTAT {status or '(empty)'} is not used")
+    if session_number > 0 and sequence < moved_sequence:
+        return RsvpOutcome(
+            recorded=False,
+            reason=(
+                f"stale: answers SEQUENCE {sequence}, before session {session_number}"
+                f" moved at SEQUENCE {moved_sequence}"
+            ),
+        )
+    where = (
+        t.rsvps.c.participant_id == participant_id,
+        t.rsvps.c.session_number == session_number,
+    )
+    stored = (
+        await conn.execute(select(t.rsvps.c.sequence, t.rsvps.c.dtstamp).where(*where))
+    ).first()
+    values: dict[str, Any] = {
+        "partstat": status,
+        "comment": comment,
+        "sequence": sequence,
+        "dtstamp": dtstamp,
+        "received_at": received_at,
+        "inbox_id": inbox_id,
+    }
+    if stored is None:
+        await conn.execute(
+            t.rsvps.insert().values(
+                participant_id=participant_id, session_number=session_number, **values
+            )
+        )
+        return RsvpOutcome(recorded=True)
+    reason = _stale(sequence, dtstamp, stored.sequence, stored.dtstamp)
+    if reason:
+        return RsvpOutcome(recorded=False, reason=reason)
+    await conn.execute(update(t.rsvps).where(*where).values(**values))
+    return RsvpOutcome(recorded=True)
+
+
+async def record_evaluation(
+    conn: AsyncConnection,
+    *,
+    participant_id: int,
+    session_number: int,
+    absent: bool,
+    answers: Mapping[str, Answer],
+    received_at: datetime,
+    inbox_id: int | None,
+) -> int:
+    """Store an evaluation as the current one (earlier ones stay as history); return its id."""
+    await conn.execute(
+        update(t.evaluations)
+        .where(
+            t.evaluations.c.participant_id == participant_id,
+            t.evaluations.c.session_number == session_number,
+            t.evaluations.c.current.is_(True),
+        )
+        .values(current=False)
+    )
+    result = await conn.execute(
+        t.evaluations.insert().values(
+            participant_id=participant_id,
+            session_number=session_number,
+            absent=absent,
+            answers={str(k): v for k, v in answers.items()},
+            received_at=received_at,
+            inbox_id=inbox_id,
+            current=True,
+        )
+    )
+    await record_presence(
+        conn,
+        participant_id=participant_id,
+        session_number=session_number,
+        present=not absent,
+        source="evaluation",
+        now=received_at,
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+async def record_presence(
+    conn: AsyncConnection,
+    *,
+    participant_id: int,
+    session_number: int,
+    present: bool,
+    source: str,
+    now: datetime,
+) -> None:
+    """Set whether a participant was at a session; the latest statement wins."""
+    if source not in PRESENCE_SOURCES:
+        msg = f"presence source must be one of {sorted(PRESENCE_SOURCES)}, not {source!r}"
+        raise ValueError(msg)
+    row = {
+        "participant_id": participant_id,
+        "session_number": session_number,
+        "present": present,
+        "source": source,
+        "updated_at": now,
+    }
+    changed = {"present": present, "source": source, "updated_at": now}
+    keys = ["participant_id", "session_number"]
+    if conn.dialect.name == "postgresql":
+        pg = postgresql.insert(t.presence).values(**row)
+        await conn.execute(pg.on_conflict_do_update(index_elements=keys, set_=changed))
+    elif conn.dialect.name == "sqlite":
+        lite = sqlite.insert(t.presence).values(**row)
+        await conn.execute(lite.on_conflict_do_update(index_elements=keys, set_=changed))
+    else:
+        result = await conn.execute(
+            update(t.presence)
+            .where(
+                t.presence.c.participant_id == participant_id,
+                t.presence.c.session_number == session_number,
+            )
+            .values(**changed)
+        )
+        if result.rowcount == 0:
+            await conn.execute(t.presence.insert().values(**row))
+
+
+async def flag_bounce(conn: AsyncConnection, *, email: str, reason: str, now: datetime) -> Bounce:
+    """Flag every participant of a network not yet purged whose address bounced."""
+    address = email.strip().lower()
+    active = select(t.networks.c.id).where(t.networks.c.purged_at.is_(None))
+    ids = (
+        (
+            await conn.execute(
+                select(t.participants.c.id)
+                .where(t.participants.c.email == address, t.participants.c.network_id.in_(active))
+                .order_by(t.participants.c.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if ids:
+        await conn.execute(
+            update(t.participants)
+            .where(t.participants.c.id.in_(ids))
+            .values(bounced_at=now, bounce_reason=reason)
+        )
+    managed = (
+        (
+            await conn.execute(
+                select(t.participants.c.network_id)
+                .where(
+                    t.participants.c.manager_email == address,
+                    t.participants.c.removed_at.is_(None),
+                    t.participants.c.network_id.in_(active),
+                )
+                .distinct()
+                .order_by(t.participants.c.network_id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return Bounce(tuple(ids), tuple(managed))
+
+
+async def erase_participant(conn: AsyncConnection, network_id: int, email: str) -> int | None:
+    """Erase what a participant sent and what is still waiting for them; return their id.
+
+    Their replies, evaluations and presence are deleted, the raw bytes of their
+    mail are emptied (the inbox row and its hash stay, so the same mail is not
+    processed again) and their queued or deferred mail is cancelled. The
+    participant row itself stays (``leernet update`` removes people).
+    """
+    address = email.strip().lower()
+    pid = (
+        await conn.execute(
+            select(t.participants.c.id).where(
+                t.participants.c.network_id == network_id, t.participants.c.email == address
+            )
+        )
+    ).scalar()
+    if pid is None:
+        return None
+    for table in (t.rsvps, t.evaluations, t.presence):
+        await conn.execute(table.delete().where(table.c.participant_id == pid))
+    await conn.execute(update(t.inbox).where(t.inbox.c.participant_id == pid).values(raw=None))
+    await conn.execute(
+        update(t.outbox)
+        .where(
+            t.outbox.c.network_id == network_id,
+            t.outbox.c.recipient == address,
+            t.outbox.c.state.in_(("queued", "deferred")),
+        )
+        .values(state="cancelled")
+    )
+    return int(pid)
+
+
+async def purge_network(conn: AsyncConnection, network_id: int, now: datetime) -> None:
+    """Blank every free text of a network (answers, comments, raw mail); keep the numbers."""
+    members = select(t.participants.c.id).where(t.participants.c.network_id == network_id)
+    rows = (
+        await conn.execute(
+            select(t.evaluations.c.id, t.evaluations.c.answers).where(
+                t.evaluations.c.participant_id.in_(members)
+            )
+        )
+    ).all()
+    for row in rows:
+        answers = dict(row.answers or {})
+        if any(isinstance(v, str) and v for v in answers.values()):
+            blanked = {k: ("" if isinstance(v, str) else v) for k, v in answers.items()}
+            await conn.execute(
+                update(t.evaluations).where(t.evaluations.c.id == row.id).values(answers=blanked)
+            )
+    await conn.execute(
+        update(t.rsvps).where(t.rsvps.c.participant_id.in_(members)).values(comment="")
+    )
+    await conn.execute(update(t.inbox).where(t.inbox.c.network_id == network_id).values(raw=None))
+    await conn.execute(
+        update(t.networks).where(t.networks.c.id == network_id).values(purged_at=now)
+    )

@@ -1,0 +1,273 @@
+"""Registered networks: writing a network into the store, reading it back, and what an update changes.
+
+A registered network keeps the file it was started from (``source``) and the
+series its invites were sent with, so RECURRENCE-IDs stay stable when the file
+changes later. Reading back re-parses the source once per version (cached).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from leernet.model import Network, Series, Session
+from leernet.network import parse_network, with_registered_slots
+from leernet.store import schema as t
+from leernet.tokens import participant_token
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A participant as the store knows them."""
+
+    id: int
+    email: str
+    name: str
+    manager_name: str
+    manager_email: str
+    token: str
+    removed: bool
+    bounced: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    id: int
+    network: Network
+    sequence: int
+    members: tuple[Member, ...]
+    moved_sequence: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def slug(self) -> str:
+        return self.network.slug
+
+    @property
+    def active_members(self) -> tuple[Member, ...]:
+        return tuple(m for m in self.members if not m.removed)
+
+    def member(self, email: str) -> Member | None:
+        wanted = email.strip().lower()
+        return next((m for m in self.members if m.email == wanted), None)
+
+
+def _series_json(series: Series) -> dict[str, Any]:
+    return {
+        "first": series.first.isoformat(),
+        "every_weeks": series.every_weeks,
+        "count": series.count,
+        "minutes": series.minutes,
+    }
+
+
+def _series_from(data: dict[str, Any]) -> Series:
+    return Series(
+        datetime.fromisoformat(data["first"]).astimezone(UTC),
+        int(data["every_weeks"]),
+        int(data["count"]),
+        int(data["minutes"]),
+    )
+
+
+def _followups_json(network: Network) -> dict[str, float]:
+    f = network.followups
+    return {
+        "reminder_days_before": f.reminder_days_before,
+        "evaluation_hours_after": f.evaluation_hours_after,
+        "evaluation_reminder_days": f.evaluation_reminder_days,
+        "manager_summary_days_before": f.manager_summary_days_before,
+    }
+
+
+_CACHE: dict[tuple[int, str, int], Network] = {}
+
+
+def _network_of(row: Any) -> Network:
+    key = (row.id, row.updated_at.isoformat(), row.sequence)
+    cached = _CACHE.get(key)
+    if cached is None:
+        parsed = parse_network(row.source, source=f"registered network {row.slug}").network
+        cached = with_registered_slots(parsed, _series_from(row.series))
+        if len(_CACHE) > 4096:
+            _CACHE.clear()
+        _CACHE[key] = cached
+    return cached
+
+
+def _session_rows(network_id: int, sessions: tuple[Session, ...], sequence: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "network_id": network_id,
+            "number": s.number,
+            "kind": s.kind.value,
+            "start": s.start,
+            "end": s.end,
+            "slot": s.slot,
+            "cancelled": s.cancelled,
+            "moved_sequence": sequence,
+        }
+        for s in sessions
+    ]
+
+
+async def register(
+    conn: AsyncConnection, network: Network, source: str, secret: str, now: datetime
+) -> Registered:
+    """Write a new network (sessions, participants with their tokens) into the store."""
+    result = await conn.execute(
+        t.networks.insert().values(
+            slug=network.slug,
+            source=source,
+            series=_series_json(network.series),
+            sequence=0,
+            language=network.language,
+            timezone=network.timezone,
+            followups=_followups_json(network),
+            organiser_email=network.organiser.email.lower(),
+            first_start=network.first_start,
+            last_end=network.last_end,
+            registered_at=now,
+            updated_at=now,
+        )
+    )
+    network_id = int(result.inserted_primary_key[0])
+    await conn.execute(t.sessions.insert(), _session_rows(network_id, network.sessions, 0))
+    await add_participants(conn, network_id, network, network.participants, secret, now)
+    loaded = await get(conn, network.slug)
+    assert loaded is not None
+    return loaded
+
+
+async def add_participants(
+    conn: AsyncConnection,
+    network_id: int,
+    network: Network,
+    people: Any,
+    secret: str,
+    now: datetime,
+) -> None:
+    rows = [
+        {
+            "network_id": network_id,
+            "email": p.email.lower(),
+            "name": p.name,
+            "manager_name": p.manager_name,
+            "manager_email": p.manager_email.lower(),
+            "token": participant_token(secret, network.slug, p.email),
+            "growth_conversation": p.growth_conversation,
+            "added_at": now,
+        }
+        for p in people
+    ]
+    if rows:
+        await conn.execute(t.participants.insert(), rows)
+
+
+async def get(conn: AsyncConnection, slug: str) -> Registered | None:
+    row = (await conn.execute(select(t.networks).where(t.networks.c.slug == slug))).first()
+    if row is None:
+        return None
+    return await _registered(conn, row)
+
+
+async def get_by_id(conn: AsyncConnection, network_id: int) -> Registered | None:
+    row = (await conn.execute(select(t.networks).where(t.networks.c.id == network_id))).first()
+    return None if row is None else await _registered(conn, row)
+
+
+async def _registered(conn: AsyncConnection, row: Any) -> Registered:
+    members = (
+        await conn.execute(
+            select(t.participants)
+            .where(t.participants.c.network_id == row.id)
+            .order_by(t.participants.c.id)
+        )
+    ).all()
+    moved = (
+        await conn.execute(
+            select(t.sessions.c.number, t.sessions.c.moved_sequence).where(
+                t.sessions.c.network_id == row.id
+            )
+        )
+    ).all()
+    return Registered(
+        id=row.id,
+        network=_network_of(row),
+        sequence=row.sequence,
+        members=tuple(
+            Member(
+                m.id,
+                m.email,
+                m.name,
+                m.manager_name,
+                m.manager_email,
+                m.token,
+                m.removed_at is not None,
+                m.bounced_at is not None,
+            )
+            for m in members
+        ),
+        moved_sequence={n: s for n, s in moved},
+    )
+
+
+async def save_update(
+    conn: AsyncConnection,
+    reg: Registered,
+    new: Network,
+    source: str,
+    changes: Any,
+    secret: str,
+    now: datetime,
+) -> Registered:
+    """Store an updated network: new source, SEQUENCE+1 when the invite changed, members."""
+    sequence = reg.sequence + (1 if changes.bumps_sequence else 0)
+    await conn.execute(
+        update(t.networks)
+        .where(t.networks.c.id == reg.id)
+        .values(
+            source=source,
+            sequence=sequence,
+            followups=_followups_json(new),
+            first_start=new.first_start,
+            last_end=new.last_end,
+            updated_at=now,
+        )
+    )
+    for s in new.sessions:
+        values: dict[str, Any] = {
+            "kind": s.kind.value,
+            "start": s.start,
+            "end": s.end,
+            "cancelled": s.cancelled,
+        }
+        if s.number in changes.moved_numbers:
+            values["moved_sequence"] = sequence
+        await conn.execute(
+            update(t.sessions)
+            .where(t.sessions.c.network_id == reg.id, t.sessions.c.number == s.number)
+            .values(**values)
+        )
+    removed = {p.email.lower() for p in changes.removed}
+    if removed:
+        await conn.execute(
+            update(t.participants)
+            .where(t.participants.c.network_id == reg.id, t.participants.c.email.in_(removed))
+            .values(removed_at=now)
+        )
+    readded = [p for p in changes.added if reg.member(p.email) is not None]
+    for p in readded:
+        await conn.execute(
+            update(t.participants)
+            .where(t.participants.c.network_id == reg.id, t.participants.c.email == p.email.lower())
+            .values(removed_at=None, name=p.name, growth_conversation=p.growth_conversation)
+        )
+    fresh = [p for p in changes.added if reg.member(p.email) is None]
+    await add_participants(conn, reg.id, new, fresh, secret, now)
+    loaded = await get(conn, new.slug)
+    assert loaded is not None
+    return loaded

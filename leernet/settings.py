@@ -1,0 +1,98 @@
+"""Settings from ``LEERNET_*`` environment variables or a ``.env`` file (DESIGN.md contract)."""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Security(StrEnum):
+    TLS = "tls"  # implicit TLS (SMTPS 465, IMAPS 993)
+    STARTTLS = "starttls"
+    NONE = "none"  # only for servers on loopback
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    """Everything the service needs to know about its mailbox, database and secret."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LEERNET_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    service_address: str = "netwerk@example.org"
+    service_name: str = "Lerend netwerk"
+    secret: SecretStr = SecretStr("")
+
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    smtp_security: Security = Security.STARTTLS
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout: float = 60.0
+    smtp_connections: int = Field(default=2, ge=1, le=16)
+    smtp_hostname: str = "leernet.localdomain"  # our EHLO name: no getfqdn() stall (MAIL-NOTES 5)
+
+    imap_host: str = "localhost"
+    imap_port: int = 993
+    imap_security: Security = Security.TLS
+    imap_user: str = ""
+    imap_password: SecretStr = SecretStr("")
+    imap_folder: str = "INBOX"
+    imap_processed_folder: str = "leernet/processed"
+    imap_attention_folder: str = "leernet/needs-attention"
+    imap_timeout: float = 60.0
+    imap_idle_seconds: float = Field(default=24 * 60, gt=0)  # re-issue IDLE well within 29 min
+    imap_poll_seconds: float = Field(default=60, gt=0)
+    imap_auth: str = "login"  # login | xoauth2 (password then holds the OAuth2 access token)
+    # The host name our own server writes in Authentication-Results (RFC 8601);
+    # only its verdicts are trusted. Empty: the SMTP/IMAP host.
+    authserv_id: str = ""
+
+    # Who hears about mail that belongs to no network; empty: the organisers of running networks.
+    admin_address: str = ""
+    confirmations_per_hour: int = Field(default=4, ge=1)
+
+    database_url: str = "sqlite+aiosqlite:///./leernet.db"
+    templates_dir: Path | None = None
+    send_give_up_hours: float = 5 * 24
+    max_message_bytes: int = 25 * 1024 * 1024
+    retention_days: int = 365
+
+    @model_validator(mode="after")
+    def _no_clear_passwords(self) -> Settings:
+        # A password sent without TLS to a remote host is readable on the way.
+        for proto in ("smtp", "imap"):
+            host = getattr(self, f"{proto}_host")
+            security = getattr(self, f"{proto}_security")
+            if security is Security.NONE and not is_loopback(host):
+                msg = (
+                    f"LEERNET_{proto.upper()}_SECURITY=none is only allowed for a server on "
+                    f"loopback, not for {host!r}: use tls or starttls"
+                )
+                raise ValueError(msg)
+        return self
+
+    @property
+    def service_domain(self) -> str:
+        return self.service_address.rpartition("@")[2].lower()
+
+    def secret_value(self) -> str:
+        """The token secret; refuse to run without one."""
+        value = self.secret.get_secret_value()
+        if len(value) < 16:
+            msg = "LEERNET_SECRET must be set to a random string of at least 16 characters"
+            raise ValueError(msg)
+        return value

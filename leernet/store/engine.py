@@ -1,0 +1,132 @@
+"""Opening the database: engine, SQLite pragmas, numbered migrations, the daemon lock.
+
+SQLite is the embedded default (WAL, ``synchronous=FULL`` so a commit survives
+a power cut); a PostgreSQL URL (``postgresql+asyncpg://``) works the same way.
+SQLite-only statements stay in this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from leernet.errors import AlreadyRunning, StoreError
+from leernet.store.schema import SCHEMA_VERSION, metadata, schema_version
+
+Migration = Callable[[AsyncConnection], Awaitable[None]]
+
+
+async def _v1(conn: AsyncConnection) -> None:
+    await conn.run_sync(metadata.create_all)
+
+
+# Version -> the step that brings the database from version-1 to it. Append, never edit.
+MIGRATIONS: dict[int, Migration] = {1: _v1}
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def create_engine(url: str) -> AsyncEngine:
+    engine = create_async_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+async def open_store(url: str) -> AsyncEngine:
+    """Open the database and bring its schema up to date."""
+    engine = create_engine(url)
+    try:
+        await migrate(engine)
+    except OperationalError as exc:
+        await engine.dispose()
+        raise StoreError(f"cannot open the database {safe_url(url)}: {exc.orig}") from exc
+    return engine
+
+
+async def migrate(engine: AsyncEngine) -> int:
+    """Apply the migrations the database lacks; return the version it is at now."""
+    async with engine.begin() as conn:
+        has_table = await conn.run_sync(
+            lambda c: c.dialect.has_table(c, schema_version.name)
+        )
+        current = 0
+        if has_table:
+            current = (await conn.execute(select(schema_version.c.version))).scalar() or 0
+        if current > SCHEMA_VERSION:
+            msg = (
+                f"the database has schema version {current}, newer than this leernet "
+                f"({SCHEMA_VERSION}); upgrade leernet"
+            )
+            raise StoreError(msg)
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            await MIGRATIONS[version](conn)
+            await conn.execute(schema_version.delete())
+            await conn.execute(schema_version.insert().values(version=version))
+        return SCHEMA_VERSION
+
+
+def safe_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or not parsed.database:
+        return None
+    if parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+@contextlib.asynccontextmanager
+async def daemon_lock(engine: AsyncEngine, url: str) -> AsyncIterator[None]:
+    """Hold the one-daemon-per-database lock, or raise ``AlreadyRunning``.
+
+    SQLite: an exclusive ``flock`` on ``<db>.lock`` (released by the kernel if
+    the process dies). PostgreSQL: a session advisory lock.
+    """
+    path = sqlite_path(url)
+    if path is not None:
+        lock_path = path.with_name(path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            msg = f"another leernet daemon is already running on {path} (lock {lock_path})"
+            raise AlreadyRunning(msg) from None
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        return
+    async with engine.connect() as conn:
+        got = (await conn.execute(text("SELECT pg_try_advisory_lock(7261001)"))).scalar()
+        if not got:
+            msg = f"another leernet daemon is already running on {safe_url(url)}"
+            raise AlreadyRunning(msg)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(SQLAlchemyError):
+                await conn.execute(text("SELECT pg_advisory_unlock(7261001)"))

@@ -1,0 +1,449 @@
+"""Evaluation answers read from replies: each answer form, quotes, the corpus, and robustness."""
+
+from __future__ import annotations
+
+import email
+import json
+import time
+from email import policy
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from leernet.mailer.answers import ParsedAnswers, new_text, parse_answers
+from leernet.mailer.mailtext import reply_text
+from leernet.model import Question, QuestionKind
+
+REPLIES = Path(__file__).parent / "data" / "replies"
+KINDS = (
+    QuestionKind.RATING,
+    QuestionKind.TEXT,
+    QuestionKind.TEXT,
+    QuestionKind.CONSENT,
+    QuestionKind.TEXT,
+)
+TEXTS = {
+    "nl": (
+        "Hoe waardevol was deze sessie voor jou? (1 = helemaal niet, 5 = heel erg)",
+        "Wat neem je mee naar je eigen praktijk?",
+        "Wat kan er beter in een volgende sessie?",
+        "Mag je leidinggevende je antwoord op vraag 2 lezen? (ja/nee)",
+        "Wat zijn jouw leerdoelen voor dit netwerk?",
+    ),
+    "en": (
+        "How valuable was this session for you? (1 = not at all, 5 = very)",
+        "What will you take back to your own work?",
+        "What could be better next time?",
+        "May your manager read your answer to question 2? (yes/no)",
+        "What are your learning goals for this network?",
+    ),
+}
+
+
+def questions(language: str = "nl", *, kickoff: bool = False) -> list[Question]:
+    texts = TEXTS[language][: 5 if kickoff else 4]
+    return [
+        Question(i, text, KINDS[i - 1], share_with_manager=i == 2)
+        for i, text in enumerate(texts, 1)
+    ]
+
+
+Q = questions()
+QK = questions(kickoff=True)
+QUOTED_REQUEST = """Op do 14 jan. 2027 om 13:00 schreef Lerend netwerk <
+netwerk+abc@example.org>:
+
+> Dag Bert,
+>
+> Bedankt voor je deelname aan "Kennismaking en verwachtingen" op donderdag
+> 14 januari 2027.
+> Antwoord gewoon op deze mail: zet het nummer van de vraag voor je antwoord,
+> bijvoorbeeld "1. 4".
+> Was je er niet bij? Antwoord dan met "afwezig".
+>
+> 1. Hoe waardevol was deze sessie voor jou? (1 = helemaal niet, 5 = heel
+> erg)
+> 2. Wat neem je mee naar je eigen praktijk?
+> 3. Wat kan er beter in een volgende sessie?
+> 4. Mag je leidinggevende je antwoord op vraag 2 lezen? (ja/nee)
+>
+> Met vriendelijke groet,
+> Lerend netwerk werkbaar werk
+"""
+
+
+def answers(body: str, qs: list[Question] = Q, language: str = "nl") -> dict[str, object]:
+    return dict(parse_answers(body, qs, language).answers)
+
+
+class TestNumberedForms:
+    @pytest.mark.parametrize(
+        "line",
+        ["1. 4", "1) 4", "1: 4", "1 - 4", "Vraag 1: 4", "vraag 1 - 4", "Q1 - 4", "Q1: 4"],
+    )
+    def test_rating_forms(self, line: str) -> None:
+        """Every usual way to number an answer gives the rating to question 1."""
+        assert answers(line) == {"1": 4}
+
+    def test_question_word_in_english(self) -> None:
+        """"Question 1: 4" is read in an English reply."""
+        assert answers("Question 1: 4", questions("en"), "en") == {"1": 4}
+
+    def test_multiline_text_continues_until_next_number(self) -> None:
+        """A free-text answer keeps its lines until the next numbered answer."""
+        body = "2. De checklist\nvoor het onthaal\n\nen de feedbackregels\n3. Meer pauze"
+        assert answers(body) == {
+            "2": "De checklist\nvoor het onthaal\n\nen de feedbackregels",
+            "3": "Meer pauze",
+        }
+
+    def test_any_order_and_partial(self) -> None:
+        """Answers may come in any order and leave questions out."""
+        assert answers("4. nee\n1. 2") == {"1": 2, "4": False}
+
+    def test_several_short_answers_on_one_line(self) -> None:
+        """A phone reply "1. 4 4. ja" answers two questions on one line."""
+        assert answers("1. 4 4. ja") == {"1": 4, "4": True}
+
+    def test_top_posted_above_quote_ignores_quoted_questions(self) -> None:
+        """The quoted request's own numbered questions are not taken for answers."""
+        body = "1. 5\n4. ja\n\n" + QUOTED_REQUEST
+        assert answers(body) == {"1": 5, "4": True}
+
+    def test_quote_alone_gives_no_answers(self) -> None:
+        """A reply that only quotes the request answers nothing."""
+        parsed = parse_answers("\n" + QUOTED_REQUEST, Q)
+        assert parsed.empty
+
+    def test_unknown_question_number_is_noted(self) -> None:
+        """An answer to a question that does not exist is not recorded but noted."""
+        parsed = parse_answers("1. 4\n9. iets", Q)
+        assert dict(parsed.answers) == {"1": 4}
+        assert any("9" in note for note in parsed.notes)
+
+    def test_numbered_list_inside_text_answer(self) -> None:
+        """A repeated number inside a free-text answer stays part of that answer."""
+        body = "1. 4\n2. Twee dingen:\n1. de checklist\n2. het model\n3. niets"
+        assert answers(body)["2"] == "Twee dingen:\n1. de checklist\n2. het model"
+
+    def test_bold_numbers_from_rich_text(self) -> None:
+        """Markdown-like bold around the number ("**1.** 4") is read like "1. 4"."""
+        assert answers("**1.** 4") == {"1": 4}
+
+
+class TestRestatedQuestions:
+    def test_question_and_answer_on_one_line(self) -> None:
+        """A restated question followed by the answer on the same line gives the answer."""
+        body = "1. Hoe waardevol was deze sessie voor jou? (1 = helemaal niet, 5 = heel erg) 4"
+        assert answers(body) == {"1": 4}
+
+    def test_question_without_scale_then_answer(self) -> None:
+        """A restated question without its scale still separates from the answer."""
+        assert answers("1. Hoe waardevol was deze sessie voor jou? 5") == {"1": 5}
+
+    def test_question_line_then_answer_below(self) -> None:
+        """A restated question with the answer on the next line gives that answer."""
+        body = "2. Wat neem je mee naar je eigen praktijk?\nDe checklist\n4. Mag je leidinggevende je antwoord op vraag 2 lezen? (ja/nee) ja"
+        assert answers(body) == {"2": "De checklist", "4": True}
+
+
+class TestInline:
+    def test_answers_under_quoted_questions(self) -> None:
+        """Answers typed below each quoted question are read, wrapped quotes included."""
+        body = QUOTED_REQUEST.replace("> erg)\n", "> erg)\n4\n\n").replace(
+            "> 2. Wat neem je mee naar je eigen praktijk?\n",
+            "> 2. Wat neem je mee naar je eigen praktijk?\nDe checklist\nen het model\n",
+        )
+        body = body.replace("(ja/nee)\n", "(ja/nee)\n>\nnee\n")
+        assert answers("Zie hieronder.\n\n" + body) == {
+            "1": 4,
+            "2": "De checklist\nen het model",
+            "4": False,
+        }
+
+    def test_outlook_unquoted_original(self) -> None:
+        """Answers typed into Outlook's unmarked original, below its Van: block, are read."""
+        body = (
+            "Zie hieronder\n\nVan: Lerend netwerk <netwerk@example.org>\n"
+            "Verzonden: donderdag 14 januari 2027 13:00\nAan: Bert Claes <bert.claes@example.com>\n"
+            "Onderwerp: Evaluatie\n\nDag Bert,\n\n"
+            "1. Hoe waardevol was deze sessie voor jou? (1 = helemaal niet, 5 = heel erg)\n3\n"
+            "2. Wat neem je mee naar je eigen praktijk?\n"
+            "3. Wat kan er beter in een volgende sessie?\nMeer oefenen\n"
+            "4. Mag je leidinggevende je antwoord op vraag 2 lezen? (ja/nee)\n\n"
+            "Met vriendelijke groet,\nLerend netwerk\n"
+        )
+        assert answers(body) == {"1": 3, "3": "Meer oefenen"}
+
+    def test_english_outlook_header(self) -> None:
+        """Outlook's English From:/Sent: block also starts the original."""
+        body = (
+            "\nFrom: Learning network <netwerk@example.org>\nSent: Thursday, February 11, 2027 1:00 PM\n"
+            "To: Tom\nSubject: Evaluation\n\n"
+            "1. How valuable was this session for you? (1 = not at all, 5 = very)\nfive\n"
+            "2. What will you take back to your own work?\n"
+        )
+        assert answers(body, questions("en"), "en") == {"1": 5}
+
+    def test_top_answer_wins_over_inline(self) -> None:
+        """When both are given, the numbered answer above the quote is kept and noted."""
+        body = "1. 5\n\n" + QUOTED_REQUEST.replace("> erg)\n", "> erg)\n2\n")
+        parsed = parse_answers(body, Q)
+        assert dict(parsed.answers) == {"1": 5}
+        assert parsed.notes
+
+
+class TestRatings:
+    @pytest.mark.parametrize(
+        ("text", "value"),
+        [
+            ("4", 4),
+            ("4/5", 4),
+            ("4 / 5", 4),
+            ("4 van 5", 4),
+            ("4 op 5", 4),
+            ("4 out of 5", 4),
+            ("vier", 4),
+            ("één", 1),
+            ("een", 1),
+            ("twee", 2),
+            ("drie", 3),
+            ("vijf", 5),
+            ("Three", 3),
+            ("★★★★☆", 4),
+            ("⭐⭐⭐", 3),
+            ("****", 4),
+            ("4!", 4),
+            ("5, echt top", 5),
+        ],
+    )
+    def test_rating_spellings(self, text: str, value: int) -> None:
+        """Digits, scales, number words and stars all become a rating from 1 to 5."""
+        assert answers(f"1. {text}") == {"1": value}
+
+    @pytest.mark.parametrize("text", ["7", "0", "8/10", "3 of 4", "3,5", "goed", "******"])
+    def test_unreadable_rating_is_noted(self, text: str) -> None:
+        """A rating out of range or unclear is not recorded; the organiser gets a note."""
+        parsed = parse_answers(f"1. {text}", Q)
+        assert "1" not in parsed.answers
+        assert any("1" in note for note in parsed.notes)
+
+
+class TestYesNo:
+    @pytest.mark.parametrize(
+        "text",
+        ["ja", "Ja, hoor", "yes", "ok", "oké", "akkoord", "goed", "prima", "zeker", "y", "JA!"],
+    )
+    def test_yes(self, text: str) -> None:
+        """Dutch and English ways of saying yes give consent."""
+        assert answers(f"4. {text}") == {"4": True}
+
+    @pytest.mark.parametrize("text", ["nee", "neen", "no", "liever niet", "niet", "n", "Nee hoor"])
+    def test_no(self, text: str) -> None:
+        """Dutch and English ways of saying no refuse consent."""
+        assert answers(f"4. {text}") == {"4": False}
+
+    def test_unclear_is_noted(self) -> None:
+        """"misschien" is neither: not recorded, noted for the organiser."""
+        parsed = parse_answers("4. misschien", Q)
+        assert parsed.answers == {}
+        assert parsed.notes
+
+
+class TestAbsent:
+    @pytest.mark.parametrize(
+        "body",
+        [
+            "afwezig",
+            "Afwezig.",
+            "absent",
+            "Ik was er niet bij",
+            "Hallo,\n\nIk was er helaas niet bij, sorry.",
+            "Ik was afwezig wegens ziekte.",
+            "Niet aanwezig",
+            "I was not there.",
+            "I wasn't there, sorry!",
+            "Sorry, I could not attend.",
+        ],
+    )
+    def test_absent_phrases(self, body: str) -> None:
+        """A reply whose new text says the participant was not there marks them absent."""
+        parsed = parse_answers(body + "\n\n" + QUOTED_REQUEST, Q)
+        assert parsed.absent
+        assert not parsed.empty
+
+    def test_absent_inside_an_answer_is_not_absence(self) -> None:
+        """"afwezig" inside a numbered free-text answer is just text."""
+        parsed = parse_answers("1. 4\n2. Collega was afwezig maar ik leerde veel", Q)
+        assert not parsed.absent
+        assert parsed.answers["2"] == "Collega was afwezig maar ik leerde veel"
+
+    def test_absent_later_in_text_is_not_absence(self) -> None:
+        """A first sentence about something else is not read as absence."""
+        assert not parse_answers("Goede sessie! Mijn collega was afwezig.", Q).absent
+
+    def test_absent_only_line_counts(self) -> None:
+        """An explicit line that is only "afwezig" counts, even after a greeting."""
+        assert parse_answers("Dag An,\nSorry\nafwezig\nBert", Q).absent
+
+
+class TestNewText:
+    def test_gmail_wrapped_attribution(self) -> None:
+        """Gmail's "Op ... schreef" line wrapped over two lines cuts the quote."""
+        assert new_text("1. 4\n\n" + QUOTED_REQUEST) == "1. 4"
+
+    def test_english_gmail_attribution(self) -> None:
+        """"On ... wrote:" cuts the quote."""
+        body = "Q1: 5\n\nOn Thu, Jan 14, 2027 at 11:30 AM Lerend netwerk <n@example.org> wrote:\n> hi"
+        assert new_text(body, "en") == "Q1: 5"
+
+    def test_apple_attribution(self) -> None:
+        """Apple Mail's "het volgende geschreven:" line cuts the quote."""
+        body = "1. 4\n\nOp 14 jan. 2027, om 11:30 heeft Lerend netwerk <n@example.org> het volgende geschreven:\n\nDag"
+        assert new_text(body) == "1. 4"
+
+    @pytest.mark.parametrize(
+        "block",
+        [
+            "Van: Lerend netwerk <n@example.org>\nVerzonden: donderdag 14 januari 2027 13:00",
+            "From: Lerend netwerk\nSent: Thursday",
+            "De : Lerend netwerk\nEnvoyé : jeudi 14 janvier 2027 13:00",
+            "-----Original Message-----\nFrom: x",
+            "-----Oorspronkelijk bericht-----\nVan: x",
+            "________________________________\nVan: x",
+            "*Van:* Lerend netwerk\n*Datum:* 14 januari",
+        ],
+    )
+    def test_outlook_blocks(self, block: str) -> None:
+        """Outlook's header blocks and separators, in Dutch, English and French, cut the quote."""
+        assert new_text(f"1. 4\n\n{block}\nAan: x\n\nDag Bert") == "1. 4"
+
+    @pytest.mark.parametrize(
+        "line",
+        [
+            "Verzonden vanaf mijn iPhone",
+            "Sent from my iPhone",
+            "Verstuurd vanaf mijn Samsung Galaxy-smartphone.",
+            "Verzonden vanaf mijn Android",
+            "Outlook voor iOS downloaden",
+        ],
+    )
+    def test_sent_from_lines(self, line: str) -> None:
+        """Mobile "sent from" lines end the new text."""
+        assert new_text(f"1. 4\n\n{line}\n\n> Dag") == "1. 4"
+
+    def test_signature_separator(self) -> None:
+        """The "-- " signature separator ends the new text."""
+        assert new_text("1. 4\n\n-- \nBert Claes\nHR") == "1. 4"
+
+    def test_greeting_and_name_stripped(self) -> None:
+        """A closing greeting with the name and job title below it is not part of the answer."""
+        body = "3. Meer pauze\n\nMet vriendelijke groeten,\n\nJan Peeters\nPreventieadviseur"
+        assert new_text(body) == "3. Meer pauze"
+
+    def test_greeting_sentence_kept(self) -> None:
+        """"Bedankt voor de fijne sessie" is a sentence of the answer, not a sign-off."""
+        assert new_text("3. Niets\nBedankt voor de fijne sessie") == "3. Niets\nBedankt voor de fijne sessie"
+
+    def test_lone_name_stripped_but_yes_kept(self) -> None:
+        """A name signed under the text goes; a lone "Ja" stays."""
+        assert new_text("1. 4\n\nBert") == "1. 4"
+        assert new_text("4.\n\nJa") == "4.\n\nJa"
+
+    def test_disclaimer_cut(self) -> None:
+        """A company disclaimer after the answers is removed."""
+        body = "1. 4\n\nDit e-mailbericht is vertrouwelijk en uitsluitend bestemd voor de geadresseerde."
+        assert new_text(body) == "1. 4"
+
+    def test_external_banner_dropped(self) -> None:
+        """An "external mail" banner above the text is dropped, the answers kept."""
+        body = "CAUTION: This email originated from outside of the organization.\n\n1. 4"
+        assert new_text(body) == "1. 4"
+
+    def test_quoted_lines_dropped(self) -> None:
+        """Lines quoted with > never belong to the new text."""
+        assert new_text("> 1. oud\n1. 4\n> > nog ouder") == "1. 4"
+
+
+class TestCorpus:
+    CASES = sorted(REPLIES.glob("*_eval_*.eml"))
+
+    def test_corpus_is_complete(self) -> None:
+        """The corpus covers every client with at least 14 replies, each with its expectation."""
+        assert len(self.CASES) >= 14
+        clients = {p.name.split("_", 1)[0] for p in self.CASES}
+        assert clients == {"outlook", "gmail", "apple", "thunderbird", "android"}
+        assert all(p.with_suffix(".expected.json").exists() for p in self.CASES)
+
+    @pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+    @pytest.mark.parametrize("pol", [policy.compat32, policy.default], ids=["compat32", "default"])
+    def test_reply(self, path: Path, pol: policy.Policy) -> None:
+        """Each real client reply gives exactly the answers written down beside it."""
+        expected = json.loads(path.with_suffix(".expected.json").read_text(encoding="utf-8"))
+        qs = questions(expected["language"], kickoff=expected["kickoff"])
+        msg = email.message_from_bytes(path.read_bytes(), policy=pol)
+        parsed = parse_answers(reply_text(msg), qs, expected["language"])
+        assert parsed.absent == expected["absent"]
+        assert dict(parsed.answers) == expected["answers"]
+        assert bool(parsed.notes) == expected.get("has_notes", False), parsed.notes
+
+
+class TestRobustness:
+    @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+    @given(
+        body=st.text(),
+        texts=st.lists(st.text(max_size=80), max_size=6),
+        kinds=st.lists(st.sampled_from(list(QuestionKind)), min_size=6, max_size=6),
+        language=st.sampled_from(["nl", "en", "fr", ""]),
+    )
+    def test_never_raises(
+        self, body: str, texts: list[str], kinds: list[QuestionKind], language: str
+    ) -> None:
+        """Any text with any questions gives a result, never an exception."""
+        qs = [Question(i, t, kinds[i - 1]) for i, t in enumerate(texts, 1)]
+        parsed = parse_answers(body, qs, language)
+        assert isinstance(parsed, ParsedAnswers)
+        assert set(parsed.answers) <= {str(q.number) for q in qs}
+        assert isinstance(new_text(body, language), str)
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        lines=st.lists(
+            st.one_of(
+                st.sampled_from(
+                    ["1. 4", "> 1. Hoe waardevol", "Van: x", "Aan: y", "-- ", "afwezig", "", ">"]
+                ),
+                st.from_regex(r"(vraag |Q)?[0-9]{1,2}[.):-] ?[a-z0-9★ ]{0,20}", fullmatch=True),
+                st.text(alphabet="> .:-1234abcjn\n★", max_size=30),
+            ),
+            max_size=30,
+        )
+    )
+    def test_mail_like_text_never_raises(self, lines: list[str]) -> None:
+        """Mail-shaped fragments in any order give ratings in range and booleans for consent."""
+        parsed = parse_answers("\n".join(lines), QK)
+        assert parsed.answers.get("1", 3) in {1, 2, 3, 4, 5}
+        assert isinstance(parsed.answers.get("4", True), bool)
+
+    def test_typical_reply_is_fast(self) -> None:
+        """A typical reply is read in a few milliseconds."""
+        body = "1. 4\n2. De checklist\n3. Meer pauze\n4. ja\n\n" + QUOTED_REQUEST
+        parse_answers(body, Q)
+        start = time.perf_counter()
+        for _ in range(100):
+            parse_answers(body, Q)
+        assert (time.perf_counter() - start) / 100 < 0.005
+
+    @pytest.mark.parametrize(
+        "filler",
+        ["a" * 5_000_000, "Op " + "a " * 2_500_000, "> 1. " * 1_000_000, "1. 4\n" * 1_000_000],
+        ids=["one-line", "attribution-like", "quotes", "numbers"],
+    )
+    def test_huge_body_is_read_quickly(self, filler: str) -> None:
+        """A 5 MB body is read in under a second (no runaway regular expression)."""
+        start = time.perf_counter()
+        parse_answers(filler, QK)
+        new_text(filler)
+        assert time.perf_counter() - start < 1.0
