@@ -195,3 +195,65 @@ async def _cancel_pending(conn: AsyncConnection, network_id: int, emails: Sequen
         )
         .values(state="cancelled")
     )
+
+
+async def show_status(slug: str, settings: Settings, out: Console) -> None:
+    from leernet import report  # noqa: PLC0415
+
+    async with _store(settings, dry_run=False, must_exist=True) as engine, engine.connect() as conn:
+        report.render_status(await report.status(conn, slug), out)
+
+
+async def export_network(slug: str, settings: Settings, fmt: str) -> bytes:
+    from leernet import report  # noqa: PLC0415
+
+    async with _store(settings, dry_run=False, must_exist=True) as engine, engine.connect() as conn:
+        data = await report.export(conn, slug)
+        if fmt == "json":
+            return report.export_json(data).encode("utf-8")
+        reg = await registry.get(conn, slug)
+        assert reg is not None
+        return report.export_csv(data, reg)
+
+
+async def erase_participant(slug: str, email: str, settings: Settings, now: datetime, out: Console) -> None:
+    from leernet import record  # noqa: PLC0415
+
+    async with _store(settings, dry_run=False, must_exist=True) as engine, engine.begin() as conn:
+        reg = await registry.get(conn, slug)
+        if reg is None:
+            raise LeernetError(f"no network {slug!r} is registered")
+        pid = await record.erase_participant(conn, reg.id, email)
+        if pid is None:
+            raise LeernetError(f"{email} is not a participant of {slug}")
+    out.print(
+        f"erased the answers, replies and raw mail of {email} in {slug}; their pending messages are cancelled"
+    )
+
+
+async def purge_network(
+    slug: str, out_file: Path, settings: Settings, now: datetime, out: Console, *, force: bool
+) -> None:
+    from datetime import timedelta  # noqa: PLC0415
+
+    from leernet import record, report  # noqa: PLC0415
+
+    async with _store(settings, dry_run=False, must_exist=True) as engine:
+        async with engine.connect() as conn:
+            reg = await registry.get(conn, slug)
+            if reg is None:
+                raise LeernetError(f"no network {slug!r} is registered")
+            if now < reg.network.last_end:
+                raise LeernetError(f"{slug} has not ended yet (last session {reg.network.last_end:%Y-%m-%d})")
+            keep_until = reg.network.last_end + timedelta(days=settings.retention_days)
+            if now < keep_until and not force:
+                raise LeernetError(
+                    f"{slug} is kept until {keep_until:%Y-%m-%d} (LEERNET_RETENTION_DAYS="
+                    f"{settings.retention_days}); use --force to purge earlier"
+                )
+            data = await report.export(conn, slug)
+        # The organiser's copy is written before anything is deleted.
+        out_file.write_text(report.export_json(data), encoding="utf-8")
+        async with engine.begin() as conn:
+            await record.purge_network(conn, reg.id, now)
+    out.print(f"exported {slug} to {out_file}, then deleted its free text and raw mail")

@@ -229,7 +229,7 @@ def shared_answers(
     if statements:
         _, latest_says = max(statements, key=lambda s: (s[0].received_at, s[0].id))
         if latest_says is False:
-            pass  # a later "no" withdraws every earlier "yes"
+            return []  # a later "no" withdraws every earlier "yes"
     shared: list[SharedAnswer] = []
     for e, qs, session in sorted(known, key=lambda k: k[0].session_number):
         if session is None or _consent(e, qs) is not True:

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rich import box
 from rich.table import Table
 
 from leernet import facts, registry
@@ -29,7 +30,10 @@ if TYPE_CHECKING:
     from leernet.registry import Registered
 
 _MARKS = {"ACCEPTED": "A", "DECLINED": "D", "TENTATIVE": "T", "NEEDS-ACTION": "?"}
-LEGEND = "P present · X absent · A accepted · D declined · T tentative · ? no answer · - cancelled"
+LEGEND = (
+    "Marks per session: P present, X absent (roll call or evaluation),\n"
+    "otherwise the answer: A accepted, D declined, T tentative, ? none; - cancelled"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +99,18 @@ def render_status(report: StatusReport, console: Console) -> None:
 
     zone = ZoneInfo(report.timezone)
     console.print(f"[bold]{report.name}[/bold] ({report.slug})")
-    sessions = Table(title="Sessions", title_justify="left", pad_edge=False)
+    sessions = Table(
+        title="Sessions",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        collapse_padding=True,
+        show_edge=False,
+    )
     sessions.add_column("#", justify="right")
     sessions.add_column("date", no_wrap=True)
-    sessions.add_column("title", overflow="fold", max_width=24)
-    for head in ("acc", "dec", "tent", "?", "eval", "abs", "avg"):
+    sessions.add_column("title", overflow="fold", min_width=16)
+    for head in ("acc", "dec", "tent", "none", "eval", "abs", "avg"):
         sessions.add_column(head, justify="right")
     for s in report.sessions:
         local = s.session.start.astimezone(zone)
@@ -118,7 +129,15 @@ def render_status(report: StatusReport, console: Console) -> None:
             average,
         )
     console.print(sessions)
-    people = Table(title="Participants", title_justify="left", pad_edge=False)
+    console.print()
+    people = Table(
+        title="Participants",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        collapse_padding=True,
+        show_edge=False,
+    )
     people.add_column("name", overflow="ellipsis", max_width=22)
     people.add_column("email", overflow="fold", max_width=30)
     people.add_column("sessions", no_wrap=True)

@@ -91,5 +91,8 @@ def shorten(text: str, limit: int = 70) -> str:
         if head:
             short = head
     if len(short) > limit:
-        short = short[: limit - 1].rstrip() + "…"
+        cut = short[: limit - 1]
+        if " " in cut[limit // 2 :]:
+            cut = cut[: cut.rfind(" ")]  # end at a word, not in the middle of one
+        short = cut.rstrip(" ,;:") + "…"
     return short

@@ -17,6 +17,7 @@ import contextlib
 import itertools
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 PASSWORD = "secret"
 REQUIRE = "LEERNET_REQUIRE_DOVECOT"
+PREMADE = 200  # users netwerk1..netwerk200, one per test
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +127,9 @@ class DovecotServer:
         d.chmod(0o755)
         for sub in ("mail", "home"):
             shutil.chown(d / sub, "nobody", "nogroup")
-        (d / "users").write_text(f"netwerk:{{PLAIN}}{PASSWORD}::::::\n")
+        # Dovecot re-reads passwd-file at most once a second: the per-test users exist up front.
+        names = ["netwerk"] + [f"netwerk{n}" for n in range(1, PREMADE + 1)]
+        (d / "users").write_text("".join(f"{n}:{{PLAIN}}{PASSWORD}::::::\n" for n in names))
         (d / "users").chmod(0o644)
         self.conf.write_text(CONFIG.format(d=d, port=self.port, extra=self._extra))
         # MAIL-NOTES gotcha 8: it daemonises and keeps inherited pipes open.
@@ -156,13 +160,36 @@ class DovecotServer:
         )
 
     def stop(self) -> None:
-        self.doveadm_run("stop")
+        """SIGTERM to the master (``doveadm stop`` would wait 3 s), then wait for it to go."""
+        pid_file = self.root / "run" / "master.pid"
+        try:
+            pid = int(pid_file.read_text().split()[0])
+            os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError, IndexError):
+            self.doveadm_run("stop")
+            return
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.02)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
     def add_user(self, name: str = "", password: str = PASSWORD) -> ImapAccount:
-        """A new user with an empty mailbox (passwd-file is re-read when it changes)."""
-        name = name or f"netwerk{next(self._users)}"
+        """A user with an empty mailbox: one of the premade ones, or a new one (takes a second)."""
+        if not name:
+            n = next(self._users)
+            if n <= PREMADE:
+                return ImapAccount("127.0.0.1", self.port, f"netwerk{n}", PASSWORD)
+            name = f"netwerk{n}"
         with (self.root / "users").open("a") as users:
             users.write(f"{name}:{{PLAIN}}{password}::::::\n")
+        time.sleep(1.1)  # passwd-file is re-read at most once a second
         return ImapAccount("127.0.0.1", self.port, name, password)
 
     def reset_uidvalidity(self, user: str, folder: str = "INBOX") -> None:
@@ -190,21 +217,28 @@ def dovecot_available() -> str:
     return ""
 
 
-@pytest.fixture(scope="session")
-def dovecot_server() -> Iterator[DovecotServer]:
-    """One Dovecot for the whole session, or a skip (a failure when LEERNET_REQUIRE_DOVECOT=1)."""
+@contextlib.contextmanager
+def running_dovecot(extra_config: str = "") -> Iterator[DovecotServer]:
+    """A Dovecot started in a temporary folder, stopped and removed afterwards (or a skip)."""
     why = dovecot_available()
     if why:
         if os.environ.get(REQUIRE) == "1":
             pytest.fail(f"{REQUIRE}=1 but {why}")
         pytest.skip(why)
     with tempfile.TemporaryDirectory(prefix="leernet-dovecot-") as tmp:
-        server = DovecotServer(Path(tmp))
+        server = DovecotServer(Path(tmp), extra_config)
         server.start()
         try:
             yield server
         finally:
             server.stop()
+
+
+@pytest.fixture(scope="session")
+def dovecot_server() -> Iterator[DovecotServer]:
+    """One Dovecot for the whole session, or a skip (a failure when LEERNET_REQUIRE_DOVECOT=1)."""
+    with running_dovecot() as server:
+        yield server
 
 
 @pytest.fixture

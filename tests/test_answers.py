@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leernet.mailer.answers import ParsedAnswers, new_text, parse_answers
-from leernet.mailer.mailtext import reply_text
+from leernet.mailer.mailtext import html_to_text, reply_text
 from leernet.model import Question, QuestionKind
 
 REPLIES = Path(__file__).parent / "data" / "replies"
@@ -88,7 +88,7 @@ class TestNumberedForms:
         assert answers(line) == {"1": 4}
 
     def test_question_word_in_english(self) -> None:
-        """"Question 1: 4" is read in an English reply."""
+        """ "Question 1: 4" is read in an English reply."""
         assert answers("Question 1: 4", questions("en"), "en") == {"1": 4}
 
     def test_multiline_text_continues_until_next_number(self) -> None:
@@ -145,7 +145,10 @@ class TestRestatedQuestions:
 
     def test_question_line_then_answer_below(self) -> None:
         """A restated question with the answer on the next line gives that answer."""
-        body = "2. Wat neem je mee naar je eigen praktijk?\nDe checklist\n4. Mag je leidinggevende je antwoord op vraag 2 lezen? (ja/nee) ja"
+        body = (
+            "2. Wat neem je mee naar je eigen praktijk?\nDe checklist\n"
+            "4. Mag je leidinggevende je antwoord op vraag 2 lezen? (ja/nee) ja"
+        )
         assert answers(body) == {"2": "De checklist", "4": True}
 
 
@@ -180,12 +183,28 @@ class TestInline:
     def test_english_outlook_header(self) -> None:
         """Outlook's English From:/Sent: block also starts the original."""
         body = (
-            "\nFrom: Learning network <netwerk@example.org>\nSent: Thursday, February 11, 2027 1:00 PM\n"
+            "\nFrom: Learning network <netwerk@example.org>\n"
+            "Sent: Thursday, February 11, 2027 1:00 PM\n"
             "To: Tom\nSubject: Evaluation\n\n"
             "1. How valuable was this session for you? (1 = not at all, 5 = very)\nfive\n"
             "2. What will you take back to your own work?\n"
         )
         assert answers(body, questions("en"), "en") == {"1": 5}
+
+    def test_html_original_closing_text_is_not_an_answer(self) -> None:
+        """In an HTML-only Outlook reply, the request's closing paragraph is not the last answer."""
+        html = (
+            '<div>Zie hieronder</div><div id="appendonsend"></div><hr><div id="divRplyFwdMsg">'
+            "<b>Van:</b> Lerend netwerk<br><b>Verzonden:</b> donderdag 14 januari 2027<br>"
+            "<b>Aan:</b> Bert<br><b>Onderwerp:</b> Evaluatie</div><div><p>Dag Bert,</p><div>"
+            "<p>1. Hoe waardevol was deze sessie voor jou? (1 = helemaal niet, 5 = heel erg)</p>"
+            "<div>4</div><p>2. Wat neem je mee naar je eigen praktijk?</p>"
+            "<p>3. Wat kan er beter in een volgende sessie?</p>"
+            "<p>4. Mag je leidinggevende je antwoord op vraag 2 lezen? (ja/nee)</p>"
+            "<p>5. Wat zijn jouw leerdoelen voor dit netwerk?</p></div>"
+            "<p>Je antwoorden zijn voor An Peeters.</p><p>Hartelijke groet,<br>An</p></div>"
+        )
+        assert answers(html_to_text(html), QK) == {"1": 4}
 
     def test_top_answer_wins_over_inline(self) -> None:
         """When both are given, the numbered answer above the quote is kept and noted."""
@@ -246,7 +265,7 @@ class TestYesNo:
         assert answers(f"4. {text}") == {"4": False}
 
     def test_unclear_is_noted(self) -> None:
-        """"misschien" is neither: not recorded, noted for the organiser."""
+        """ "misschien" is neither: not recorded, noted for the organiser."""
         parsed = parse_answers("4. misschien", Q)
         assert parsed.answers == {}
         assert parsed.notes
@@ -275,7 +294,7 @@ class TestAbsent:
         assert not parsed.empty
 
     def test_absent_inside_an_answer_is_not_absence(self) -> None:
-        """"afwezig" inside a numbered free-text answer is just text."""
+        """ "afwezig" inside a numbered free-text answer is just text."""
         parsed = parse_answers("1. 4\n2. Collega was afwezig maar ik leerde veel", Q)
         assert not parsed.absent
         assert parsed.answers["2"] == "Collega was afwezig maar ik leerde veel"
@@ -295,13 +314,18 @@ class TestNewText:
         assert new_text("1. 4\n\n" + QUOTED_REQUEST) == "1. 4"
 
     def test_english_gmail_attribution(self) -> None:
-        """"On ... wrote:" cuts the quote."""
-        body = "Q1: 5\n\nOn Thu, Jan 14, 2027 at 11:30 AM Lerend netwerk <n@example.org> wrote:\n> hi"
+        """ "On ... wrote:" cuts the quote."""
+        body = (
+            "Q1: 5\n\nOn Thu, Jan 14, 2027 at 11:30 AM Lerend netwerk <n@example.org> wrote:\n> hi"
+        )
         assert new_text(body, "en") == "Q1: 5"
 
     def test_apple_attribution(self) -> None:
         """Apple Mail's "het volgende geschreven:" line cuts the quote."""
-        body = "1. 4\n\nOp 14 jan. 2027, om 11:30 heeft Lerend netwerk <n@example.org> het volgende geschreven:\n\nDag"
+        body = (
+            "1. 4\n\nOp 14 jan. 2027, om 11:30 heeft Lerend netwerk <n@example.org> "
+            "het volgende geschreven:\n\nDag"
+        )
         assert new_text(body) == "1. 4"
 
     @pytest.mark.parametrize(
@@ -344,8 +368,11 @@ class TestNewText:
         assert new_text(body) == "3. Meer pauze"
 
     def test_greeting_sentence_kept(self) -> None:
-        """"Bedankt voor de fijne sessie" is a sentence of the answer, not a sign-off."""
-        assert new_text("3. Niets\nBedankt voor de fijne sessie") == "3. Niets\nBedankt voor de fijne sessie"
+        """ "Bedankt voor de fijne sessie" is a sentence of the answer, not a sign-off."""
+        assert (
+            new_text("3. Niets\nBedankt voor de fijne sessie")
+            == "3. Niets\nBedankt voor de fijne sessie"
+        )
 
     def test_lone_name_stripped_but_yes_kept(self) -> None:
         """A name signed under the text goes; a lone "Ja" stays."""
@@ -354,7 +381,7 @@ class TestNewText:
 
     def test_disclaimer_cut(self) -> None:
         """A company disclaimer after the answers is removed."""
-        body = "1. 4\n\nDit e-mailbericht is vertrouwelijk en uitsluitend bestemd voor de geadresseerde."
+        body = "1. 4\n\nDit e-mailbericht is vertrouwelijk en uitsluitend bestemd voor u."
         assert new_text(body) == "1. 4"
 
     def test_external_banner_dropped(self) -> None:
@@ -447,3 +474,67 @@ class TestRobustness:
         parse_answers(filler, QK)
         new_text(filler)
         assert time.perf_counter() - start < 1.0
+
+
+class TestRealRequest:
+    """Replies built on the request leernet really sends (the example network's templates)."""
+
+    @pytest.fixture(scope="class")
+    def request_mail(self) -> tuple[str, str, list[Question]]:
+        from leernet.mailer import views  # noqa: PLC0415 - only this class needs the renderer
+        from leernet.mailer.render import Renderer  # noqa: PLC0415
+        from leernet.network import load_network  # noqa: PLC0415
+
+        net = load_network(Path(__file__).parents[1] / "config" / "network.example.toml").network
+        session = net.sessions[0]
+        qs = list(views.session_questions(net, session))
+        rendered = Renderer().render(
+            "eval_request", net.language, views.eval_request(net, net.participants[0], session, qs)
+        )
+        return rendered.text, rendered.html, qs
+
+    @staticmethod
+    def under_questions(lines: list[str], qs: list[Question], given: dict[int, str]) -> list[str]:
+        out: list[str] = []
+        for line in lines:
+            out.append(line)
+            for q in qs:
+                if line.lstrip("> ").startswith(f"{q.number}. ") and q.number in given:
+                    out.append(given[q.number])
+        return out
+
+    def test_gmail_inline_plain(self, request_mail: tuple[str, str, list[Question]]) -> None:
+        """Answers under the > quoted questions of the real request are read."""
+        text, _, qs = request_mail
+        quoted = [f"> {line}" if line else ">" for line in text.split("\n")]
+        body = "\n".join(["Op do 14 jan. 2027 om 13:00 schreef An Peeters <n@example.org>:", ""])
+        body += "\n" + "\n".join(self.under_questions(quoted, qs, {1: "4", 4: "ja", 5: "Feedback"}))
+        assert answers(body, qs) == {"1": 4, "4": True, "5": "Feedback"}
+
+    def test_outlook_inline_plain(self, request_mail: tuple[str, str, list[Question]]) -> None:
+        """Answers typed into Outlook's unmarked copy of the real request are read, nothing more."""
+        text, _, qs = request_mail
+        header = "Van: An Peeters <n@example.org>\nVerzonden: donderdag\nAan: Bert\nOnderwerp: x\n"
+        lines = self.under_questions(text.split("\n"), qs, {2: "De checklist", 3: "Niets"})
+        assert answers("\n" + header + "\n".join(lines), qs) == {"2": "De checklist", "3": "Niets"}
+
+    def test_top_posted_over_real_html(self, request_mail: tuple[str, str, list[Question]]) -> None:
+        """Numbered answers above the real HTML request, quoted by Gmail, are all that is read."""
+        _, html, qs = request_mail
+        reply = (
+            "<div>1. 5</div><div>5. Leren coachen</div><div class=gmail_quote>"
+            f"<div class=gmail_attr>Op do 14 jan. 2027 schreef An:</div><blockquote>{html}</blockquote></div>"
+        )
+        assert answers(html_to_text(reply), qs) == {"1": 5, "5": "Leren coachen"}
+
+    def test_owa_inline_html(self, request_mail: tuple[str, str, list[Question]]) -> None:
+        """Answers typed under the questions of the real HTML request in Outlook on the web count."""
+        _, html, qs = request_mail
+        body = html.split("<body", 1)[1].split(">", 1)[1].split("</body>")[0]
+        body = body.replace("(ja/nee)</p>", "(ja/nee)</p><div>nee</div>")
+        reply = (
+            '<div>Zie hieronder</div><div id="appendonsend"></div><hr><div id="divRplyFwdMsg">'
+            "<b>From:</b> An<br><b>Sent:</b> Thursday<br><b>To:</b> Bert<br><b>Subject:</b> x</div>"
+            f"<div>{body}</div>"
+        )
+        assert answers(html_to_text(reply), qs) == {"4": False}

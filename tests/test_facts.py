@@ -93,7 +93,7 @@ class TestAttendance:
         assert {att.rsvp(bert, n) for n in range(1, 7)} == {"DECLINED"}
 
     async def test_replies_before_a_move_stop_counting(self, store):
-        """When session 4 moves, earlier answers no longer count for it, but still for the others."""
+        """When session 4 moves, earlier answers stop counting for it, but not for the others."""
         engine, reg = store
         bert = reg.members[0].id
         async with engine.begin() as conn:
@@ -130,7 +130,7 @@ class TestAttendance:
 
 class TestEvaluations:
     async def test_only_current_rows(self, store):
-        """Only the latest evaluation of a session counts; lookups by session and participant agree."""
+        """Only the latest evaluation of a session counts, looked up by session or participant."""
         engine, reg = store
         bert, sofie = reg.members[0].id, reg.members[1].id
         async with engine.begin() as conn:

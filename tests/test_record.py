@@ -152,12 +152,14 @@ class TestRecordRsvp:
         async with engine.begin() as conn:
             outcome = await rsvp(conn, reg.members[0].id, 2, "DELEGATED")
             assert await stored(conn, reg.members[0].id) == []
-        assert outcome == record.RsvpOutcome(False, "PARTSTAT DELEGATED is not used")
+        assert outcome == record.RsvpOutcome(
+            recorded=False, reason="PARTSTAT DELEGATED is not used"
+        )
 
 
 class TestRecordEvaluation:
     async def test_history_kept_and_latest_current(self, store):
-        """A second evaluation for the same session replaces the first; the first stays as history."""
+        """A second evaluation of a session replaces the first, which stays as history."""
         engine, reg = store
         bert = reg.members[0].id
         async with engine.begin() as conn:
@@ -190,7 +192,7 @@ class TestRecordEvaluation:
         assert rows[1].answers == {"1": 5, "2": "tweede", "4": True}
 
     async def test_evaluation_sets_presence(self, store):
-        """Answering 'afwezig' marks the participant absent; answering normally marks them present."""
+        """Answering 'afwezig' marks someone absent; answering the questions marks them present."""
         engine, reg = store
         bert, sofie = reg.members[0].id, reg.members[1].id
         async with engine.begin() as conn:
@@ -219,7 +221,7 @@ class TestRecordEvaluation:
 
 class TestRecordPresence:
     async def test_latest_statement_wins(self, store):
-        """A roll call after an evaluation overrides it, and a later evaluation overrides the roll call."""
+        """The latest statement on presence wins, from a roll call or from an evaluation."""
         engine, reg = store
         bert = reg.members[0].id
 
@@ -304,7 +306,7 @@ class TestFlagBounce:
 
     async def test_purged_network_is_left_alone(self, store):
         """A network whose data was purged is no longer flagged."""
-        engine, reg = store
+        engine, _ = store
         async with engine.begin() as conn:
             await conn.execute(update(t.networks).values(purged_at=NOW))
             bounce = await record.flag_bounce(

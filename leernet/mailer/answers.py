@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from leernet.model import Question
 
-_MAX_CHARS = 512_000  # an evaluation answer is never longer; the rest is quote or junk
+_MAX_CHARS = 200_000  # a reply with its quote is a few kB; beyond this it is junk
 _MAX_ANSWER = 10_000
 _NUMBERED = re.compile(
     r"^[*_]{0,2}(?:(?:vraag|question|q)\s?(\d{1,2})[*_]{0,2}\s*[.):=\-–]?|(\d{1,2})[*_]{0,2}"
@@ -170,6 +170,7 @@ class _Reader:
     def numbered(self, lines: list[str]) -> list[tuple[int, str]]:
         """Answers in the new text: a numbered line starts one; following lines continue it."""
         found: list[tuple[int, list[str]]] = []
+        seen: set[int] = set()
         for raw in lines:
             line = raw.strip()
             if _PAIRS_LINE.match(line):
@@ -180,13 +181,14 @@ class _Reader:
             question = self.by_number.get(number)
             continues = bool(found) and self._is_text(found[-1][0])
             if m and (question is not None or not continues):
-                if question is not None and any(n == number for n, _ in found) and continues:
+                if question is not None and number in seen and continues:
                     found[-1][1].append(raw.rstrip())  # "2." again inside a text answer: a list
                     continue
                 rest = m.group(3).strip()
                 if question is not None:
                     rest = _after_question(question, rest)
                 found.append((number, [rest]))
+                seen.add(number)
             elif found:
                 found[-1][1].append(raw.rstrip())
         return [(n, "\n".join(parts).strip()) for n, parts in found]
@@ -310,7 +312,7 @@ def _rating(text: str) -> int | None:
 
 
 def _says_absent(fresh: str) -> bool:
-    lines = [line.strip() for line in fresh.split("\n") if line.strip()]
+    lines = [line.strip() for line in fresh.split("\n", 100)[:100] if line.strip()]
     if any(re.fullmatch(r"\W*(?:afwezig|absent)\W*", line, re.IGNORECASE) for line in lines):
         return True
     if lines and _GREETING_LINE.match(lines[0]):

@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 
 MAX_DEPTH = 24  # MIME nesting we look into; real mail nests 3-4 levels
 MAX_PARTS = 400
+MAX_HEADER_BYTES = 512 * 1024  # Received chains of real mail stay under 20 KB
+MAX_BOUNDARY_LINES = 5000  # parsing cost grows with parts; real mail has fewer than 100
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
 _BOUNCE_TEXT_BYTES = 64 * 1024
 
 
@@ -132,6 +135,13 @@ def classify(raw: bytes, ctx: Context) -> Classification:
 def _classify(raw: bytes, ctx: Context) -> Classification:
     if len(raw) > ctx.max_bytes:
         reason = f"message of {len(raw)} bytes is larger than {ctx.max_bytes}"
+        return Classification(Outcome.UNKNOWN, reason, attention=True)
+    end = _HEADER_END.search(raw, 0, MAX_HEADER_BYTES + 4)
+    if end is None and len(raw) > MAX_HEADER_BYTES:
+        reason = f"header block is larger than {MAX_HEADER_BYTES} bytes"
+        return Classification(Outcome.UNKNOWN, reason, attention=True)
+    if raw.count(b"\n--") > MAX_BOUNDARY_LINES:
+        reason = f"more than {MAX_BOUNDARY_LINES} MIME boundaries"
         return Classification(Outcome.UNKNOWN, reason, attention=True)
     try:
         msg = email.message_from_bytes(raw, policy=compat32)
@@ -378,7 +388,8 @@ def _bounce(
         if ptype == "message/delivery-status":
             for block in _status_blocks(part):
                 action = h.header_text(block, "Action").lower()
-                actions.append(action)
+                if action:  # the per-message block (Reporting-MTA) has none
+                    actions.append(action)
                 recipient = h.header_text(block, "Final-Recipient") or h.header_text(
                     block, "Original-Recipient"
                 )

@@ -35,15 +35,27 @@ _MSGID_RE = re.compile(r"<([^<>\s]{1,250})>")
 _EQUIVALENT_DOMAINS = {"googlemail.com": "gmail.com"}
 
 
+MAX_VALUE = 16 * 1024  # longer header values are cut: address parsing is superlinear
+
+
 def header_text(msg: Message, name: str) -> str:
-    """The first ``name`` header as text ('' if absent); surrogates from 8-bit bytes survive."""
-    value = msg.get(name)
-    return "" if value is None else _FOLD_RE.sub(" ", str(value)).strip()
+    """The first ``name`` header as text ('' if absent); raw 8-bit bytes stay as surrogates."""
+    values = all_headers(msg, name)
+    return values[0] if values else ""
 
 
 def all_headers(msg: Message, name: str) -> list[str]:
-    """Every ``name`` header as text, in order (topmost first)."""
-    return [_FOLD_RE.sub(" ", str(v)).strip() for v in msg.get_all(name, [])]
+    """Every ``name`` header as text, in order (topmost first).
+
+    Read with ``raw_items``: compat32's ``get`` turns a value with 8-bit bytes
+    into a ``Header`` whose ``str`` has lost them.
+    """
+    wanted = name.lower()
+    return [
+        _FOLD_RE.sub(" ", str(value)[:MAX_VALUE]).strip()
+        for key, value in msg.raw_items()
+        if key.lower() == wanted
+    ][:100]
 
 
 def strict_address(value: str) -> str | None:
@@ -148,6 +160,13 @@ def _strip_comments(value: str) -> str:
 
 def decoded(value: str) -> str:
     """An RFC 2047 header value as text; the raw value if it does not decode."""
+    if any("\udc80" <= c <= "\udcff" for c in value):
+        # compat32 keeps raw 8-bit header bytes as surrogates; clients that send them use UTF-8.
+        raw = value.encode("utf-8", "surrogateescape")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1")
     try:
         return str(make_header(decode_header(value)))
     except Exception:

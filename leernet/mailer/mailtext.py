@@ -156,8 +156,6 @@ def decode_bytes(raw: bytes, charset: str) -> str:
     lenient = raw.decode("utf-8", errors="replace")
     if lenient.count("\ufffd") * 100 <= len(lenient):
         return lenient  # mostly UTF-8 with a stray byte: keep the UTF-8 reading
-    if codec is not None:
-        return raw.decode(codec, errors="replace")
     try:
         return raw.decode("windows-1252")
     except UnicodeDecodeError:
@@ -214,6 +212,7 @@ class _TextParser(HTMLParser):
         self._hidden = 0
         self._pre = 0
         self._lists: list[list[int]] = []  # per open list: [next number] for <ol>, [] for <ul>
+        self._paragraphs: list[bool] = []  # per open <p>: whether a blank line follows it
 
     def _newline(self) -> None:
         text = "".join(self._line).replace("\xa0", " ")
@@ -248,7 +247,12 @@ class _TextParser(HTMLParser):
             self._open_block(tag, attrs)
 
     def _open_block(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "blockquote":
+        if tag == "p":
+            # A <p> has a margin in browsers and in Gmail/Apple, so the reader sees a blank line;
+            # Word's <p class=MsoNormal> has none, so Outlook's lines stay together.
+            classes = " ".join(v or "" for k, v in attrs if k == "class").lower()
+            self._paragraphs.append("msonormal" not in classes)
+        elif tag == "blockquote":
             self._quote_depth += 1
             self._line_depth = self._quote_depth
         elif tag == "pre":
@@ -284,6 +288,8 @@ class _TextParser(HTMLParser):
                 self._pre = max(0, self._pre - 1)
             elif tag in ("ol", "ul") and self._lists:
                 self._lists.pop()
+            elif tag == "p" and self._paragraphs and self._paragraphs.pop():
+                self._lines.append(("> " * self._quote_depth).rstrip())
 
     def handle_data(self, data: str) -> None:
         if self._hidden:
@@ -305,7 +311,11 @@ class _TextParser(HTMLParser):
             if not line.strip(" >") and out and not out[-1].strip(" >"):
                 continue  # one blank line is enough where HTML had several empty blocks
             out.append(line)
-        return "\n".join(out).strip("\n")
+        while out and not out[-1].strip(" >"):
+            out.pop()
+        while out and not out[0].strip(" >"):
+            out.pop(0)
+        return "\n".join(out)
 
 
 # --- where the participant's own text ends -------------------------------------------------
@@ -325,7 +335,7 @@ _HEADER_OTHER = re.compile(
     re.IGNORECASE,
 )
 _ORIGINAL = re.compile(
-    r"^-{2,}\s*(?:original message|oorspronkelijk(?: e-mail)?bericht|origineel bericht|"
+    r"^-{2,}\s*(?:original message|oorspronkelijk(?: e-?mail)? ?bericht|origineel bericht|"
     r"doorgestuurd bericht|forwarded message|message d'origine|ursprüngliche nachricht|"
     r"mensaje original)\s*-{2,}|^begin (?:forwarded message|doorgestuurd bericht):",
     re.IGNORECASE,
@@ -347,14 +357,13 @@ _DISCLAIMER = re.compile(
     re.IGNORECASE,
 )
 _SIGNOFF = re.compile(
-    r"^(?:(?:met )?(?:vriendelijke|hartelijke|beste|warme|collegiale|fijne|zonnige|lieve) "
+    r"^(?i:(?:met )?(?:vriendelijke|hartelijke|beste|warme|collegiale|fijne|zonnige|lieve) "
     r"groet(?:en|jes)?|groet(?:en|jes)?|grtz|mvg|vg|bedankt|dank(?:je| je| u)?(?: wel)?|"
     r"alvast bedankt|merci|tot (?:de |een )?volgende(?: keer)?|tot (?:binnenkort|dan|snel)|"
     r"(?:best|kind|warm|kindest|many) regards|regards|best wishes|best|cheers|thanks|thank you|"
     r"many thanks|all the best|cordialement|groetjes)"
     r"[\s,.!:;-]*(?:[A-ZÀ-Ý][\w'’.-]*(?:\s+(?:van |de |der |den )?[A-ZÀ-Ý][\w'’.-]*){0,2})?"
-    r"[\s,.!]*$",
-    re.IGNORECASE,
+    r"[\s,.!]*$",  # the greeting in any case, a name only when it is capitalised
 )
 _NAME = re.compile(r"^[A-ZÀ-Ý][a-zà-ÿ'’-]+(?:\s+(?:van |de |der |den )?[A-ZÀ-Ý][\w'’-]+){0,2}$")
 _NOT_NAMES = frozenset(
@@ -480,13 +489,15 @@ def new_text(body: str, language: str = "nl") -> str:
 
 
 def _without_disclaimers(lines: list[str]) -> list[str]:
-    seen_content = False
+    start, seen_content = 0, False
     for i, line in enumerate(lines):
-        starts_paragraph = i == 0 or not lines[i - 1].strip()
+        if i < start:
+            continue
+        starts_paragraph = i == start or not lines[i - 1].strip()
         if starts_paragraph and _DISCLAIMER.match(line.strip()):
             if not seen_content:  # a banner above the text ("[EXTERN] ..."): drop its paragraph
-                end = next((j for j in range(i, len(lines)) if not lines[j].strip()), len(lines))
-                return _without_disclaimers(lines[end:])
-            return lines[:i]
+                start = next((j for j in range(i, len(lines)) if not lines[j].strip()), len(lines))
+                continue
+            return lines[start:i]
         seen_content = seen_content or bool(line.strip())
-    return lines
+    return lines[start:]

@@ -102,7 +102,12 @@ class Renderer:
         html = self._one(self._html, f"{language}/{kind}.html", context)
         # Optional blocks leave blank lines behind; one empty line between paragraphs is enough.
         text = _BLANK_RUNS.sub("\n\n", text).strip() + "\n"
-        return Rendered(subject=clean_subject(subject), text=text, html=html)
+        # NUL is not allowed anywhere in a message body (RFC 5322 2.3 excludes it from text).
+        return Rendered(
+            subject=clean_subject(subject),
+            text=text.replace("\x00", ""),
+            html=html.replace("\x00", ""),
+        )
 
     def check_all(
         self, language: str, contexts: Mapping[str, Mapping[str, object]]

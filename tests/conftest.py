@@ -1,0 +1,7 @@
+"""Shared fixtures: a real aiosmtpd server, Dovecot (or pymap) for IMAP, a SQLite store."""
+
+from tests.conftest_smtp import smtp_server, smtp_settings
+from tests.dovecot import dovecot, dovecot_server
+from tests.imapserver import pymap
+
+__all__ = ["dovecot", "dovecot_server", "pymap", "smtp_server", "smtp_settings"]

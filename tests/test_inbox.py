@@ -1,0 +1,445 @@
+"""The inbox against real IMAP servers: every mail archived and processed exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from sqlalchemy import select
+
+from leernet.errors import MailboxError, MessageError
+from leernet.mailer.imap import parse_delimiter, parse_fetch, parse_search, server_folder, uid_set
+from leernet.mailer.inbox import Disposition, Inbox, InboxResult, message_id
+from leernet.store import imap_state, inbox, open_store
+from tests.dovecot import (
+    DovecotServer,
+    ImapAccount,
+    append,
+    free_port,
+    dovecot,  # noqa: F401 - fixture
+    dovecot_server,  # noqa: F401 - fixture
+    folders,
+    messages,
+    running_dovecot,
+    uids,
+)
+from tests.imapserver import pymap  # noqa: F401 - fixture
+from tests.tcpproxy import TcpProxy
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+NOW = datetime(2027, 1, 14, 12, 0, tzinfo=UTC)
+PROCESSED = "leernet.processed"  # Dovecot maildir's hierarchy delimiter is "."
+ATTENTION = "leernet.needs-attention"
+
+
+def mail(n: int, subject: str = "", body: str = "", message_id: str = "") -> bytes:
+    subject = subject or f"Bericht {n}"
+    mid = message_id or f"<m{n}@example.com>"
+    body = body or f"Tekst van bericht {n}.\r\n"
+    return (
+        f"From: Bert Claes <bert.claes@example.com>\r\nTo: netwerk@example.org\r\n"
+        f"Subject: {subject}\r\nMessage-ID: {mid}\r\nDate: Thu, 14 Jan 2027 10:00:00 +0100\r\n"
+        f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}"
+    ).encode()
+
+
+@dataclass
+class Recorder:
+    """A processor: 'attention' in the Subject sets the mail aside, 'explode' raises."""
+
+    calls: list[bytes] = field(default_factory=list)
+    proxy: TcpProxy | None = None  # cut after each success: a crash between commit and MOVE
+
+    async def __call__(self, conn: AsyncConnection, row_id: int, raw: bytes) -> Disposition:
+        self.calls.append(raw)
+        stored = (await conn.execute(select(inbox.c.raw).where(inbox.c.id == row_id))).scalar()
+        assert stored == raw  # runs inside the archive transaction
+        if b"explode-leernet" in raw:
+            raise MessageError("could not understand this reply")
+        if b"explode-bug" in raw:
+            raise ZeroDivisionError("division by zero")
+        if self.proxy is not None:
+            self.proxy.cut()
+        if b"attention" in raw:
+            return Disposition("unknown", "not from a participant", attention=True)
+        return Disposition("evaluation", "ok", attention=False)
+
+
+@pytest.fixture
+async def engine(tmp_path: Any) -> AsyncIterator[AsyncEngine]:
+    engine = await open_store(f"sqlite+aiosqlite:///{tmp_path}/leernet.db")
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def proxy(dovecot: ImapAccount) -> AsyncIterator[TcpProxy]:  # noqa: F811
+    proxy = await TcpProxy(dovecot.host, dovecot.port).start()
+    yield proxy
+    await proxy.close()
+
+
+# RFC 6851 3.3 fallback: a server without MOVE and without UIDPLUS (RFC 4315).
+NO_MOVE = """
+protocol imap {
+  imap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE IDLE NAMESPACE CHILDREN
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def dovecot_without_move() -> Iterator[DovecotServer]:
+    with running_dovecot(NO_MOVE) as server:
+        yield server
+
+
+def make_inbox(engine: AsyncEngine, account: ImapAccount, processor: Any, **settings: Any) -> Inbox:
+    batch = settings.pop("batch_size", 100)
+    return Inbox(engine, account.settings(**settings), processor, lambda: NOW, batch_size=batch)
+
+
+def via(proxy: TcpProxy, account: ImapAccount) -> ImapAccount:
+    return ImapAccount(proxy.host, proxy.port, account.user, account.password)
+
+
+async def rows(engine: AsyncEngine) -> list[Any]:
+    async with engine.connect() as conn:
+        return list(await conn.execute(select(inbox).order_by(inbox.c.id)))
+
+
+async def until(check: Any, seconds: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not await check():
+        assert loop.time() < deadline, "timed out waiting"
+        await asyncio.sleep(0.05)
+
+
+class TestParsers:
+    def test_fetch_items_around_the_literal(self) -> None:
+        """A UID and size given after the body literal still belong to that message."""
+        lines = [
+            b"1 FETCH (BODY[] {5}",
+            bytearray(b"Hallo"),
+            b" UID 7 RFC822.SIZE 5)",
+            b"2 FETCH (UID 9 RFC822.SIZE 3 BODY[] {3}",
+            bytearray(b"a)("),
+            b")",
+            b"Fetch completed.",
+        ]
+        assert [(m.uid, m.size, m.data) for m in parse_fetch(lines)] == [
+            (7, 5, b"Hallo"),
+            (9, 3, b"a)("),
+        ]
+
+    def test_fetch_skips_unsolicited_flag_updates(self) -> None:
+        """A FETCH without a UID (another client set a flag) is no message."""
+        lines = [b"3 FETCH (FLAGS (\\Seen))", b"4 FETCH (UID 12 RFC822.SIZE 40)", b"done UID 99"]
+        assert [(m.uid, m.size, m.data) for m in parse_fetch(lines)] == [(12, 40, b"")]
+
+    def test_search_delimiter_and_sets(self) -> None:
+        """Search results, the LIST delimiter and UID sets are read and written as RFC 3501 says."""
+        assert parse_search([b"5 3 4", b"Search completed"]) == [3, 4, 5]
+        assert parse_search([b"Search completed"]) == []
+        assert parse_delimiter([b'(\\Noselect) "." ""', b"List completed"]) == "."
+        assert parse_delimiter([b"(\\Noselect) NIL ", b"List completed"]) == ""
+        assert uid_set([9, 1, 2, 3, 7, 10]) == "1:3,7,9:10"
+        assert server_folder("leernet/processed", ".") == "leernet.processed"
+        assert server_folder("leernet/processed", "/") == "leernet/processed"
+
+    def test_message_id_from_headers_only(self) -> None:
+        """The Message-ID is read from the header; a body line that looks like one is ignored."""
+        assert message_id(mail(1)) == "<m1@example.com>"
+        assert message_id(b"Subject: x\r\n\r\nMessage-ID: <body@x>\r\n") is None
+
+
+@pytest.mark.dovecot
+class TestDovecot:
+    async def test_five_mails_archived_processed_and_moved(
+        self,
+        engine: AsyncEngine,
+        dovecot: ImapAccount,  # noqa: F811
+    ) -> None:
+        """Five mails are stored byte for byte, processed once each and moved out of INBOX."""
+        raws = [mail(1), mail(2, "Vraag, attention"), mail(3), mail(4), mail(5, "attention")]
+        await append(dovecot, *raws)
+        recorder = Recorder()
+        box = make_inbox(engine, dovecot, recorder)
+        assert await box.run_once() == InboxResult(fetched=5, processed=5, duplicates=0, moved=5)
+        stored = await rows(engine)
+        assert [r.raw for r in stored] == raws
+        assert all(r.sha256 == hashlib.sha256(r.raw).hexdigest() for r in stored)
+        assert [r.message_id for r in stored] == [f"<m{n}@example.com>" for n in range(1, 6)]
+        assert all(r.moved and r.processed_at == NOW for r in stored)
+        assert [r.folder for r in stored] == [PROCESSED, ATTENTION, PROCESSED, PROCESSED, ATTENTION]
+        assert recorder.calls == raws
+        assert await uids(dovecot) == []
+        assert await messages(dovecot, PROCESSED) == [raws[0], raws[2], raws[3]]
+        assert await messages(dovecot, ATTENTION) == [raws[1], raws[4]]
+        assert {PROCESSED, ATTENTION} <= set(await folders(dovecot))
+        assert await box.run_once() == InboxResult()
+        assert len(recorder.calls) == 5
+
+    async def test_same_mail_twice_is_processed_once(
+        self,
+        engine: AsyncEngine,
+        dovecot: ImapAccount,  # noqa: F811
+    ) -> None:
+        """The same mail delivered twice is processed once, and both copies leave INBOX."""
+        await append(dovecot, mail(1), mail(1))
+        recorder = Recorder()
+        result = await make_inbox(engine, dovecot, recorder).run_once()
+        assert result == InboxResult(fetched=2, processed=1, duplicates=1, moved=2)
+        assert len(recorder.calls) == 1
+        assert len(await rows(engine)) == 1
+        assert await uids(dovecot) == []
+        assert len(await messages(dovecot, PROCESSED)) == 2
+
+    async def test_uidvalidity_change_applies_nothing_twice(
+        self,
+        engine: AsyncEngine,
+        dovecot: ImapAccount,  # noqa: F811
+        dovecot_server: DovecotServer,  # noqa: F811
+    ) -> None:
+        """After the server renumbers its mailbox, mails seen before are not processed again."""
+        raws = [mail(1), mail(2)]
+        await append(dovecot, *raws)
+        recorder = Recorder()
+        await make_inbox(engine, dovecot, recorder).run_once()
+        await append(dovecot, *raws, mail(3))  # the same mails come back, and one new one
+        dovecot_server.reset_uidvalidity(dovecot.user)
+        result = await make_inbox(engine, dovecot, recorder).run_once()
+        assert result == InboxResult(fetched=3, processed=1, duplicates=2, moved=3)
+        assert recorder.calls == [*raws, mail(3)]
+        async with engine.connect() as conn:
+            state = (await conn.execute(select(imap_state))).one()
+        stored = await rows(engine)
+        assert stored[2].uidvalidity == state.uidvalidity != stored[0].uidvalidity
+        assert await uids(dovecot) == []
+
+    async def test_crash_between_commit_and_move(
+        self,
+        engine: AsyncEngine,
+        dovecot: ImapAccount,  # noqa: F811
+        proxy: TcpProxy,
+    ) -> None:
+        """A mail committed but never moved is moved by the next run, not processed again."""
+        raws = [mail(1), mail(2, "attention")]
+        await append(dovecot, *raws)
+        recorder = Recorder(proxy=proxy)
+        with pytest.raises(MailboxError):
+            await make_inbox(engine, via(proxy, dovecot), recorder).run_once()
+        assert [r.moved for r in await rows(engine)] == [False, False]
+        assert len(await uids(dovecot)) == 2
+        recorder.proxy = None
+        result = await make_inbox(engine, via(proxy, dovecot), recorder).run_once()
+        assert result == InboxResult(moved=2)
+        assert recorder.calls == raws
+        assert [r.moved for r in await rows(engine)] == [True, True]
+        assert await messages(dovecot, PROCESSED) == [raws[0]]
+        assert await messages(dovecot, ATTENTION) == [raws[1]]
+
+    async def test_crash_then_uidvalidity_change(
+        self,
+        engine: AsyncEngine,
+        dovecot: ImapAccount,  # noqa: F811
+        dovecot_server: DovecotServer,  # noqa: F811
+        proxy: TcpProxy,
+    ) -> None:
+        """Mails committed before a crash and then renumbered are moved, never processed again."""
+        raws = [mail(1), mail(2)]
+        await append(dovecot, *raws)
+        recorder = Recorder(proxy=proxy)
+        with pytest.raises(MailboxError):
+            await make_inbox(engine, via(proxy, dovecot), recorder).run_once()
+        dovecot_server.reset_uidvalidity(dovecot.user)
+        recorder.proxy = None
+        result = await make_inbox(engine, dovecot, recorder).run_once()
+        assert result == InboxResult(fetched=2, duplicates=2, moved=2)
+        assert recorder.calls == raws
+        assert await uids(dovecot) == []
+
+    async def test_processor_error_sets_the_mail_aside(
+        self,
+        engine: AsyncEngine,
+        dovecot: ImapAccount,  # noqa: F811
+    ) -> None:
+        """A mail the processor fails on is kept as 'error' in needs-attention; the next goes on."""
+        raws = [mail(1, "explode-leernet"), mail(2, "explode-bug"), mail(3)]
+        await append(dovecot, *raws)
+        recorder = Recorder()
+        result = await make_inbox(engine, dovecot, recorder).run_once()
+        assert result == InboxResult(fetched=3, processed=3, moved=3)
+        stored = await rows(engine)
+        assert [(r.outcome, r.folder) for r in stored] == [
+            ("error", ATTENTION),
+            ("error", ATTENTION),
+            ("evaluation", PROCESSED),
+        ]
+        assert stored[0].reason == "could not understand this reply"
+        assert stored[1].reason == "ZeroDivisionError: division by zero"
+        assert [r.raw for r in stored] == raws
+        assert await messages(dovecot, ATTENTION) == raws[:2]
+
+    async def test_too_large_mail_is_kept_by_its_header(
+        self,
+        engine: AsyncEngine,
+        dovecot: ImapAccount,  # noqa: F811
+    ) -> None:
+        """A mail over max_message_bytes is recorded by its header, set aside, not processed."""
+        big = mail(1, body="x" * 5000 + "\r\n")
+        await append(dovecot, big, mail(2))
+        recorder = Recorder()
+        await make_inbox(engine, dovecot, recorder, max_message_bytes=2000).run_once()
+        stored = await rows(engine)
+        assert (stored[0].outcome, stored[0].folder, stored[0].size) == (
+            "too-large",
+            ATTENTION,
+            len(big),
+        )
+        assert big.startswith(stored[0].raw) and b"xxx" not in stored[0].raw
+        assert stored[0].message_id == "<m1@example.com>"
+        assert recorder.calls == [mail(2)]
+        assert await messages(dovecot, ATTENTION) == [big]
+
+    async def test_connection_dropped_mid_fetch(
+        self,
+        engine: AsyncEngine,
+        dovecot: ImapAccount,  # noqa: F811
+        proxy: TcpProxy,
+    ) -> None:
+        """A connection lost in the middle of a FETCH loses and repeats nothing."""
+        raws = [mail(n, body=f"{n:04d}" * 1000 + "\r\n") for n in range(1, 31)]
+        await append(dovecot, *raws)
+        recorder = Recorder()
+        proxy.cut_after(70_000)  # about halfway through the second batch of ten
+        box = make_inbox(engine, via(proxy, dovecot), recorder, batch_size=10)
+        with pytest.raises(MailboxError):
+            await box.run_once()
+        assert 0 < len(recorder.calls) < 30
+        await box.run_once()
+        assert sorted(recorder.calls) == sorted(raws)
+        assert sorted(r.raw for r in await rows(engine)) == sorted(raws)
+        assert await uids(dovecot) == []
+        assert len(await messages(dovecot, PROCESSED)) == 30
+
+    async def test_idle_processes_new_mail_and_survives_a_cut(
+        self,
+        engine: AsyncEngine,
+        dovecot: ImapAccount,  # noqa: F811
+        proxy: TcpProxy,
+    ) -> None:
+        """With IDLE a new mail is handled within seconds, also after the connection was cut."""
+        recorder = Recorder()
+        box = make_inbox(engine, via(proxy, dovecot), recorder)
+        stop = asyncio.Event()
+        task = asyncio.create_task(box.run_forever(stop))
+        try:
+            await until(lambda: _has_folder(dovecot, PROCESSED))
+            await asyncio.sleep(0.3)  # let it enter IDLE
+            await append(dovecot, mail(1))
+            await until(lambda: _count(recorder, 1), seconds=2.5)
+            proxy.cut()
+            await asyncio.sleep(0.2)
+            await append(dovecot, mail(2))
+            await until(lambda: _count(recorder, 2), seconds=5)
+            assert proxy.connections >= 2
+            await until(lambda: _empty(dovecot))
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 15)
+        assert recorder.calls == [mail(1), mail(2)]
+
+    async def test_server_without_move(
+        self, engine: AsyncEngine, dovecot_without_move: DovecotServer
+    ) -> None:
+        """A server without MOVE gets COPY, \\Deleted and EXPUNGE, with the same result."""
+        account = dovecot_without_move.add_user()
+        raws = [mail(1), mail(2, "attention")]
+        await append(account, *raws)
+        box = make_inbox(engine, account, Recorder())
+        assert await box.run_once() == InboxResult(fetched=2, processed=2, moved=2)
+        assert await uids(account) == []
+        assert await messages(account, PROCESSED) == [raws[0]]
+        assert await messages(account, ATTENTION) == [raws[1]]
+
+
+async def _has_folder(account: ImapAccount, name: str) -> bool:
+    return name in await folders(account)
+
+
+async def _count(recorder: Recorder, n: int) -> bool:
+    return len(recorder.calls) >= n
+
+
+async def _empty(account: ImapAccount) -> bool:
+    return await uids(account) == []
+
+
+class TestPymap:
+    async def test_five_mails_archived_processed_and_moved(
+        self,
+        engine: AsyncEngine,
+        pymap: ImapAccount,  # noqa: F811
+    ) -> None:
+        """Against pymap too, mails are stored byte for byte and moved ('/' as delimiter)."""
+        raws = [mail(1), mail(2, "attention"), mail(3)]
+        await append(pymap, *raws)
+        recorder = Recorder()
+        box = make_inbox(engine, pymap, recorder)
+        assert await box.run_once() == InboxResult(fetched=3, processed=3, moved=3)
+        assert [r.raw for r in await rows(engine)] == raws
+        assert await uids(pymap) == []
+        assert await messages(pymap, "leernet/processed") == [raws[0], raws[2]]
+        assert await messages(pymap, "leernet/needs-attention") == [raws[1]]
+        assert await box.run_once() == InboxResult()
+
+    async def test_idle(self, engine: AsyncEngine, pymap: ImapAccount) -> None:  # noqa: F811
+        """With pymap's IDLE, a mail appended while the daemon waits is handled at once."""
+        recorder = Recorder()
+        stop = asyncio.Event()
+        task = asyncio.create_task(make_inbox(engine, pymap, recorder).run_forever(stop))
+        try:
+            await until(lambda: _has_folder(pymap, "leernet/processed"))
+            await asyncio.sleep(0.2)
+            await append(pymap, mail(1))
+            await until(lambda: _count(recorder, 1), seconds=2)
+            await until(lambda: _empty(pymap))
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+
+
+class TestOutage:
+    async def test_unreachable_server_is_logged_once(
+        self, engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A mailbox that stays down is one warning, however often the daemon retries."""
+        account = ImapAccount("127.0.0.1", free_port(), "netwerk")
+        stop = asyncio.Event()
+        with caplog.at_level(logging.DEBUG, logger="leernet.inbox"):
+            task = asyncio.create_task(make_inbox(engine, account, Recorder()).run_forever(stop))
+            await asyncio.sleep(1.5)  # tries at 0 s and 1 s (backoff 1 s, 2 s, ...)
+            stop.set()
+            await asyncio.wait_for(task, 5)
+        mine = [r for r in caplog.records if r.name == "leernet.inbox"]
+        warnings = [r for r in mine if r.levelno == logging.WARNING]
+        retries = [r for r in mine if r.levelno == logging.DEBUG]
+        assert len(warnings) == 1
+        assert "unavailable" in warnings[0].getMessage()
+        assert len(retries) >= 1
+
+    async def test_run_once_raises_mailbox_error(self, engine: AsyncEngine) -> None:
+        """One pass against a server that is not there fails with MailboxError, nothing else."""
+        account = ImapAccount("127.0.0.1", free_port(), "netwerk")
+        with pytest.raises(MailboxError, match="connect"):
+            await make_inbox(engine, account, Recorder()).run_once()
