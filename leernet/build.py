@@ -81,8 +81,15 @@ class Factory:
 
     # -- the series invite and its changes --------------------------------------------
 
-    def invite(self, reg: Registered, member: Member, now: datetime, *, kind: str = "invite",
-               changes: Sequence[str] = ()) -> Outgoing:  # fmt: skip
+    def invite(
+        self,
+        reg: Registered,
+        member: Member,
+        now: datetime,
+        *,
+        kind: str = "invite",
+        changes: Sequence[str] = (),
+    ) -> Outgoing:
         net = reg.network
         person = participant_of(net, member)
         organizer = reply_address(self.settings.service_address, member.token)
@@ -106,16 +113,26 @@ class Factory:
             calendar=calendar,
         )
 
-    def cancel(self, reg: Registered, member: Member, now: datetime, *, session: Session | None,
-               changes: Sequence[str] = ()) -> Outgoing:  # fmt: skip
+    def cancel(
+        self,
+        reg: Registered,
+        member: Member,
+        now: datetime,
+        *,
+        session: Session | None,
+        changes: Sequence[str] = (),
+    ) -> Outgoing:
         """A CANCEL of one session (with RECURRENCE-ID) or, without a session, of the series."""
         net = reg.network
         person = participant_of(net, member)
         organizer = reply_address(self.settings.service_address, member.token)
         calendar = cancel_template(
-            net, service_address=self.settings.service_address, sequence=reg.sequence,
-            dtstamp=now, session=session,
-        ).render(person, organizer, self.settings.service_name)  # fmt: skip
+            net,
+            service_address=self.settings.service_address,
+            sequence=reg.sequence,
+            dtstamp=now,
+            session=session,
+        ).render(person, organizer, self.settings.service_name)
         which = f"session-{session.number}" if session else "series"
         if session is None:
             context, template = views.cancel_series(net, person), "cancel_series"

@@ -28,7 +28,11 @@ class Changes:
     def bumps_sequence(self) -> bool:
         """Whether the invite itself changed (RFC 5546 2.1.4: SEQUENCE+1 on a significant change)."""
         return bool(
-            self.moved or self.retitled or self.cancelled or self.restored or self.details
+            self.moved
+            or self.retitled
+            or self.cancelled
+            or self.restored
+            or self.details
             or self.network_text
         )
 
@@ -138,5 +142,7 @@ def organiser_sentences(changes: Changes, network: Network) -> list[str]:
     """The change in words for the organiser at the terminal (English, like the CLI)."""
     out = session_sentences(changes, network, "en")
     out += [f"New participant: {p.name} <{p.email}>" for p in changes.added]
-    out += [f"Removed participant: {p.name} <{p.email}> (gets a cancellation)" for p in changes.removed]
+    out += [
+        f"Removed participant: {p.name} <{p.email}> (gets a cancellation)" for p in changes.removed
+    ]
     return out

@@ -49,7 +49,9 @@ def friendly(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except NetworkFileError as exc:
-            err.print(f"[red]{exc.path or 'network file'} is not valid[/red] ({len(exc.problems)} problem(s)):")
+            err.print(
+                f"[red]{exc.path or 'network file'} is not valid[/red] ({len(exc.problems)} problem(s)):"
+            )
             for p in exc.problems:
                 err.print(f"  [bold]{p.field or '(file)'}[/bold]: {p.message}")
             raise SystemExit(1) from None
@@ -89,7 +91,9 @@ def start(network_file: Path, dry_run: bool, out_dir: Path | None) -> None:
     if dry_run and out_dir is None:
         raise click.UsageError("--dry-run needs --out DIR")
     settings = load_settings()
-    asyncio.run(start_network(network_file, settings, now_utc(), out, dry_run=dry_run, out_dir=out_dir))
+    asyncio.run(
+        start_network(network_file, settings, now_utc(), out, dry_run=dry_run, out_dir=out_dir)
+    )
 
 
 @main.command()
@@ -104,11 +108,15 @@ def update(network_file: Path, dry_run: bool, out_dir: Path | None) -> None:
     if dry_run and out_dir is None:
         raise click.UsageError("--dry-run needs --out DIR")
     settings = load_settings()
-    asyncio.run(update_network(network_file, settings, now_utc(), out, dry_run=dry_run, out_dir=out_dir))
+    asyncio.run(
+        update_network(network_file, settings, now_utc(), out, dry_run=dry_run, out_dir=out_dir)
+    )
 
 
 @main.command()
-@click.option("--once", is_flag=True, help="One planner pass, drain the outbox, read the inbox once, exit.")
+@click.option(
+    "--once", is_flag=True, help="One planner pass, drain the outbox, read the inbox once, exit."
+)
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text")
 @click.option("--no-inbox", is_flag=True, help="Do not read the IMAP mailbox (sending only).")
 @friendly
@@ -163,8 +171,13 @@ def erase(slug: str, email: str) -> None:
 
 @main.command()
 @click.argument("slug")
-@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where the organiser's export is written before anything is deleted.")  # fmt: skip
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where the organiser's export is written before anything is deleted.",
+)
 @click.option("--force", is_flag=True, help="Purge even before the retention period has passed.")
 @friendly
 def purge(slug: str, out_file: Path, force: bool) -> None:
@@ -175,12 +188,17 @@ def purge(slug: str, out_file: Path, force: bool) -> None:
 
 
 @main.command()
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to write the exchanged messages (default: a new folder here).")  # fmt: skip
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the exchanged messages (default: a new folder here).",
+)
 @click.option("--fast", is_flag=True, help="A shorter run (for tests).")
 @friendly
 def demo(out_dir: Path | None, fast: bool) -> None:
     """Run a whole network's life in about two minutes on embedded mail servers."""
-    from leernet.demo import run_demo  # noqa: PLC0415
+    from leernet.demo.run import run_demo  # noqa: PLC0415
 
     sys.exit(asyncio.run(run_demo(out_dir, fast=fast, console=out)))

@@ -31,7 +31,9 @@ class _Rollback(Exception):  # noqa: N818 - control flow for --dry-run, never es
     pass
 
 
-def check_network(path: Path, settings: Settings, now: datetime, out: Console, err: Console) -> Network:
+def check_network(
+    path: Path, settings: Settings, now: datetime, out: Console, err: Console
+) -> Network:
     loaded = load_network(path, now=now)
     show_network(loaded.network, out)
     factory = Factory(settings)
@@ -49,7 +51,9 @@ def check_network(path: Path, settings: Settings, now: datetime, out: Console, e
 
 
 @contextlib.asynccontextmanager
-async def _store(settings: Settings, *, dry_run: bool, must_exist: bool = False) -> AsyncIterator[AsyncEngine]:
+async def _store(
+    settings: Settings, *, dry_run: bool, must_exist: bool = False
+) -> AsyncIterator[AsyncEngine]:
     url = settings.database_url
     path = sqlite_path(url)
     if path is not None and not path.exists():
@@ -85,15 +89,22 @@ def manager_notes(
     for p in people:
         if not p.manager_email:
             continue
-        entry = by_manager.setdefault(p.manager_email.lower(), (Person(p.manager_name, p.manager_email), []))
+        entry = by_manager.setdefault(
+            p.manager_email.lower(), (Person(p.manager_name, p.manager_email), [])
+        )
         entry[1].append(p)
     return [factory.manager_start(reg, m, staff, now) for m, staff in by_manager.values()]
 
 
 async def _queue(
-    conn: AsyncConnection, messages: list[Outgoing], now: datetime, out: Console,
-    *, dry_run: bool, out_dir: Path | None,
-) -> None:  # fmt: skip
+    conn: AsyncConnection,
+    messages: list[Outgoing],
+    now: datetime,
+    out: Console,
+    *,
+    dry_run: bool,
+    out_dir: Path | None,
+) -> None:
     if dry_run:
         assert out_dir is not None
         paths = write_eml(out_dir, messages)
@@ -104,7 +115,13 @@ async def _queue(
 
 
 async def start_network(
-    path: Path, settings: Settings, now: datetime, out: Console, *, dry_run: bool, out_dir: Path | None
+    path: Path,
+    settings: Settings,
+    now: datetime,
+    out: Console,
+    *,
+    dry_run: bool,
+    out_dir: Path | None,
 ) -> None:
     network = check_network(path, settings, now, out, out)
     source = path.read_text(encoding="utf-8")
@@ -127,7 +144,13 @@ async def start_network(
 
 
 async def update_network(
-    path: Path, settings: Settings, now: datetime, out: Console, *, dry_run: bool, out_dir: Path | None
+    path: Path,
+    settings: Settings,
+    now: datetime,
+    out: Console,
+    *,
+    dry_run: bool,
+    out_dir: Path | None,
 ) -> None:
     loaded = load_network(path, now=now)
     factory = Factory(settings)
@@ -149,7 +172,9 @@ async def update_network(
                 for sentence in organiser_sentences(changes, new):
                     out.print(f"  • {sentence}")
                 source = path.read_text(encoding="utf-8")
-                reg2 = await registry.save_update(conn, reg, new, source, changes, factory.secret, now)
+                reg2 = await registry.save_update(
+                    conn, reg, new, source, changes, factory.secret, now
+                )
                 messages = _update_messages(factory, reg, reg2, changes, now)
                 if changes.removed:
                     await _cancel_pending(conn, reg2.id, [p.email for p in changes.removed])
@@ -157,7 +182,11 @@ async def update_network(
 
 
 def _update_messages(
-    factory: Factory, before: registry.Registered, reg: registry.Registered, changes: object, now: datetime
+    factory: Factory,
+    before: registry.Registered,
+    reg: registry.Registered,
+    changes: object,
+    now: datetime,
 ) -> list[Outgoing]:
     from leernet.changes import Changes  # noqa: PLC0415
 
@@ -168,7 +197,13 @@ def _update_messages(
     staying = [m for m in reg.active_members if m.email not in added]
     messages: list[Outgoing] = []
     sentences = session_sentences(changes, net, net.language)
-    if changes.moved or changes.retitled or changes.details or changes.restored or changes.network_text:
+    if (
+        changes.moved
+        or changes.retitled
+        or changes.details
+        or changes.restored
+        or changes.network_text
+    ):
         messages += [
             factory.invite(reg, m, now, kind="invite-update", changes=sentences) for m in staying
         ]
@@ -216,7 +251,9 @@ async def export_network(slug: str, settings: Settings, fmt: str) -> bytes:
         return report.export_csv(data, reg)
 
 
-async def erase_participant(slug: str, email: str, settings: Settings, now: datetime, out: Console) -> None:
+async def erase_participant(
+    slug: str, email: str, settings: Settings, now: datetime, out: Console
+) -> None:
     from leernet import record  # noqa: PLC0415
 
     async with _store(settings, dry_run=False, must_exist=True) as engine, engine.begin() as conn:
@@ -244,7 +281,9 @@ async def purge_network(
             if reg is None:
                 raise LeernetError(f"no network {slug!r} is registered")
             if now < reg.network.last_end:
-                raise LeernetError(f"{slug} has not ended yet (last session {reg.network.last_end:%Y-%m-%d})")
+                raise LeernetError(
+                    f"{slug} has not ended yet (last session {reg.network.last_end:%Y-%m-%d})"
+                )
             keep_until = reg.network.last_end + timedelta(days=settings.retention_days)
             if now < keep_until and not force:
                 raise LeernetError(

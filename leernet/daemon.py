@@ -54,9 +54,11 @@ class Service:
         self.factory = Factory(self.settings)
         self.kick = asyncio.Event()  # something was queued: the sender should look
         self.outbox = Outbox(
-            self.engine, self.settings, self.now,
+            self.engine,
+            self.settings,
+            self.now,
             on_failure=failure_notifier(self.factory, self.now),  # type: ignore[arg-type]
-        )  # fmt: skip
+        )
         self.processor = Processor(self.factory, self.now, on_queued=self.kick.set)
         self.inbox = Inbox(self.engine, self.settings, self.processor, self.now)
         self.build = step_builder(self.factory)
@@ -191,9 +193,9 @@ async def _once(service: Service, *, inbox: bool, console: Console | None) -> in
     failed = first.failed + second.failed
     line = f"sent {sent}, deferred {deferred}, failed {failed}"
     if received is not None:
-        line += f"; received {received.fetched}, processed {received.processed}, moved {received.moved}"
+        line += (
+            f"; received {received.fetched}, processed {received.processed}, moved {received.moved}"
+        )
     if console is not None:
         console.print(line)
     return 0
-
-

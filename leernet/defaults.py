@@ -6,7 +6,11 @@ from leernet.model import Question, QuestionKind, SessionKind
 
 _QUESTIONS = {
     "nl": (
-        ("Hoe waardevol was deze sessie voor jou? (1 = helemaal niet, 5 = heel erg)", "rating", False),
+        (
+            "Hoe waardevol was deze sessie voor jou? (1 = helemaal niet, 5 = heel erg)",
+            "rating",
+            False,
+        ),
         ("Wat neem je mee naar je eigen praktijk?", "text", True),
         ("Wat kan er beter in een volgende sessie?", "text", False),
         ("Mag je leidinggevende je antwoord op vraag 2 lezen? (ja/nee)", "consent", False),
@@ -23,7 +27,9 @@ _QUESTIONS = {
 # (follow-up or aftercare, and the main takeaway). Numbered after the network's own.
 _KICKOFF = {
     "nl": (("Wat wil jij leren in dit netwerk? Wat zijn je leerdoelen?", "text", False),),
-    "en": (("What do you want to learn in this network? What are your learning goals?", "text", False),),
+    "en": (
+        ("What do you want to learn in this network? What are your learning goals?", "text", False),
+    ),
 }
 _CLOSING = {
     "nl": (
@@ -31,7 +37,11 @@ _CLOSING = {
         ("Wat is het belangrijkste dat je uit dit netwerk meeneemt?", "text", True),
     ),
     "en": (
-        ("Would you like follow-up sessions or other aftercare? (yes/no, and what?)", "text", False),
+        (
+            "Would you like follow-up sessions or other aftercare? (yes/no, and what?)",
+            "text",
+            False,
+        ),
         ("What is the most important thing you take away from this network?", "text", True),
     ),
 }

@@ -76,7 +76,7 @@ class StepMessages:
                     template,
                     views.eval_request(self.net, participant_of(self.net, m), session),
                     expects_reply=True,
-                )  # fmt: skip
+                )
                 for m in self._reachable()
                 if att.rsvp(m.id, session.number) != DECLINED
                 and (kind is StepKind.EVAL_REQUEST or evals.get(m.id, session.number) is None)
@@ -87,19 +87,33 @@ class StepMessages:
         self, m: Member, template: str, context: dict[str, object], *, expects_reply: bool = False
     ) -> Outgoing:
         return self.f.to_participant(
-            self.reg, m, key=self._key(m.email), kind=self.step.kind.value, template=template,
-            context=context, now=self.now, not_after=self.step.not_after, expects_reply=expects_reply,
-        )  # fmt: skip
+            self.reg,
+            m,
+            key=self._key(m.email),
+            kind=self.step.kind.value,
+            template=template,
+            context=context,
+            now=self.now,
+            not_after=self.step.not_after,
+            expects_reply=expects_reply,
+        )
 
     def _organiser(
         self, template: str, context: dict[str, object], *, token: bool = False
     ) -> Outgoing:
         org = self.net.organiser
         return self.f.to_person(
-            self.net, self.reg.id, Person(org.name, org.email), key=self.step.key,
-            kind=self.step.kind.value, template=template, context=context, now=self.now,
-            not_after=self.step.not_after, token=self.f.organiser_token(self.net) if token else None,
-        )  # fmt: skip
+            self.net,
+            self.reg.id,
+            Person(org.name, org.email),
+            key=self.step.key,
+            kind=self.step.kind.value,
+            template=template,
+            context=context,
+            now=self.now,
+            not_after=self.step.not_after,
+            token=self.f.organiser_token(self.net) if token else None,
+        )
 
     def low_acceptance(self, att: facts.Attendance) -> list[Outgoing]:
         session = self.net.session(self.step.session_number)
@@ -198,7 +212,7 @@ class StepMessages:
                     context=context,
                     now=self.now,
                     not_after=self.step.not_after,
-                )  # fmt: skip
+                )
             )
         return out
 

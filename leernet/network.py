@@ -135,7 +135,9 @@ def _sessions(
     by_number: dict[int, tuple[int, FileSession]] = {}
     for i, s in enumerate(model.sessions):
         if s.number in by_number:
-            problems.append(Problem(f"sessions[{i + 1}].number", f"session {s.number} is listed twice"))
+            problems.append(
+                Problem(f"sessions[{i + 1}].number", f"session {s.number} is listed twice")
+            )
         by_number[s.number] = (i, s)
     if sched is None:
         if not model.sessions:
@@ -159,7 +161,10 @@ def _sessions(
         for number, (i, _) in by_number.items():
             if not 1 <= number <= count:
                 problems.append(
-                    Problem(f"sessions[{i + 1}].number", f"must be between 1 and schedule.count ({count})")
+                    Problem(
+                        f"sessions[{i + 1}].number",
+                        f"must be between 1 and schedule.count ({count})",
+                    )
                 )
 
     result: list[Session] = []
@@ -172,15 +177,21 @@ def _sessions(
         elif sched is not None:
             start_local = sched.first + timedelta(weeks=sched.every_weeks * (number - 1))
         if start_local is None:
-            problems.append(Problem(f"{where}.start", "has no time: give a start (or a [schedule])"))
+            problems.append(
+                Problem(f"{where}.start", "has no time: give a start (or a [schedule])")
+            )
             continue
         minutes = (detail.minutes if detail else None) or (sched.minutes if sched else None)
         if minutes is None:
-            problems.append(Problem(f"{where}.minutes", "has no length: give minutes (or schedule.minutes)"))
+            problems.append(
+                Problem(f"{where}.minutes", "has no length: give minutes (or schedule.minutes)")
+            )
             continue
         if start_local.tzinfo is not None:
             problems.append(
-                Problem(f"{where}.start", "give a local time without offset; network.timezone applies")
+                Problem(
+                    f"{where}.start", "give a local time without offset; network.timezone applies"
+                )
             )
             continue
         kind = SessionKind(detail.kind) if detail else SessionKind.SESSION
@@ -216,7 +227,9 @@ def _series(model: FileNetwork, sessions: tuple[Session, ...], zone: ZoneInfo) -
     return Series(ordered[0].start, weeks, len(ordered), ordered[0].minutes)
 
 
-def _with_slots(sessions: tuple[Session, ...], series: Series, zone: ZoneInfo) -> tuple[Session, ...]:
+def _with_slots(
+    sessions: tuple[Session, ...], series: Series, zone: ZoneInfo
+) -> tuple[Session, ...]:
     return tuple(replace(s, slot=occurrence(series, zone, s.number - 1)) for s in sessions)
 
 
@@ -233,9 +246,7 @@ def _check_overlaps(sessions: tuple[Session, ...], problems: list[Problem]) -> N
     active = sorted((s for s in sessions if not s.cancelled), key=lambda s: s.start)
     for a, b in zip(active, active[1:], strict=False):
         if b.start < a.end:
-            problems.append(
-                Problem(f"session {b.number}.start", f"overlaps session {a.number}")
-            )
+            problems.append(Problem(f"session {b.number}.start", f"overlaps session {a.number}"))
 
 
 def _check_participants(model: FileNetwork, problems: list[Problem]) -> None:
@@ -253,7 +264,9 @@ def _check_participants(model: FileNetwork, problems: list[Problem]) -> None:
         key = p.email.lower()
         if key in seen:
             problems.append(
-                Problem(f"participants[{i}].email", f"{p.email!r} is already participants[{seen[key]}]")
+                Problem(
+                    f"participants[{i}].email", f"{p.email!r} is already participants[{seen[key]}]"
+                )
             )
         else:
             seen[key] = i
@@ -268,7 +281,9 @@ def _questions(model: FileNetwork, language: str, problems: list[Problem]) -> tu
         Question(i, q.text, QuestionKind(q.kind), q.share_with_manager)
         for i, q in enumerate(model.evaluation.questions, start=1)
     )
-    if any(q.share_with_manager for q in qs) and not any(q.kind is QuestionKind.CONSENT for q in qs):
+    if any(q.share_with_manager for q in qs) and not any(
+        q.kind is QuestionKind.CONSENT for q in qs
+    ):
         problems.append(
             Problem(
                 "evaluation.questions",
@@ -288,12 +303,12 @@ def _warnings(network: Network, model: FileNetwork, now: datetime | None) -> lis
     ordered = sorted(network.active_sessions, key=lambda s: s.start)
     if ordered and ordered[0].kind is not SessionKind.KICKOFF:
         out.append(
-            f"sessions: the first session ({ordered[0].number}) is not a kick-off (kind = \"kickoff\"): "
+            f'sessions: the first session ({ordered[0].number}) is not a kick-off (kind = "kickoff"): '
             "leave room to get to know each other and map expectations and learning goals"
         )
     if ordered and ordered[-1].kind is not SessionKind.CLOSING:
         out.append(
-            f"sessions: the last session ({ordered[-1].number}) is not a closing (kind = \"closing\"): "
+            f'sessions: the last session ({ordered[-1].number}) is not a closing (kind = "closing"): '
             "evaluate and ask whether follow-up or aftercare is needed"
         )
     if now is not None:

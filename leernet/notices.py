@@ -66,7 +66,9 @@ async def _recipients(
     if factory.settings.admin_address:
         return [(None, None, Person("", factory.settings.admin_address))]
     rows = await conn.execute(
-        select(t.networks.c.id).where(t.networks.c.purged_at.is_(None), t.networks.c.last_end >= now)
+        select(t.networks.c.id).where(
+            t.networks.c.purged_at.is_(None), t.networks.c.last_end >= now
+        )
     )
     out: list[tuple[Network | None, int | None, Person]] = []
     seen: set[str] = set()
@@ -75,7 +77,9 @@ async def _recipients(
         if reg is None or reg.network.organiser.email.lower() in seen:
             continue
         seen.add(reg.network.organiser.email.lower())
-        out.append((reg.network, reg.id, Person(reg.network.organiser.name, reg.network.organiser.email)))
+        out.append(
+            (reg.network, reg.id, Person(reg.network.organiser.name, reg.network.organiser.email))
+        )
     return out
 
 
@@ -107,9 +111,15 @@ async def notify(
         template_net = network or _placeholder(lang)
         messages.append(
             factory.to_person(
-                template_net, nid, person, key=f"{key}/{person.email.lower()}", kind="notice",
-                template="notice", context=context, now=now,
-            )  # fmt: skip
+                template_net,
+                nid,
+                person,
+                key=f"{key}/{person.email.lower()}",
+                kind="notice",
+                template="notice",
+                context=context,
+                now=now,
+            )
         )
     return await enqueue(conn, messages, now)
 
@@ -120,10 +130,17 @@ def _placeholder(language: str) -> Network:
 
     epoch = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
     return Network(
-        slug="-", name="leernet", goal="", language=language, timezone="UTC",
-        organiser=Person("", ""), sessions=(), participants=(), questions=questions(language),
+        slug="-",
+        name="leernet",
+        goal="",
+        language=language,
+        timezone="UTC",
+        organiser=Person("", ""),
+        sessions=(),
+        participants=(),
+        questions=questions(language),
         series=Series(epoch, 1, 1, 60),
-    )  # fmt: skip
+    )
 
 
 def failure_notifier(factory: Factory, now_fn: object) -> object:
@@ -134,9 +151,17 @@ def failure_notifier(factory: Factory, now_fn: object) -> object:
 
         now = now_fn() if callable(now_fn) else now_utc()
         await notify(
-            conn, factory, key=f"notice/failed/{failed.key}", network_id=failed.network_id,
-            topic="failed", now=now,
-            values={"kind": failed.kind, "address": failed.recipient, "reason": f"{failed.code or ''} {failed.reason}".strip()},
-        )  # fmt: skip
+            conn,
+            factory,
+            key=f"notice/failed/{failed.key}",
+            network_id=failed.network_id,
+            topic="failed",
+            now=now,
+            values={
+                "kind": failed.kind,
+                "address": failed.recipient,
+                "reason": f"{failed.code or ''} {failed.reason}".strip(),
+            },
+        )
 
     return on_failure

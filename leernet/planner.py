@@ -19,7 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leernet.mailer.outbox import Outgoing, enqueue
 from leernet.model import Followups
-from leernet.plan import LOOK_AHEAD, LOOK_BACK, GrowthRow, SessionRow, Step, growth_step, plan, session_steps
+from leernet.plan import (
+    LOOK_AHEAD,
+    LOOK_BACK,
+    GrowthRow,
+    SessionRow,
+    Step,
+    growth_step,
+    plan,
+    session_steps,
+)
 from leernet.store import schema as t
 
 log = logging.getLogger("leernet.planner")
@@ -54,9 +63,16 @@ async def candidate_steps(conn: AsyncConnection, now: datetime) -> list[Step]:
     )
     rows = await conn.execute(
         select(
-            s.c.network_id, n.c.slug, s.c.number, s.c.kind, s.c.start, s.c.end,
-            s.c.moved_sequence, n.c.followups, last_number.c.last,
-        )  # fmt: skip
+            s.c.network_id,
+            n.c.slug,
+            s.c.number,
+            s.c.kind,
+            s.c.start,
+            s.c.end,
+            s.c.moved_sequence,
+            n.c.followups,
+            last_number.c.last,
+        )
         .join(n, n.c.id == s.c.network_id)
         .join(last_number, last_number.c.network_id == s.c.network_id)
         .where(
@@ -70,13 +86,27 @@ async def candidate_steps(conn: AsyncConnection, now: datetime) -> list[Step]:
     for r in rows:
         steps += session_steps(
             SessionRow(
-                r.network_id, r.slug, r.number, r.kind, r.start, r.end, r.moved_sequence,
-                _followups(r.followups), r.number == r.last,
-            )  # fmt: skip
+                r.network_id,
+                r.slug,
+                r.number,
+                r.kind,
+                r.start,
+                r.end,
+                r.moved_sequence,
+                _followups(r.followups),
+                r.number == r.last,
+            )
         )
     today = now.date()
     growth = await conn.execute(
-        select(p.c.network_id, n.c.slug, p.c.email, p.c.growth_conversation, n.c.timezone, n.c.followups)
+        select(
+            p.c.network_id,
+            n.c.slug,
+            p.c.email,
+            p.c.growth_conversation,
+            n.c.timezone,
+            n.c.followups,
+        )
         .join(n, n.c.id == p.c.network_id)
         .where(
             and_(
@@ -92,9 +122,13 @@ async def candidate_steps(conn: AsyncConnection, now: datetime) -> list[Step]:
         steps.append(
             growth_step(
                 GrowthRow(
-                    r.network_id, r.slug, r.email, r.growth_conversation, r.timezone,
+                    r.network_id,
+                    r.slug,
+                    r.email,
+                    r.growth_conversation,
+                    r.timezone,
                     _followups(r.followups),
-                )  # fmt: skip
+                )
             )
         )
     return steps

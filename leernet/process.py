@@ -103,10 +103,15 @@ class Processor:
 
     def _candidate(self, r: object) -> Candidate:
         return Candidate(
-            participant_id=r.id, network_id=r.network_id, slug=r.slug, email=r.email,  # type: ignore[attr-defined]
-            name=r.name, series_uid=series_uid(r.slug, self.service), token=r.token,  # type: ignore[attr-defined]
+            participant_id=r.id,
+            network_id=r.network_id,
+            slug=r.slug,
+            email=r.email,  # type: ignore[attr-defined]
+            name=r.name,
+            series_uid=series_uid(r.slug, self.service),
+            token=r.token,  # type: ignore[attr-defined]
             sequence=r.sequence,  # type: ignore[attr-defined]
-        )  # fmt: skip
+        )
 
     async def _sent(
         self, conn: AsyncConnection, refs: list[str]
@@ -160,11 +165,17 @@ class Processor:
                 number = found
             me = next(a for a in part.attendees if h.same_mailbox(a.email, c.candidate.email))
             outcome = await record.record_rsvp(
-                conn, participant_id=c.candidate.participant_id, session_number=number,
-                partstat=me.partstat, comment=part.comment or me.comment, sequence=part.sequence,
-                dtstamp=part.dtstamp, received_at=self.now(), inbox_id=inbox_id,
+                conn,
+                participant_id=c.candidate.participant_id,
+                session_number=number,
+                partstat=me.partstat,
+                comment=part.comment or me.comment,
+                sequence=part.sequence,
+                dtstamp=part.dtstamp,
+                received_at=self.now(),
+                inbox_id=inbox_id,
                 moved_sequence=reg.moved_sequence.get(number, 0),
-            )  # fmt: skip
+            )
             if not outcome.recorded:
                 notes.append(outcome.reason)
         if notes and len(notes) == len(c.itip.components):
@@ -199,7 +210,7 @@ class Processor:
                     o.c.recipient == email_,
                     o.c.kind == "eval-request",
                     o.c.state == "sent",
-                )  # fmt: skip
+                )
                 .order_by(o.c.id.desc())
                 .limit(1)
             )
@@ -230,10 +241,15 @@ class Processor:
             # Not an evaluation: a message for the organiser (never answered automatically).
             text = new_text(body, net.language)[:4000]
             await notify(
-                conn, self.f, key=f"notice/message/{inbox_id}", network_id=reg.id, topic="message",
-                now=self.now(), values={"name": member.name, "subject": c.subject[:120], "address": member.email},
+                conn,
+                self.f,
+                key=f"notice/message/{inbox_id}",
+                network_id=reg.id,
+                topic="message",
+                now=self.now(),
+                values={"name": member.name, "subject": c.subject[:120], "address": member.email},
                 details=text.splitlines()[:60],
-            )  # fmt: skip
+            )
             self.on_queued()
             return Disposition(
                 "message",
@@ -252,27 +268,50 @@ class Processor:
             if c.answer_to_service and await self._may_answer(conn, member.email):
                 context = views.eval_request(net, person, session, questions)
                 out = self.f.to_participant(
-                    reg, member, key=f"answer-again/{net.slug}/{number}/{member.email}/{inbox_id}",
-                    kind="answer-again", template="answer_again", context=context, now=now,
-                    expects_reply=True, in_reply_to=c.message_id or None, auto_submitted="auto-replied",
-                )  # fmt: skip
+                    reg,
+                    member,
+                    key=f"answer-again/{net.slug}/{number}/{member.email}/{inbox_id}",
+                    kind="answer-again",
+                    template="answer_again",
+                    context=context,
+                    now=now,
+                    expects_reply=True,
+                    in_reply_to=c.message_id or None,
+                    auto_submitted="auto-replied",
+                )
                 await enqueue(conn, [out], now)
                 self.on_queued()
             return Disposition("evaluation", reason, False, reg.id, member.id)
         await record.record_evaluation(
-            conn, participant_id=member.id, session_number=number, absent=parsed.absent,
-            answers=dict(parsed.answers), received_at=now, inbox_id=inbox_id,
-        )  # fmt: skip
+            conn,
+            participant_id=member.id,
+            session_number=number,
+            absent=parsed.absent,
+            answers=dict(parsed.answers),
+            received_at=now,
+            inbox_id=inbox_id,
+        )
         if c.answer_to_service and await self._may_answer(conn, member.email):
             context = views.confirmation(
-                net, person, session, views.RecordedAnswer.from_mapping(parsed.answers),
-                absent=parsed.absent, questions=questions,
-            )  # fmt: skip
+                net,
+                person,
+                session,
+                views.RecordedAnswer.from_mapping(parsed.answers),
+                absent=parsed.absent,
+                questions=questions,
+            )
             out = self.f.to_participant(
-                reg, member, key=f"confirmation/{net.slug}/{number}/{member.email}/{inbox_id}",
-                kind="confirmation", template="confirmation", context=context, now=now,
-                expects_reply=True, in_reply_to=c.message_id or None, auto_submitted="auto-replied",
-            )  # fmt: skip
+                reg,
+                member,
+                key=f"confirmation/{net.slug}/{number}/{member.email}/{inbox_id}",
+                kind="confirmation",
+                template="confirmation",
+                context=context,
+                now=now,
+                expects_reply=True,
+                in_reply_to=c.message_id or None,
+                auto_submitted="auto-replied",
+            )
             await enqueue(conn, [out], now)
             self.on_queued()
         what = "absent" if parsed.absent else f"{len(parsed.answers)} answer(s)"
@@ -290,7 +329,7 @@ class Processor:
                     o.c.recipient == address,
                     o.c.kind.in_(("confirmation", "answer-again")),
                     o.c.created_at >= since,
-                )  # fmt: skip
+                )
             )
         ).scalar_one()
         if count >= self.f.settings.confirmations_per_hour:
@@ -314,9 +353,14 @@ class Processor:
             } | set(bounce.manager_network_ids)
             for nid in sorted(networks) or [None]:
                 await notify(
-                    conn, self.f, key=f"notice/bounce/{nid}/{address}", network_id=nid, topic="bounce",
-                    now=now, values={"address": address, "reason": c.reason[:300]},
-                )  # fmt: skip
+                    conn,
+                    self.f,
+                    key=f"notice/bounce/{nid}/{address}",
+                    network_id=nid,
+                    topic="bounce",
+                    now=now,
+                    values={"address": address, "reason": c.reason[:300]},
+                )
         self.on_queued()
         return Disposition("bounce", c.reason, c.attention)
 
@@ -335,10 +379,19 @@ class Processor:
             else (c.candidate.network_id if c.candidate else None)
         )
         await notify(
-            conn, self.f, key=f"notice/attention/{inbox_id}", network_id=nid, topic="attention", now=self.now(),
-            values={"sender": c.from_address[:200] or "?", "subject": c.subject[:200] or "-",
-                    "folder": self.f.settings.imap_attention_folder, "reason": (reason or c.reason)[:500]},
-        )  # fmt: skip
+            conn,
+            self.f,
+            key=f"notice/attention/{inbox_id}",
+            network_id=nid,
+            topic="attention",
+            now=self.now(),
+            values={
+                "sender": c.from_address[:200] or "?",
+                "subject": c.subject[:200] or "-",
+                "folder": self.f.settings.imap_attention_folder,
+                "reason": (reason or c.reason)[:500],
+            },
+        )
         self.on_queued()
 
     # -- the organiser's roll call ------------------------------------------------------
@@ -387,19 +440,28 @@ class Processor:
                 if member is None:
                     continue
                 await record.record_presence(
-                    conn, participant_id=member.id, session_number=number, present=present,
-                    source="rollcall", now=now,
-                )  # fmt: skip
+                    conn,
+                    participant_id=member.id,
+                    session_number=number,
+                    present=present,
+                    source="rollcall",
+                    now=now,
+                )
                 marked[member.email] = present
         org = net.organiser
         from leernet.model import Person  # noqa: PLC0415
 
         out = self.f.to_person(
-            net, reg.id, Person(org.name, org.email), key=f"rollcall-recorded/{inbox_id}",
-            kind="rollcall-recorded", template="rollcall_recorded",
+            net,
+            reg.id,
+            Person(org.name, org.email),
+            key=f"rollcall-recorded/{inbox_id}",
+            kind="rollcall-recorded",
+            template="rollcall_recorded",
             context=views.rollcall_recorded(net, net.session(number), marked, call.unknown),
-            now=now, auto_submitted="auto-replied",
-        )  # fmt: skip
+            now=now,
+            auto_submitted="auto-replied",
+        )
         await enqueue(conn, [out], now)
         self.on_queued()
         return Disposition(

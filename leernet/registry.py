@@ -83,11 +83,13 @@ def _followups_json(network: Network) -> dict[str, float]:
     }
 
 
-_CACHE: dict[tuple[int, str, int], Network] = {}
+# Parsed networks by what they are parsed from (the source and its series), so the
+# planner does not re-parse a network on every pass; any database may share it.
+_CACHE: dict[tuple[str, str], Network] = {}
 
 
 def _network_of(row: Any) -> Network:
-    key = (row.id, row.updated_at.isoformat(), row.sequence)
+    key = (row.source, repr(sorted(row.series.items())))
     cached = _CACHE.get(key)
     if cached is None:
         parsed = parse_network(row.source, source=f"registered network {row.slug}").network
@@ -98,7 +100,9 @@ def _network_of(row: Any) -> Network:
     return cached
 
 
-def _session_rows(network_id: int, sessions: tuple[Session, ...], sequence: int) -> list[dict[str, Any]]:
+def _session_rows(
+    network_id: int, sessions: tuple[Session, ...], sequence: int
+) -> list[dict[str, Any]]:
     return [
         {
             "network_id": network_id,

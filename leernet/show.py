@@ -12,7 +12,9 @@ _KIND = {"kickoff": "kick-off", "session": "session", "closing": "closing"}
 
 
 def show_network(network: Network, console: Console) -> None:
-    console.print(f"[bold]{network.name}[/bold]  ({network.slug}, {network.language}, {network.timezone})")
+    console.print(
+        f"[bold]{network.name}[/bold]  ({network.slug}, {network.language}, {network.timezone})"
+    )
     console.print(f"Goal: {network.goal}")
     console.print(f"Organiser: {network.organiser.name} <{network.organiser.email}>")
     place = " · ".join(x for x in (network.location, network.online_url) if x)

@@ -30,6 +30,7 @@ import aioimaplib
 import pytest
 from pydantic import SecretStr
 
+from leernet.mailer.imap import parse_fetch
 from leernet.settings import Security, Settings
 
 if TYPE_CHECKING:
@@ -141,7 +142,10 @@ class DovecotServer:
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 1):
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), 1),
+            ):
                 return
             time.sleep(0.05)
         raise RuntimeError(f"Dovecot did not start; its log:\n{self.log()}")
@@ -172,14 +176,6 @@ class DovecotServer:
         while time.monotonic() < deadline and _alive(pid):
             time.sleep(0.02)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
     def add_user(self, name: str = "", password: str = PASSWORD) -> ImapAccount:
         """A user with an empty mailbox: one of the premade ones, or a new one (takes a second)."""
         if not name:
@@ -206,6 +202,14 @@ def _alive(pid: int) -> bool:
         for path in box.glob("dovecot*"):
             if path.name == "dovecot-uidlist" or path.name.startswith("dovecot.index"):
                 path.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def dovecot_available() -> str:
@@ -284,8 +288,6 @@ async def uids(account: ImapAccount, folder: str = "INBOX") -> list[int]:
 
 async def messages(account: ImapAccount, folder: str = "INBOX") -> list[bytes]:
     """The raw bytes of every message in ``folder``, in UID order."""
-    from leernet.mailer.imap import parse_fetch
-
     async with imap_client(account) as client:
         if not await _select(client, folder):
             return []

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 
 
 @contextlib.asynccontextmanager
-async def pymap_server(user: str = "netwerk", password: str = PASSWORD) -> AsyncIterator[ImapAccount]:
+async def pymap_server(
+    user: str = "netwerk", password: str = PASSWORD
+) -> AsyncIterator[ImapAccount]:
     args = argparse.Namespace(
         host="127.0.0.1",
         port=0,

@@ -13,17 +13,18 @@ import pytest
 from sqlalchemy import select
 
 from leernet.errors import MailboxError, MessageError
+from leernet.mailer.archive import message_id
 from leernet.mailer.imap import parse_delimiter, parse_fetch, parse_search, server_folder, uid_set
-from leernet.mailer.inbox import Disposition, Inbox, InboxResult, message_id
+from leernet.mailer.inbox import Disposition, Inbox, InboxResult
 from leernet.store import imap_state, inbox, open_store
 from tests.dovecot import (
     DovecotServer,
     ImapAccount,
     append,
-    free_port,
     dovecot,  # noqa: F401 - fixture
     dovecot_server,  # noqa: F401 - fixture
     folders,
+    free_port,
     messages,
     running_dovecot,
     uids,
@@ -306,7 +307,8 @@ class TestDovecot:
             ATTENTION,
             len(big),
         )
-        assert big.startswith(stored[0].raw) and b"xxx" not in stored[0].raw
+        assert big.startswith(stored[0].raw)
+        assert b"xxx" not in stored[0].raw
         assert stored[0].message_id == "<m1@example.com>"
         assert recorder.calls == [mail(2)]
         assert await messages(dovecot, ATTENTION) == [big]
@@ -347,7 +349,7 @@ class TestDovecot:
             await until(lambda: _has_folder(dovecot, PROCESSED))
             await asyncio.sleep(0.3)  # let it enter IDLE
             await append(dovecot, mail(1))
-            await until(lambda: _count(recorder, 1), seconds=2.5)
+            await until(lambda: _count(recorder, 1), seconds=3)
             proxy.cut()
             await asyncio.sleep(0.2)
             await append(dovecot, mail(2))
@@ -371,6 +373,16 @@ class TestDovecot:
         assert await uids(account) == []
         assert await messages(account, PROCESSED) == [raws[0]]
         assert await messages(account, ATTENTION) == [raws[1]]
+
+    async def test_xoauth2_is_offered_to_the_server(
+        self,
+        engine: AsyncEngine,
+        dovecot: ImapAccount,  # noqa: F811
+    ) -> None:
+        """With imap_auth=xoauth2 the token goes in AUTHENTICATE XOAUTH2; a refusal is reported."""
+        box = make_inbox(engine, dovecot, Recorder(), imap_auth="xoauth2")
+        with pytest.raises(MailboxError, match="AUTHENTICATE XOAUTH2 failed: NO"):
+            await box.run_once()
 
 
 async def _has_folder(account: ImapAccount, name: str) -> bool:

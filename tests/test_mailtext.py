@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from leernet.mailer.mailtext import (
     OUTLOOK_SEPARATOR,
+    _TextParser,
+    _texts,
     decode_bytes,
     html_to_text,
     reply_text,
@@ -253,6 +255,8 @@ class TestRobustness:
         except IndexError:
             reject()  # CPython's parser itself fails on some Content-Type values (policy=default)
         assert isinstance(reply_text(msg), str)
+        plain, html = _texts(msg, 0, top=True)  # without reply_text's safety net
+        assert isinstance(plain + html_to_text(html), str)
 
     @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(
@@ -281,9 +285,14 @@ class TestRobustness:
             # CPython's own parser (policy=default) raises on "charset=;0*": not ours to read.
             reject()
         assert isinstance(reply_text(msg), str)
+        plain, html = _texts(msg, 0, top=True)  # without reply_text's safety net
+        assert isinstance(plain + html_to_text(html), str)
 
     @settings(max_examples=200, deadline=None)
     @given(html=st.text(alphabet="<>/=\"' abcdivpbrlqoteh&;#x0123456789\n", max_size=300))
     def test_arbitrary_html_never_raises(self, html: str) -> None:
         """Any HTML-like text converts without an exception."""
-        assert isinstance(html_to_text(html), str)
+        parser = _TextParser()  # without html_to_text's safety net
+        parser.feed(html)
+        parser.close()
+        assert isinstance(parser.text(), str)

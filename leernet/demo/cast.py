@@ -55,8 +55,11 @@ def _header(raw: bytes, name: str) -> str:
 
 def _kind(raw: bytes) -> str:
     head = BytesHeaderParser(policy=compat32).parsebytes(raw)
-    if "multipart/mixed" in str(head.get("Content-Type", "")) and b"METHOD:REQUEST" in raw.upper():
+    if "multipart/mixed" in str(head.get("Content-Type", "")) and b"method=request" in raw.lower():
         return "invite"
+    subject = str(head.get("Subject", ""))
+    if subject.startswith(("Hoe was het?", "Nog even:", "We konden je antwoord", "How was it?", "A quick nudge:")):
+        return "evaluation"
     return "mail"
 
 
@@ -109,7 +112,7 @@ class Cast:
         subject = _header(raw, "Subject")
         if _kind(raw) == "invite":
             self._answer_invite(who, raw, now)
-        elif "Evaluatie" in subject or "evaluatie" in subject or "vragen" in subject.lower():
+        elif _kind(raw) == "evaluation":
             self._answer_evaluation(who, raw, now, subject)
 
     def _answer_invite(self, who: str, raw: bytes, now: datetime) -> None:
@@ -119,31 +122,58 @@ class Cast:
         if who == self.tentative:
             comment = "Ik probeer erbij te zijn, maar mijn agenda is nog onzeker."
             reply = people.calendar_reply(
-                raw, partstat="TENTATIVE", client="outlook", comment=comment,
-                date=later, message_id=self._mid(who),
-            )  # fmt: skip
+                raw,
+                partstat="TENTATIVE",
+                client="outlook",
+                comment=comment,
+                date=later,
+                message_id=self._mid(who),
+            )
             self._plan(later, reply, who, "", "tentative, with a comment (Outlook)")
             return
-        reply = people.calendar_reply(raw, partstat="ACCEPTED", client=client, date=later, message_id=self._mid(who))
+        reply = people.calendar_reply(
+            raw, partstat="ACCEPTED", client=client, date=later, message_id=self._mid(who)
+        )
         self._plan(later, reply, who, "", f"accepts the series ({client.capitalize()})")
         if who == self.decliner:
             session = self.net.session(3)
             when = later + timedelta(days=1)
             reply = people.calendar_reply(
-                raw, partstat="DECLINED", client="outlook", session_slot=session.slot,
-                comment="Die dag geef ik zelf een opleiding, sorry!", date=when, message_id=self._mid(who),
-            )  # fmt: skip
+                raw,
+                partstat="DECLINED",
+                client="outlook",
+                session_slot=session.slot,
+                comment="Die dag geef ik zelf een opleiding, sorry!",
+                date=when,
+                message_id=self._mid(who),
+            )
             self._plan(when, reply, who, "", "declines session 3 only (Outlook)")
         if not self.stranger_sent and i == 0:
             self.stranger_sent = True
             colleague = "kim.vermeersch@example.com"
-            fwd = people.forwarded_accept(raw, colleague_email=colleague, date=later, message_id=self._mid(colleague))
-            self._plan(later + timedelta(hours=1), fwd, colleague, "", "a colleague accepts a forwarded invite")
+            fwd = people.forwarded_accept(
+                raw, colleague_email=colleague, date=later, message_id=self._mid(colleague)
+            )
+            self._plan(
+                later + timedelta(hours=1),
+                fwd,
+                colleague,
+                "",
+                "a colleague accepts a forwarded invite",
+            )
             stranger = people.stranger_mail(
-                sender="info@opleidingen-voorbeeld.example", to=self.service, date=later,
+                sender="info@opleidingen-voorbeeld.example",
+                to=self.service,
+                date=later,
                 message_id=self._mid("info@opleidingen-voorbeeld.example"),
-            )  # fmt: skip
-            self._plan(later + timedelta(hours=3), stranger, "info@opleidingen-voorbeeld.example", "", "a stranger writes")
+            )
+            self._plan(
+                later + timedelta(hours=3),
+                stranger,
+                "info@opleidingen-voorbeeld.example",
+                "",
+                "a stranger writes",
+            )
 
     def _answer_evaluation(self, who: str, raw: bytes, now: datetime, subject: str) -> None:
         i = self.emails.index(who)
@@ -153,7 +183,9 @@ class Cast:
         self.eval_counts[key] = count + 1
         reminder = count >= 1
         if who == self.away and number == 2 and not reminder:
-            oof = people.out_of_office(raw, date=now + timedelta(minutes=1), message_id=self._mid(who))
+            oof = people.out_of_office(
+                raw, date=now + timedelta(minutes=1), message_id=self._mid(who)
+            )
             self._plan(now + timedelta(minutes=1), oof, who, "", "out-of-office reply")
             return
         if (who in self.late or (who == self.away and number == 2)) and not reminder:
@@ -178,7 +210,9 @@ class Cast:
             answers[5] = "Ja, graag een terugkomdag binnen een half jaar."
             answers[6] = self.rng.choice(TAKEAWAYS)
         style = STYLES[i % len(STYLES)]
-        reply = people.evaluation_reply(raw, answers=answers, style=style, date=when, message_id=self._mid(who))
+        reply = people.evaluation_reply(
+            raw, answers=answers, style=style, date=when, message_id=self._mid(who)
+        )
         self._plan(when, reply, who, "", f"answers the evaluation of session {number} ({style})")
 
 

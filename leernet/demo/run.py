@@ -27,7 +27,15 @@ from leernet.commands import start_network
 from leernet.daemon import Service
 from leernet.demo.cast import Cast
 from leernet.demo.people import bounce
-from leernet.demo.servers import DEMO_PASSWORD, DEMO_USER, Appender, Delivered, MailWorld, imap_server, smtp_server
+from leernet.demo.servers import (
+    DEMO_PASSWORD,
+    DEMO_USER,
+    Appender,
+    Delivered,
+    MailWorld,
+    imap_server,
+    smtp_server,
+)
 from leernet.network import load_network
 from leernet.settings import Security, Settings
 from leernet.store import open_store
@@ -54,7 +62,9 @@ def example_source() -> str:
     repo = Path(__file__).resolve().parents[2] / "config" / "network.example.toml"
     if repo.is_file():
         return repo.read_text(encoding="utf-8")
-    return resources.files("leernet.demo").joinpath("network.example.toml").read_text(encoding="utf-8")
+    return (
+        resources.files("leernet.demo").joinpath("network.example.toml").read_text(encoding="utf-8")
+    )
 
 
 def shifted(source: str, first_day: date) -> str:
@@ -114,9 +124,12 @@ class Demo:
 
             async def on_bounce(item: Delivered) -> None:
                 dsn = bounce(
-                    item.data, failed_recipient=item.recipient, reporting_mta="mx.demo.invalid",
-                    date=clock.now(), message_id=f"<dsn.{len(world.transcript)}@mx.demo.invalid>",
-                )  # fmt: skip
+                    item.data,
+                    failed_recipient=item.recipient,
+                    reporting_mta="mx.demo.invalid",
+                    date=clock.now(),
+                    message_id=f"<dsn.{len(world.transcript)}@mx.demo.invalid>",
+                )
                 world.transcript.append(Delivered("", SERVICE, dsn))
                 await append(dsn)
 
@@ -127,7 +140,9 @@ class Demo:
                 self.console.print(
                     f"SMTP 127.0.0.1:{smtp_port} · IMAP 127.0.0.1:{imap_port} · database {self.folder / 'leernet.db'}"
                 )
-                await start_network(network_file, settings, clock.now(), quiet, dry_run=False, out_dir=None)
+                await start_network(
+                    network_file, settings, clock.now(), quiet, dry_run=False, out_dir=None
+                )
                 quiet.file.close()
                 self.console.print(
                     f"[green]started[/green] {network.slug}: {len(network.participants)} participants, "
@@ -152,14 +167,18 @@ class Demo:
         )
         return 0
 
-    async def live(self, service: Service, world: MailWorld, cast: Cast, clock: Clock, network: object) -> None:
+    async def live(
+        self, service: Service, world: MailWorld, cast: Cast, clock: Clock, network: object
+    ) -> None:
         from leernet.model import Network  # noqa: PLC0415
 
         assert isinstance(network, Network)
         growth = [p.growth_conversation for p in network.participants if p.growth_conversation]
         end = network.last_end + timedelta(days=12)
         if growth:
-            end = max(end, datetime.combine(max(growth), datetime.min.time(), UTC) + timedelta(days=1))
+            end = max(
+                end, datetime.combine(max(growth), datetime.min.time(), UTC) + timedelta(days=1)
+            )
         delivered = 0
         for _ in range(2000):  # bounded: the demo always ends
             next_due = await service.plan_once()
@@ -170,16 +189,22 @@ class Demo:
             replies = cast.due(clock.now())
             for planned in replies:
                 await aiosmtplib.send(
-                    planned.raw, sender=planned.sender, recipients=[_to(planned.raw)],
-                    hostname="127.0.0.1", port=world_port(service), local_hostname="client.demo.invalid",
+                    planned.raw,
+                    sender=planned.sender,
+                    recipients=[_to(planned.raw)],
+                    hostname="127.0.0.1",
+                    port=world_port(service),
+                    local_hostname="client.demo.invalid",
                     timeout=10,
-                )  # fmt: skip
+                )
             if replies or len(world.transcript) > delivered:
                 await service.inbox.run_once()
                 await service.plan_once()
                 await service.send_once()
             await self.progress(service, clock, replies)
-            candidates = [c for c in (next_due, await service.next_retry(), cast.next_time()) if c is not None]
+            candidates = [
+                c for c in (next_due, await service.next_retry(), cast.next_time()) if c is not None
+            ]
             future = [c for c in candidates if c > clock.now()]
             if not future and not replies:
                 if clock.now() >= end:

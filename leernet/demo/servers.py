@@ -91,10 +91,19 @@ async def imap_server() -> AsyncIterator[int]:
     from pymap.imap import IMAPServer  # noqa: PLC0415
 
     args = argparse.Namespace(
-        host="127.0.0.1", port=0, debug=False, cert=None, key=None, tls=False,
-        demo_data=False, demo_user=DEMO_USER, demo_password=DEMO_PASSWORD,
-        passlib_cfg=None, inherited_sockets=None, proxy_protocol=None,
-    )  # fmt: skip
+        host="127.0.0.1",
+        port=0,
+        debug=False,
+        cert=None,
+        key=None,
+        tls=False,
+        demo_data=False,
+        demo_user=DEMO_USER,
+        demo_password=DEMO_PASSWORD,
+        passlib_cfg=None,
+        inherited_sockets=None,
+        proxy_protocol=None,
+    )
     backend, config = await DictBackend.init(
         args, secure_auth=False, reject_dnsbl=False, invalid_user_sleep=0.0
     )

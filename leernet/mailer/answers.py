@@ -25,9 +25,11 @@ if TYPE_CHECKING:
 
 _MAX_CHARS = 200_000  # a reply with its quote is a few kB; beyond this it is junk
 _MAX_ANSWER = 10_000
+# A question number, after "vraag", "Q" or "question" or followed by a separator, maybe bold;
+# tests/test_answers.py::TestNumberedForms lists the forms.
 _NUMBERED = re.compile(
-    r"^[*_]{0,2}(?:(?:vraag|question|q)\s?(\d{1,2})[*_]{0,2}\s*[.):=\-–]?|(\d{1,2})[*_]{0,2}"
-    r"\s*[.):=\-–])[*_]{0,2}(?:\s+|$)(.*)$",
+    r"^[*_]{0,2}(?:(?:vraag|question|q)\s?(\d{1,2})[*_]{0,2}(?:\s*[.):=\-–])?"
+    r"|(\d{1,2})[*_]{0,2}\s*[.):=\-–])[*_]{0,2}(?:\s+|$|(?<=[:)]))(.*)$",
     re.IGNORECASE,
 )
 _PAIRS_LINE = re.compile(
@@ -35,31 +37,82 @@ _PAIRS_LINE = re.compile(
 )
 _PAIR = re.compile(r"(?:vraag|q)?\s?(\d{1,2})\s*[.):=\-–]\s*([^\s,;]{1,12})", re.IGNORECASE)
 _WORD_RATINGS = {
-    "een": 1, "één": 1, "eén": 1, "one": 1, "twee": 2, "two": 2, "drie": 3, "three": 3,
-    "vier": 4, "four": 4, "vijf": 5, "five": 5,
-}  # fmt: skip
+    "een": 1,
+    "één": 1,
+    "eén": 1,
+    "one": 1,
+    "twee": 2,
+    "two": 2,
+    "drie": 3,
+    "three": 3,
+    "vier": 4,
+    "four": 4,
+    "vijf": 5,
+    "five": 5,
+}
 _RATING = re.compile(
     r"^(-?\d+(?:[.,]\d+)?|[a-zéè]+)\b\s*(?:(?:/|van|op|uit|out\s+of|of)\s*(\d+))?", re.IGNORECASE
 )
+_WORD_RATING_REST = re.compile(r"^(?:[!.,;:()]|ster|star|punt|point|op\b|van\b|uit\b|out\b)")
 _RATING_RANGE = re.compile(r"^\d\s*(?:-|–|of|or|à|a|tot|to|en|and)\s*\d\b", re.IGNORECASE)
 _YES = (
-    "ja", "jawel", "jazeker", "jep", "yes", "y", "ok", "oké", "okee", "oke", "okay", "akkoord",
-    "goed", "prima", "zeker", "natuurlijk", "uiteraard", "mag", "dat mag", "geen probleem",
-    "sure", "yep", "yeah", "of course", "no problem", "fine", "agreed", "certainly",
-)  # fmt: skip
+    "ja",
+    "jawel",
+    "jazeker",
+    "jep",
+    "yes",
+    "y",
+    "ok",
+    "oké",
+    "okee",
+    "oke",
+    "okay",
+    "akkoord",
+    "goed",
+    "prima",
+    "zeker",
+    "natuurlijk",
+    "uiteraard",
+    "mag",
+    "dat mag",
+    "geen probleem",
+    "sure",
+    "yep",
+    "yeah",
+    "of course",
+    "no problem",
+    "fine",
+    "agreed",
+    "certainly",
+)
 _NO = (
-    "nee", "neen", "no", "n", "niet", "liever niet", "nope", "rather not", "mag niet", "not",
-    "geen", "nah",
-)  # fmt: skip
+    "nee",
+    "neen",
+    "no",
+    "n",
+    "niet",
+    "liever niet",
+    "nope",
+    "rather not",
+    "mag niet",
+    "not",
+    "geen",
+    "nah",
+)
 _YES_NO = re.compile(
     r"^\W*(" + "|".join(sorted(map(re.escape, _YES + _NO), key=len, reverse=True)) + r")(?!\w)",
     re.IGNORECASE,
 )
+# Absence is said by the participant about themself ("Afwezig", "Ik was er niet bij", "I wasn't
+# there"); "mijn collega was afwezig" is not their absence.
 _ABSENT = re.compile(
-    r"\b(?:afwezig|absent|ik was er (?:\w+ ){0,2}niet bij|niet aanwezig|kon(?:den)? "
-    r"(?:\w+ ){0,2}niet (?:aanwezig zijn|komen|deelnemen)|was (?:\w+ ){0,2}verhinderd|"
-    r"i was(?: \w+){0,2} not there|i wasn'?t there|i was absent|(?:could|did)(?: not|n'?t) attend|"
-    r"was unable to attend|missed (?:the|this) session)\b",
+    r"^\W*(?:afwezig|absent|niet aanwezig|not present)\b"
+    r"|\b(?:ik|i)\s+(?:was|ben|am)\s+(?:er\s+)?(?:\w+\s+){0,2}"
+    r"(?:afwezig|absent|niet aanwezig|niet bij|not there|not present)\b"
+    r"|\bik kon (?:\w+ ){0,2}niet (?:aanwezig zijn|komen|deelnemen|erbij zijn)\b"
+    r"|\bik was (?:\w+ ){0,2}verhinderd\b|\bi wasn'?t there\b|\bi was unable to attend\b"
+    r"|\bi (?:could|did)(?: not|n'?t) attend\b|\bi missed (?:the|this) session\b"
+    r"|^\W*(?:could not|couldn'?t|did not|didn'?t) attend\b",
     re.IGNORECASE,
 )
 _GREETING_LINE = re.compile(
@@ -117,7 +170,9 @@ def parse_answers(body: str, questions: Sequence[Question], language: str = "nl"
     try:
         return _Reader(questions, language).read(body)
     except Exception:
-        return ParsedAnswers(absent=False, notes=(_NOTES["en"]["no_numbers"],))
+        return ParsedAnswers(
+            absent=False, notes=(_NOTES.get(language, _NOTES["nl"])["no_numbers"],)
+        )
 
 
 class _Reader:
@@ -159,7 +214,7 @@ class _Reader:
         absent = not top and _says_absent(fresh)
         if absent and answers:
             self.note("absent_and_answers")
-        if not answers and not absent and fresh.strip():
+        if not top and not inline and not absent and fresh.strip():
             self.note("no_numbers")
         return ParsedAnswers(
             absent=absent,
@@ -305,6 +360,9 @@ def _rating(text: str) -> int | None:
     word, scale = m.group(1), m.group(2)
     if scale is not None and scale != "5":
         return None
+    rest = first[m.end() :].strip()
+    if word.isalpha() and rest and not _WORD_RATING_REST.match(rest):
+        return None  # "een goede sessie" is not a rating of 1
     value = _WORD_RATINGS.get(word) if word.isalpha() else None
     if value is None and re.fullmatch(r"-?\d+", word):
         value = int(word)

@@ -225,8 +225,11 @@ def _rsvp(  # noqa: PLR0917 - one call site, the steps of classify() in order
     def rejected(reason: str) -> Classification:
         return result(Outcome.REJECTED, reason, candidate=None, itip=itip, attention=True)
 
+    if not itip.method and itip.problem:
+        reason = f"calendar from {candidate.email}: {itip.problem}"
+        return result(Outcome.UNKNOWN, reason, itip=itip, attention=True)
     if itip.method != "REPLY":
-        reason = f"calendar METHOD:{itip.method or '?'} from {candidate.email} is not a REPLY"
+        reason = f"calendar METHOD:{itip.method} from {candidate.email} is not a REPLY"
         return result(Outcome.UNKNOWN, reason, itip=itip, attention=True)
     if itip.problem:
         return result(Outcome.UNKNOWN, f"iTIP REPLY: {itip.problem}", itip=itip, attention=True)

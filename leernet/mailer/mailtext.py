@@ -21,18 +21,50 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+_MAX_HTML = 1_000_000
 _MAX_DEPTH = 30  # a deeper MIME tree is not a real reply; stop instead of recursing forever
 _LATIN1_ALIASES = frozenset(
     {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "us-ascii", "ascii"}
 )
 _BLOCK_TAGS = frozenset(
     {
-        "address", "article", "aside", "blockquote", "center", "dd", "div", "dl", "dt",
-        "fieldset", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
-        "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "td", "th",
-        "thead", "tr", "ul",
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "center",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "tbody",
+        "td",
+        "th",
+        "thead",
+        "tr",
+        "ul",
     }
-)  # fmt: skip
+)
 _HIDDEN_TAGS = frozenset({"head", "script", "style", "title", "xml", "template"})
 _VOID_TAGS = frozenset({"br", "hr", "img", "meta", "link", "input", "wbr", "col", "area", "base"})
 _SPACE_RUN = re.compile(r"[ \t\r\n\f\v]+")
@@ -48,7 +80,8 @@ def reply_text(msg: Message) -> str:
         if plain.strip():
             return plain
         if html.strip():
-            return html_to_text(html)
+            # Pasted images as data: URIs can make HTML megabytes long; the answers are on top.
+            return html_to_text(html[:_MAX_HTML])
     except Exception:  # noqa: S110 - a broken message has no readable text, and that is an answer
         pass
     return ""
@@ -367,10 +400,37 @@ _SIGNOFF = re.compile(
 )
 _NAME = re.compile(r"^[A-ZÀ-Ý][a-zà-ÿ'’-]+(?:\s+(?:van |de |der |den )?[A-ZÀ-Ý][\w'’-]+){0,2}$")
 _NOT_NAMES = frozenset(
-    {"ja", "nee", "neen", "yes", "no", "ok", "oké", "akkoord", "prima", "zeker", "goed",
-     "afwezig", "absent", "een", "twee", "drie", "vier", "vijf", "one", "two", "three",
-     "four", "five", "geen", "niets", "nothing", "none", "niet"}
-)  # fmt: skip
+    {
+        "ja",
+        "nee",
+        "neen",
+        "yes",
+        "no",
+        "ok",
+        "oké",
+        "akkoord",
+        "prima",
+        "zeker",
+        "goed",
+        "afwezig",
+        "absent",
+        "een",
+        "twee",
+        "drie",
+        "vier",
+        "vijf",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "geen",
+        "niets",
+        "nothing",
+        "none",
+        "niet",
+    }
+)
 _LIBRARY_LINES = 400  # the header check of mailparser_reply is quadratic per line: look at the top
 
 

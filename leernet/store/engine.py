@@ -63,9 +63,7 @@ async def open_store(url: str) -> AsyncEngine:
 async def migrate(engine: AsyncEngine) -> int:
     """Apply the migrations the database lacks; return the version it is at now."""
     async with engine.begin() as conn:
-        has_table = await conn.run_sync(
-            lambda c: c.dialect.has_table(c, schema_version.name)
-        )
+        has_table = await conn.run_sync(lambda c: c.dialect.has_table(c, schema_version.name))
         current = 0
         if has_table:
             current = (await conn.execute(select(schema_version.c.version))).scalar() or 0

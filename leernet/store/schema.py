@@ -64,10 +64,14 @@ networks = Table(
     Column("slug", String(64), nullable=False, unique=True),
     Column("source", Text, nullable=False),  # the network file as registered (TOML)
     Column("series", JSON, nullable=False),  # first, every_weeks, count, minutes: fixed at start
-    Column("sequence", Integer, nullable=False, default=0),  # the invite's SEQUENCE (RFC 5545 3.8.7.4)
+    Column(
+        "sequence", Integer, nullable=False, default=0
+    ),  # the invite's SEQUENCE (RFC 5545 3.8.7.4)
     Column("language", String(8), nullable=False),
     Column("timezone", String(64), nullable=False),
-    Column("followups", JSON, nullable=False),  # the [followups] timings, for the planner's SQL pass
+    Column(
+        "followups", JSON, nullable=False
+    ),  # the [followups] timings, for the planner's SQL pass
     Column("organiser_email", String(254), nullable=False),
     Column("first_start", UtcDateTime, nullable=False),
     Column("last_end", UtcDateTime, nullable=False),
@@ -122,7 +126,9 @@ outbox = Table(
     Column("recipient", String(254), nullable=False),
     Column("message_id", String(300), nullable=False, unique=True),
     Column("raw", LargeBinary, nullable=False),
-    Column("state", String(16), nullable=False, default="queued"),  # queued|sending|sent|deferred|failed|skipped|cancelled
+    Column(
+        "state", String(16), nullable=False, default="queued"
+    ),  # queued|sending|sent|deferred|failed|skipped|cancelled
     Column("attempts", Integer, nullable=False, default=0),
     Column("created_at", UtcDateTime, nullable=False),
     Column("next_attempt_at", UtcDateTime, nullable=False),
@@ -155,7 +161,9 @@ inbox = Table(
     Column("size", Integer, nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
     Column("processed_at", UtcDateTime),
-    Column("outcome", String(32)),  # rsvp|evaluation|rollcall|auto-reply|bounce|unknown|rejected|duplicate
+    Column(
+        "outcome", String(32)
+    ),  # rsvp|evaluation|rollcall|auto-reply|bounce|unknown|rejected|duplicate
     Column("reason", Text),
     Column("network_id", ForeignKey("networks.id", ondelete="SET NULL")),
     Column("participant_id", ForeignKey("participants.id", ondelete="SET NULL")),

@@ -1,0 +1,217 @@
+"""The inbox's side of the store: raw mail, what became of it, and the checkpoint.
+
+One ``store`` call is one transaction: the raw bytes are inserted, the
+processor runs on the same connection, its disposition and the IMAP checkpoint
+(UIDVALIDITY + last UID, RFC 3501 2.3.1.1) are written, then it commits. A
+SHA-256 seen before is not processed again. A processor that raises costs one
+message, never the loop (STYLE rule 8): its transaction is rolled back and the
+mail is archived as ``error`` and set aside.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from leernet.errors import LeernetError
+from leernet.store.schema import imap_state, inbox
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from leernet.mailer.imap import Fetched
+
+log = logging.getLogger("leernet.inbox")
+
+
+@dataclass(frozen=True, slots=True)
+class Disposition:
+    """What the processor made of one mail; ``attention`` sends it to needs-attention."""
+
+    outcome: str
+    reason: str
+    attention: bool
+    network_id: int | None = None
+    participant_id: int | None = None
+
+
+# (the open transaction, the inbox row id, the raw bytes) -> what to record and where to move.
+Processor = Callable[[AsyncConnection, int, bytes], Awaitable[Disposition]]
+
+
+@dataclass(frozen=True, slots=True)
+class Folders:
+    """The server's names of the two target folders (with its hierarchy delimiter)."""
+
+    processed: str
+    attention: str
+
+
+def message_id(raw: bytes) -> str | None:
+    """The Message-ID header, read from the header section only (cheap, MAIL-NOTES costs)."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    value = BytesHeaderParser(policy=compat32).parsebytes(head).get("Message-ID")
+    text = " ".join(str(value).split())[:998] if value is not None else ""
+    return text or None
+
+
+class Archive:
+    """The archive rows and checkpoint of one mailbox (``user@host/folder``)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        mailbox: str,
+        processor: Processor,
+        now: Callable[[], datetime],
+        max_bytes: int,
+    ) -> None:
+        self._engine = engine
+        self.mailbox = mailbox
+        self._processor = processor
+        self._now = now
+        self._max_bytes = max_bytes
+
+    async def begin(self, uidvalidity: int) -> None:
+        """Start the checkpoint, or restart it when UIDVALIDITY changed (old UIDs mean nothing)."""
+        async with self._engine.begin() as conn:
+            where = imap_state.c.mailbox == self.mailbox
+            known = (await conn.execute(select(imap_state.c.uidvalidity).where(where))).scalar()
+            if known is None:
+                values = {"mailbox": self.mailbox, "uidvalidity": uidvalidity, "last_uid": 0}
+                await conn.execute(insert(imap_state).values(values))
+            elif known != uidvalidity:
+                log.warning(
+                    "UIDVALIDITY changed from %s to %s: rescanning the folder",
+                    known,
+                    uidvalidity,
+                    extra={"mailbox": self.mailbox},
+                )
+                await conn.execute(
+                    update(imap_state).where(where).values(uidvalidity=uidvalidity, last_uid=0)
+                )
+
+    async def known(self, uidvalidity: int, uids: list[int], fallback: str) -> dict[int, str]:
+        """Folders of the UIDs archived before under this UIDVALIDITY; marks vanished rows moved."""
+        known: dict[int, str] = {}
+        present = set(uids)
+        async with self._engine.begin() as conn:
+            mine = self._mine(uidvalidity)
+            for start in range(0, len(uids), 500):
+                chunk = uids[start : start + 500]
+                query = select(inbox.c.uid, inbox.c.folder).where(mine & inbox.c.uid.in_(chunk))
+                for uid, folder in await conn.execute(query):
+                    known[uid] = folder or fallback
+            # Moved by a MOVE whose answer we never saw (connection lost after sending it).
+            unmoved = select(inbox.c.id, inbox.c.uid).where(mine & ~inbox.c.moved)
+            gone = [row_id for row_id, uid in await conn.execute(unmoved) if uid not in present]
+            if gone:
+                await conn.execute(update(inbox).where(inbox.c.id.in_(gone)).values(moved=True))
+        return known
+
+    async def store(
+        self, uidvalidity: int, message: Fetched, folders: Folders, *, too_large: bool
+    ) -> tuple[str, bool]:
+        """Store and process one mail in one transaction; return (target folder, duplicate)."""
+        raw = message.data
+        digest = hashlib.sha256((b"header-only\0" if too_large else b"") + raw).hexdigest()
+        mid = message_id(raw)
+        extra: dict[str, Any] = {"mailbox": self.mailbox, "uid": message.uid, "message_id": mid}
+        async with self._engine.connect() as conn:
+            transaction = await conn.begin()
+            earlier = await conn.execute(
+                select(inbox.c.id, inbox.c.folder).where(inbox.c.sha256 == digest)
+            )
+            first = earlier.first()
+            if first is not None:
+                await self._checkpoint(conn, uidvalidity, message.uid)
+                await transaction.commit()
+                log.info("duplicate of inbox row %s, not processed again", first.id, extra=extra)
+                return first.folder or folders.attention, True
+            now = self._now()
+            values = {
+                "mailbox": self.mailbox,
+                "uidvalidity": uidvalidity,
+                "uid": message.uid,
+                "sha256": digest,
+                "message_id": mid,
+                "raw": raw,
+                "size": message.size if too_large else len(raw),
+                "received_at": now,
+            }
+            row_id = await _insert(conn, values)
+            limit = self._max_bytes
+            try:
+                if too_large:
+                    reason = f"{message.size} bytes, more than max_message_bytes ({limit})"
+                    disposition = Disposition("too-large", reason, attention=True)
+                else:
+                    disposition = await self._processor(conn, row_id, raw)
+            except Exception as exc:
+                await transaction.rollback()
+                disposition = _failure(exc, extra)
+                transaction = await conn.begin()
+                row_id = await _insert(conn, values)
+            folder = folders.attention if disposition.attention else folders.processed
+            await conn.execute(
+                update(inbox)
+                .where(inbox.c.id == row_id)
+                .values(
+                    outcome=disposition.outcome,
+                    reason=disposition.reason,
+                    network_id=disposition.network_id,
+                    participant_id=disposition.participant_id,
+                    folder=folder,
+                    processed_at=now,
+                )
+            )
+            await self._checkpoint(conn, uidvalidity, message.uid)
+            await transaction.commit()
+        log.info("archived as %s", disposition.outcome, extra={**extra, "inbox_id": row_id})
+        return folder, False
+
+    async def mark_moved(self, uidvalidity: int, uids: list[int]) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(inbox)
+                .where(self._mine(uidvalidity) & inbox.c.uid.in_(uids))
+                .values(moved=True)
+            )
+
+    def _mine(self, uidvalidity: int) -> Any:
+        return (inbox.c.mailbox == self.mailbox) & (inbox.c.uidvalidity == uidvalidity)
+
+    async def _checkpoint(self, conn: AsyncConnection, uidvalidity: int, uid: int) -> None:
+        await conn.execute(
+            update(imap_state)
+            .where(imap_state.c.mailbox == self.mailbox)
+            .where(imap_state.c.uidvalidity == uidvalidity)
+            .where(imap_state.c.last_uid < uid)
+            .values(last_uid=uid)
+        )
+
+
+def _failure(exc: Exception, extra: dict[str, Any]) -> Disposition:
+    reason = str(exc) or type(exc).__name__
+    if isinstance(exc, LeernetError):
+        log.warning("message set aside: %s", reason, extra=extra)
+    else:
+        log.error("processing failed; message set aside", exc_info=exc, extra=extra)
+        reason = f"{type(exc).__name__}: {reason}"
+    return Disposition("error", reason, attention=True)
+
+
+async def _insert(conn: AsyncConnection, values: dict[str, Any]) -> int:
+    key = (await conn.execute(insert(inbox).values(values))).inserted_primary_key
+    assert key is not None
+    return int(key[0])
