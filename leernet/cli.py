@@ -166,7 +166,7 @@ def erase(slug: str, email: str) -> None:
     """Delete a participant's answers and raw mail, and cancel their pending messages."""
     from leernet.commands import erase_participant  # noqa: PLC0415
 
-    asyncio.run(erase_participant(slug, email, load_settings(), now_utc(), out))
+    asyncio.run(erase_participant(slug, email, load_settings(), out))
 
 
 @main.command()

@@ -173,7 +173,13 @@ async def update_network(
                     out.print(f"  • {sentence}")
                 source = path.read_text(encoding="utf-8")
                 reg2 = await registry.save_update(
-                    conn, reg, new, source, changes, factory.secret, now
+                    conn,
+                    reg=reg,
+                    new=new,
+                    source=source,
+                    changes=changes,
+                    secret=factory.secret,
+                    now=now,
                 )
                 messages = _update_messages(factory, reg, reg2, changes, now)
                 if changes.removed:
@@ -251,9 +257,7 @@ async def export_network(slug: str, settings: Settings, fmt: str) -> bytes:
         return report.export_csv(data, reg)
 
 
-async def erase_participant(
-    slug: str, email: str, settings: Settings, now: datetime, out: Console
-) -> None:
+async def erase_participant(slug: str, email: str, settings: Settings, out: Console) -> None:
     from leernet import record  # noqa: PLC0415
 
     async with _store(settings, dry_run=False, must_exist=True) as engine, engine.begin() as conn:

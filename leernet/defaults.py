@@ -25,13 +25,15 @@ _QUESTIONS = {
 
 # Extra questions the seed asks at the kick-off (learning goals) and the closing
 # (follow-up or aftercare, and the main takeaway). Numbered after the network's own.
-_KICKOFF = {
+_Rows = tuple[tuple[str, str, bool], ...]
+
+_KICKOFF: dict[str, _Rows] = {
     "nl": (("Wat wil jij leren in dit netwerk? Wat zijn je leerdoelen?", "text", False),),
     "en": (
         ("What do you want to learn in this network? What are your learning goals?", "text", False),
     ),
 }
-_CLOSING = {
+_CLOSING: dict[str, _Rows] = {
     "nl": (
         ("Wil je nog vervolgsessies of andere nazorg? (ja/nee, en wat dan?)", "text", False),
         ("Wat is het belangrijkste dat je uit dit netwerk meeneemt?", "text", True),
@@ -75,7 +77,11 @@ def session_questions(
     base: tuple[Question, ...], kind: SessionKind, language: str
 ) -> tuple[Question, ...]:
     """The questions of one session's evaluation: the network's, plus the seed's extras."""
-    extra = {SessionKind.KICKOFF: _KICKOFF, SessionKind.CLOSING: _CLOSING}.get(kind)
+    extras: dict[SessionKind, dict[str, _Rows]] = {
+        SessionKind.KICKOFF: _KICKOFF,
+        SessionKind.CLOSING: _CLOSING,
+    }
+    extra = extras.get(kind)
     if extra is None:
         return base
     return base + _make(extra[language], len(base) + 1)

@@ -18,6 +18,7 @@ from leernet.mailer import views
 from leernet.mailer.outbox import Outgoing
 from leernet.model import Person, QuestionKind, SessionKind
 from leernet.plan import Step, StepKind
+from leernet.planner import StepBuilder
 from leernet.registry import Member, Registered
 
 DECLINED = "DECLINED"
@@ -225,7 +226,7 @@ def _attended(att: facts.Attendance, pid: int, number: int) -> bool:
     return att.rsvp(pid, number) == "ACCEPTED"
 
 
-def step_builder(factory: Factory):  # type: ignore[no-untyped-def]
+def step_builder(factory: Factory) -> StepBuilder:
     """The planner's ``StepBuilder`` bound to ``factory``."""
 
     async def build(conn: AsyncConnection, step: Step, now: datetime) -> Sequence[Outgoing]:

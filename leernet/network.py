@@ -10,6 +10,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -63,8 +64,8 @@ def parse_network(text: str, *, now: datetime | None = None, source: str = "") -
     try:
         model = FileNetwork.model_validate(raw)
     except ValidationError as exc:
-        problems = [Problem(field_path(e["loc"]), _message(e)) for e in exc.errors()]
-        raise NetworkFileError(problems, source) from None
+        found = [Problem(field_path(e["loc"]), _message(e)) for e in exc.errors()]
+        raise NetworkFileError(found, source) from None
     problems: list[Problem] = []
     network = _build(model, problems)
     if problems or network is None:
@@ -222,7 +223,7 @@ def _series(model: FileNetwork, sessions: tuple[Session, ...], zone: ZoneInfo) -
     # Irregular dates: a weekly rule from the first session, every session an override of
     # its slot (Outlook ignores RDATE, so moved occurrences are the portable way).
     ordered = sorted(sessions, key=lambda s: s.number)
-    gaps = sorted((b.start - a.start).days for a, b in zip(ordered, ordered[1:], strict=False))
+    gaps = sorted((b.start - a.start).days for a, b in pairwise(ordered))
     weeks = max(1, round(gaps[len(gaps) // 2] / 7)) if gaps else 1
     return Series(ordered[0].start, weeks, len(ordered), ordered[0].minutes)
 
@@ -244,7 +245,7 @@ def with_registered_slots(network: Network, series: Series) -> Network:
 
 def _check_overlaps(sessions: tuple[Session, ...], problems: list[Problem]) -> None:
     active = sorted((s for s in sessions if not s.cancelled), key=lambda s: s.start)
-    for a, b in zip(active, active[1:], strict=False):
+    for a, b in pairwise(active):
         if b.start < a.end:
             problems.append(Problem(f"session {b.number}.start", f"overlaps session {a.number}"))
 
@@ -296,9 +297,7 @@ def _questions(model: FileNetwork, language: str, problems: list[Problem]) -> tu
 def _warnings(network: Network, model: FileNetwork, now: datetime | None) -> list[str]:
     out: list[str] = []
     n = len(network.participants)
-    if n < 10:
-        out.append(f"participants: {n} participants; the seed advises ten to fifteen")
-    elif n > 15:
+    if n < 10 or n > 15:
         out.append(f"participants: {n} participants; the seed advises ten to fifteen")
     ordered = sorted(network.active_sessions, key=lambda s: s.start)
     if ordered and ordered[0].kind is not SessionKind.KICKOFF:

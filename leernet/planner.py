@@ -118,16 +118,16 @@ async def candidate_steps(conn: AsyncConnection, now: datetime) -> list[Step]:
             )
         )
     )
-    for r in growth:
+    for g in growth:
         steps.append(
             growth_step(
                 GrowthRow(
-                    r.network_id,
-                    r.slug,
-                    r.email,
-                    r.growth_conversation,
-                    r.timezone,
-                    _followups(r.followups),
+                    g.network_id,
+                    g.slug,
+                    g.email,
+                    g.growth_conversation,
+                    g.timezone,
+                    _followups(g.followups),
                 )
             )
         )

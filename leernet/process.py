@@ -10,9 +10,11 @@ from __future__ import annotations
 import email
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import Message
 from email.policy import compat32
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -35,6 +37,18 @@ from leernet.store import schema as t
 from leernet.tokens import token_from_address, token_matches
 
 log = logging.getLogger("leernet.process")
+
+
+@dataclass(frozen=True, slots=True)
+class Mail:
+    """One incoming mail as the handlers see it."""
+
+    inbox_id: int
+    msg: Message
+    c: Classification
+    sent: dict[str, tuple[Candidate | None, str]]  # Message-IDs we sent that it refers to
+
+
 _EVAL_KINDS = ("eval-request", "eval-reminder", "confirmation", "answer-again")
 
 
@@ -81,10 +95,10 @@ class Processor:
             Outcome.BOUNCE: self._bounce,
         }.get(c.outcome)
         if handler is not None:
-            return await handler(conn, c, msg, sent, inbox_id)
+            return await handler(conn, Mail(inbox_id, msg, c, sent))
         if c.attention:
             await self._attention(conn, c, inbox_id)
-        return Disposition(c.outcome.value, c.reason, c.attention)
+        return Disposition(c.outcome.value, c.reason, attention=c.attention)
 
     # -- looking things up ------------------------------------------------------------
 
@@ -101,16 +115,16 @@ class Processor:
         )
         return {r.token: self._candidate(r) for r in rows}
 
-    def _candidate(self, r: object) -> Candidate:
+    def _candidate(self, r: Any) -> Candidate:
         return Candidate(
             participant_id=r.id,
             network_id=r.network_id,
             slug=r.slug,
-            email=r.email,  # type: ignore[attr-defined]
+            email=r.email,
             name=r.name,
             series_uid=series_uid(r.slug, self.service),
-            token=r.token,  # type: ignore[attr-defined]
-            sequence=r.sequence,  # type: ignore[attr-defined]
+            token=r.token,
+            sequence=r.sequence,
         )
 
     async def _sent(
@@ -144,15 +158,21 @@ class Processor:
 
     # -- what each kind of mail does --------------------------------------------------
 
-    async def _rsvp(
-        self, conn: AsyncConnection, c: Classification, msg: Message, sent: object, inbox_id: int
-    ) -> Disposition:
-        assert c.candidate is not None and c.itip is not None
+    async def _rsvp(self, conn: AsyncConnection, mail: Mail) -> Disposition:
+        c, inbox_id = mail.c, mail.inbox_id
+        assert c.candidate is not None
+        assert c.itip is not None
         reg = await registry.get_by_id(conn, c.candidate.network_id)
         assert reg is not None
         if c.attention:  # DELEGATED: the organiser decides
             await self._attention(conn, c, inbox_id, reg.id)
-            return Disposition("rsvp", c.reason, True, reg.id, c.candidate.participant_id)
+            return Disposition(
+                "rsvp",
+                c.reason,
+                attention=True,
+                network_id=reg.id,
+                participant_id=c.candidate.participant_id,
+            )
         slots = [(s.number, s.slot) for s in reg.network.sessions]
         notes = []
         for part in c.itip.components:
@@ -183,24 +203,37 @@ class Processor:
             stale = all("stale" in n or "older" in n or "SEQUENCE" in n for n in notes)
             if not stale:
                 await self._attention(conn, c, inbox_id, reg.id, reason=reason)
-            return Disposition("rsvp", reason, not stale, reg.id, c.candidate.participant_id)
+            return Disposition(
+                "rsvp",
+                reason,
+                attention=not stale,
+                network_id=reg.id,
+                participant_id=c.candidate.participant_id,
+            )
         reason = c.reason + (f"; {'; '.join(notes)}" if notes else "")
-        return Disposition("rsvp", reason, False, reg.id, c.candidate.participant_id)
+        return Disposition(
+            "rsvp",
+            reason,
+            attention=False,
+            network_id=reg.id,
+            participant_id=c.candidate.participant_id,
+        )
 
     async def _session_of(
         self, conn: AsyncConnection, reg: Registered, email_: str, keys: list[str]
-    ) -> tuple[int | None, bool]:
+    ) -> int | None:
         """Which session a reply answers: from the message it refers to, else the latest request.
 
-        The flag says whether the reply refers to a non-evaluation mail (an invite, a reminder).
+        None when it refers only to mail that asks no evaluation (an invite, a reminder):
+        then it is a message for the organiser.
         """
-        other = False
         for key in keys:
             kind, _, rest = key.partition("/")
             parts = rest.split("/")
             if kind in _EVAL_KINDS and len(parts) >= 2 and parts[1].isdigit():
-                return int(parts[1]), False
-            other = True
+                return int(parts[1])
+        if keys:
+            return None
         o = t.outbox
         latest = (
             await conn.execute(
@@ -208,25 +241,17 @@ class Processor:
                 .where(
                     o.c.network_id == reg.id,
                     o.c.recipient == email_,
-                    o.c.kind == "eval-request",
+                    o.c.kind.in_(("eval-request", "eval-reminder")),
                     o.c.state == "sent",
                 )
                 .order_by(o.c.id.desc())
                 .limit(1)
             )
         ).scalar()
-        if latest is None or other:
-            return None, other
-        return int(latest.split("/")[2]), False
+        return None if latest is None else int(latest.split("/")[2])
 
-    async def _evaluation(
-        self,
-        conn: AsyncConnection,
-        c: Classification,
-        msg: Message,
-        sent: dict[str, tuple[Candidate | None, str]],
-        inbox_id: int,
-    ) -> Disposition:
+    async def _evaluation(self, conn: AsyncConnection, mail: Mail) -> Disposition:
+        c, msg, sent, inbox_id = mail.c, mail.msg, mail.sent, mail.inbox_id
         cand = c.candidate
         assert cand is not None
         reg = await registry.get_by_id(conn, cand.network_id)
@@ -235,7 +260,7 @@ class Processor:
         assert member is not None
         net = reg.network
         keys = [k for _, k in sent.values()]
-        number, other = await self._session_of(conn, reg, cand.email, keys)
+        number = await self._session_of(conn, reg, cand.email, keys)
         body = reply_text(msg)
         if number is None:
             # Not an evaluation: a message for the organiser (never answered automatically).
@@ -254,9 +279,9 @@ class Processor:
             return Disposition(
                 "message",
                 f"a message from {cand.email} for the organiser",
-                False,
-                reg.id,
-                member.id,
+                attention=False,
+                network_id=reg.id,
+                participant_id=member.id,
             )
         session = net.session(number)
         questions = facts.questions_of(net, number)
@@ -281,7 +306,9 @@ class Processor:
                 )
                 await enqueue(conn, [out], now)
                 self.on_queued()
-            return Disposition("evaluation", reason, False, reg.id, member.id)
+            return Disposition(
+                "evaluation", reason, attention=False, network_id=reg.id, participant_id=member.id
+            )
         await record.record_evaluation(
             conn,
             participant_id=member.id,
@@ -316,7 +343,11 @@ class Processor:
             self.on_queued()
         what = "absent" if parsed.absent else f"{len(parsed.answers)} answer(s)"
         return Disposition(
-            "evaluation", f"{c.reason}: session {number}, {what}", False, reg.id, member.id
+            "evaluation",
+            f"{c.reason}: session {number}, {what}",
+            attention=False,
+            network_id=reg.id,
+            participant_id=member.id,
         )
 
     async def _may_answer(self, conn: AsyncConnection, address: str) -> bool:
@@ -337,9 +368,8 @@ class Processor:
             return False
         return True
 
-    async def _bounce(
-        self, conn: AsyncConnection, c: Classification, msg: Message, sent: object, inbox_id: int
-    ) -> Disposition:
+    async def _bounce(self, conn: AsyncConnection, mail: Mail) -> Disposition:
+        c = mail.c
         now = self.now()
         for address in c.bounced_recipients:
             bounce = await record.flag_bounce(conn, email=address, reason=c.reason[:500], now=now)
@@ -362,7 +392,7 @@ class Processor:
                     values={"address": address, "reason": c.reason[:300]},
                 )
         self.on_queued()
-        return Disposition("bounce", c.reason, c.attention)
+        return Disposition("bounce", c.reason, attention=c.attention)
 
     async def _attention(
         self,
@@ -465,5 +495,8 @@ class Processor:
         await enqueue(conn, [out], now)
         self.on_queued()
         return Disposition(
-            "rollcall", f"roll call for session {number}: {len(marked)} marked", False, reg.id
+            "rollcall",
+            f"roll call for session {number}: {len(marked)} marked",
+            attention=False,
+            network_id=reg.id,
         )

@@ -138,9 +138,18 @@ async def register(
             updated_at=now,
         )
     )
-    network_id = int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None
+    network_id = int(key[0])
     await conn.execute(t.sessions.insert(), _session_rows(network_id, network.sessions, 0))
-    await add_participants(conn, network_id, network, network.participants, secret, now)
+    await add_participants(
+        conn,
+        network_id=network_id,
+        network=network,
+        people=network.participants,
+        secret=secret,
+        now=now,
+    )
     loaded = await get(conn, network.slug)
     assert loaded is not None
     return loaded
@@ -148,6 +157,7 @@ async def register(
 
 async def add_participants(
     conn: AsyncConnection,
+    *,
     network_id: int,
     network: Network,
     people: Any,
@@ -215,12 +225,13 @@ async def _registered(conn: AsyncConnection, row: Any) -> Registered:
             )
             for m in members
         ),
-        moved_sequence={n: s for n, s in moved},
+        moved_sequence=dict(moved),
     )
 
 
 async def save_update(
     conn: AsyncConnection,
+    *,
     reg: Registered,
     new: Network,
     source: str,
@@ -271,7 +282,9 @@ async def save_update(
             .values(removed_at=None, name=p.name, growth_conversation=p.growth_conversation)
         )
     fresh = [p for p in changes.added if reg.member(p.email) is None]
-    await add_participants(conn, reg.id, new, fresh, secret, now)
+    await add_participants(
+        conn, network_id=reg.id, network=new, people=fresh, secret=secret, now=now
+    )
     loaded = await get(conn, new.slug)
     assert loaded is not None
     return loaded

@@ -34,7 +34,8 @@ minutes = 120
 
 def people(n: int, start: int = 0) -> str:
     return "".join(
-        f'[[participants]]\nname = "P {i}"\nemail = "p{i}@example.com"\n' for i in range(start, start + n)
+        f'[[participants]]\nname = "P {i}"\nemail = "p{i}@example.com"\n'
+        for i in range(start, start + n)
     )
 
 
@@ -70,19 +71,31 @@ class TestValid:
 
     def test_irregular_dates_without_schedule(self) -> None:
         """Without [schedule], every session gives its own start and the series is derived."""
-        text = HEAD + people(10) + "".join(
-            f'[[sessions]]\nnumber = {n}\nstart = {d}\nminutes = 90\n'
-            for n, d in enumerate(["2027-01-05T14:00:00", "2027-02-03T09:00:00", "2027-03-30T10:00:00"], start=1)
+        text = (
+            HEAD
+            + people(10)
+            + "".join(
+                f"[[sessions]]\nnumber = {n}\nstart = {d}\nminutes = 90\n"
+                for n, d in enumerate(
+                    ["2027-01-05T14:00:00", "2027-02-03T09:00:00", "2027-03-30T10:00:00"], start=1
+                )
+            )
         )
         net = parse_network(text).network
         assert [net.local(s.start).strftime("%m-%d %H:%M") for s in net.sessions] == [
-            "01-05 14:00", "02-03 09:00", "03-30 10:00",
+            "01-05 14:00",
+            "02-03 09:00",
+            "03-30 10:00",
         ]
         assert net.series.count == 3
 
     def test_english_network_gets_english_questions(self) -> None:
         """language = "en" gives the default questions in English."""
-        text = HEAD.replace('goal = "Samen leren."', 'goal = "Learn."\nlanguage = "en"') + SCHEDULE + people(10)
+        text = (
+            HEAD.replace('goal = "Samen leren."', 'goal = "Learn."\nlanguage = "en"')
+            + SCHEDULE
+            + people(10)
+        )
         net = parse_network(text).network
         assert net.questions[0].text.startswith("How valuable")
 
@@ -90,8 +103,11 @@ class TestValid:
 class TestErrors:
     def test_every_problem_is_reported_at_once_with_its_field(self) -> None:
         """A file with several mistakes lists them all, each with its field."""
-        text = HEAD.replace('goal = "Samen leren."', 'goal = ""') + SCHEDULE + people(2) + (
-            '[[participants]]\nname = "Broken"\nemail = "broken@"\n'
+        text = (
+            HEAD.replace('goal = "Samen leren."', 'goal = ""')
+            + SCHEDULE
+            + people(2)
+            + ('[[participants]]\nname = "Broken"\nemail = "broken@"\n')
         )
         found = problems(text)
         assert "participants[3].email" in found
@@ -117,13 +133,19 @@ class TestErrors:
 
     def test_raised_max_allows_more_with_a_warning(self) -> None:
         """Raising max_participants explicitly allows 16, with the seed's warning."""
-        text = HEAD.replace('[organiser]', 'max_participants = 20\n[organiser]') + SCHEDULE + people(16)
+        text = (
+            HEAD.replace("[organiser]", "max_participants = 20\n[organiser]")
+            + SCHEDULE
+            + people(16)
+        )
         loaded = parse_network(text)
         assert any("ten to fifteen" in w for w in loaded.warnings)
 
     def test_duplicate_email_case_insensitive(self) -> None:
         """The same address twice (in any case) is refused."""
-        text = HEAD + SCHEDULE + people(9) + '[[participants]]\nname = "X"\nemail = "P1@Example.com"\n'
+        text = (
+            HEAD + SCHEDULE + people(9) + '[[participants]]\nname = "X"\nemail = "P1@Example.com"\n'
+        )
         found = problems(text)
         assert "participants[10].email" in found
 
@@ -135,12 +157,18 @@ class TestErrors:
 
     def test_unknown_time_zone(self) -> None:
         """An unknown time zone is named."""
-        text = HEAD.replace('[organiser]', 'timezone = "Europe/Gent"\n[organiser]') + SCHEDULE + people(10)
+        text = (
+            HEAD.replace("[organiser]", 'timezone = "Europe/Gent"\n[organiser]')
+            + SCHEDULE
+            + people(10)
+        )
         assert "network.timezone" in problems(text)
 
     def test_overlapping_sessions(self) -> None:
         """Two sessions at overlapping times are refused."""
-        text = HEAD + SCHEDULE + people(10) + "[[sessions]]\nnumber = 2\nstart = 2027-01-14T10:00:00\n"
+        text = (
+            HEAD + SCHEDULE + people(10) + "[[sessions]]\nnumber = 2\nstart = 2027-01-14T10:00:00\n"
+        )
         found = problems(text)
         assert any("overlaps" in m for m in found.values())
 
@@ -148,7 +176,12 @@ class TestErrors:
     def test_line_breaks_in_names_and_titles(self, field: str) -> None:
         """A CR or LF in a name or title is refused (it could end up in a header)."""
         if field == "name":
-            text = HEAD + SCHEDULE + people(9) + '[[participants]]\nname = "Evil\\r\\nBcc: x@y.z"\nemail = "e@example.com"\n'
+            text = (
+                HEAD
+                + SCHEDULE
+                + people(9)
+                + '[[participants]]\nname = "Evil\\r\\nBcc: x@y.z"\nemail = "e@example.com"\n'
+            )
             key = "participants[10].name"
         else:
             text = HEAD + SCHEDULE + people(10) + '[[sessions]]\nnumber = 1\ntitle = "A\\nB"\n'
@@ -159,7 +192,11 @@ class TestErrors:
 
     def test_nul_in_location(self) -> None:
         """A NUL character in a location is refused."""
-        text = HEAD.replace('[organiser]', 'location = "Gent\\u0000"\n[organiser]') + SCHEDULE + people(10)
+        text = (
+            HEAD.replace("[organiser]", 'location = "Gent\\u0000"\n[organiser]')
+            + SCHEDULE
+            + people(10)
+        )
         assert "network.location" in problems(text)
 
     def test_unknown_key_is_named(self) -> None:

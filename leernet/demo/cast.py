@@ -58,7 +58,9 @@ def _kind(raw: bytes) -> str:
     if "multipart/mixed" in str(head.get("Content-Type", "")) and b"method=request" in raw.lower():
         return "invite"
     subject = str(head.get("Subject", ""))
-    if subject.startswith(("Hoe was het?", "Nog even:", "We konden je antwoord", "How was it?", "A quick nudge:")):
+    if subject.startswith(
+        ("Hoe was het?", "Nog even:", "We konden je antwoord", "How was it?", "A quick nudge:")
+    ):
         return "evaluation"
     return "mail"
 
@@ -91,8 +93,8 @@ class Cast:
 
     def _mid(self, who: str) -> str:
         self._seq += 1
-        local = who.split("@")[0].replace(".", "")
-        return f"<demo.{self._seq}.{local}@{who.split('@')[-1]}>"
+        local = who.split("@", maxsplit=1)[0].replace(".", "")
+        return f"<demo.{self._seq}.{local}@{who.rsplit('@', maxsplit=1)[-1]}>"
 
     def next_time(self) -> datetime | None:
         return self.queue[0].when if self.queue else None

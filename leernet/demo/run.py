@@ -13,19 +13,21 @@ import mailbox
 import re
 import time
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiosmtplib
 from pydantic import SecretStr
 from rich.console import Console
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from leernet import report
 from leernet.commands import start_network
 from leernet.daemon import Service
-from leernet.demo.cast import Cast
+from leernet.demo.cast import Cast, Planned
 from leernet.demo.people import bounce
 from leernet.demo.servers import (
     DEMO_PASSWORD,
@@ -82,7 +84,7 @@ def shifted(source: str, first_day: date) -> str:
 
 def demo_settings(folder: Path, smtp_port: int, imap_port: int) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         service_address=SERVICE,
         service_name="Lerend netwerk",
         secret=SecretStr("demo-secret-only-for-the-embedded-servers"),
@@ -216,7 +218,7 @@ class Demo:
             if clock.now() > end + timedelta(days=200):
                 break
 
-    async def progress(self, service: Service, clock: Clock, replies: list[object]) -> None:
+    async def progress(self, service: Service, clock: Clock, replies: Sequence[Planned]) -> None:
         async with service.engine.connect() as conn:
             sent = (
                 await conn.execute(
@@ -232,7 +234,6 @@ class Demo:
                     .order_by(t.inbox.c.id)
                 )
             ).all()
-            _ = func
         if not sent and not received and not replies:
             return
         when = clock.now().astimezone(_zone()).strftime("%a %d %b %Y %H:%M")
@@ -247,9 +248,7 @@ class Demo:
             parts.append("received " + ", ".join(f"{n} {k}" for k, n in outcomes.items()))
         self.console.print(f"[dim]{when}[/dim]  " + " · ".join(parts))
         for p in replies:
-            label = getattr(p, "label", "")
-            who = getattr(p, "sender", "")
-            self.console.print(f"             [cyan]{who}[/cyan] {label}")
+            self.console.print(f"             [cyan]{p.sender}[/cyan] {p.label}")
 
     def write_mail(self, world: MailWorld) -> None:
         mail_dir = self.folder / "mail"
@@ -267,9 +266,7 @@ class Demo:
             box.close()
 
 
-def _zone() -> object:
-    from zoneinfo import ZoneInfo  # noqa: PLC0415
-
+def _zone() -> ZoneInfo:
     return ZoneInfo("Europe/Brussels")
 
 

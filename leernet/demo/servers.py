@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from typing import Any
+from typing import Any, Self
 
 import aioimaplib
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -53,7 +53,7 @@ class MailWorld:
         a_local, _, a_domain = address.lower().rpartition("@")
         return a_domain == domain and (a_local == local or a_local.startswith(local + "+"))
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802, ARG002 - aiosmtpd's hook
         data = envelope.original_content or b""
         for rcpt in envelope.rcpt_tos:
             item = Delivered(envelope.mail_from or "", rcpt.lower(), data)
@@ -129,7 +129,7 @@ class Appender:
         self.port = port
         self.client: Any = None
 
-    async def __aenter__(self) -> Appender:
+    async def __aenter__(self) -> Self:
         self.client = aioimaplib.IMAP4(host="127.0.0.1", port=self.port, timeout=10)
         await self.client.wait_hello_from_server()
         await self.client.login(DEMO_USER, DEMO_PASSWORD)
