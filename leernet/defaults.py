@@ -28,10 +28,8 @@ _QUESTIONS = {
 _Rows = tuple[tuple[str, str, bool], ...]
 
 _KICKOFF: dict[str, _Rows] = {
-    "nl": (("Wat wil jij leren in dit netwerk? Wat zijn je leerdoelen?", "text", False),),
-    "en": (
-        ("What do you want to learn in this network? What are your learning goals?", "text", False),
-    ),
+    "nl": (("Wat zijn jouw leerdoelen voor dit netwerk?", "text", False),),
+    "en": (("What are your learning goals for this network?", "text", False),),
 }
 _CLOSING: dict[str, _Rows] = {
     "nl": (

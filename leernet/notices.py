@@ -7,7 +7,7 @@ It never carries the body of the mail it is about (only sender, subject, reason)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -55,6 +55,9 @@ def _t(language: str, key: str, **values: object) -> str:
     return _TEXT["en" if language == "en" else "nl"][key].format(**values)
 
 
+_RECENT = timedelta(days=90)
+
+
 async def _recipients(
     conn: AsyncConnection, factory: Factory, network_id: int | None, now: datetime
 ) -> list[tuple[Network | None, int | None, Person]]:
@@ -65,10 +68,19 @@ async def _recipients(
             return [(reg.network, reg.id, Person(org.name, org.email))]
     if factory.settings.admin_address:
         return [(None, None, Person("", factory.settings.admin_address))]
-    rows = await conn.execute(
-        select(t.networks.c.id).where(
-            t.networks.c.purged_at.is_(None), t.networks.c.last_end >= now
+    # The organisers of networks still running or recently ended; else of any network kept.
+    recent = (
+        await conn.execute(
+            select(t.networks.c.id).where(
+                t.networks.c.purged_at.is_(None), t.networks.c.last_end >= now - _RECENT
+            )
         )
+    ).all()
+    rows = (
+        recent
+        or (
+            await conn.execute(select(t.networks.c.id).where(t.networks.c.purged_at.is_(None)))
+        ).all()
     )
     out: list[tuple[Network | None, int | None, Person]] = []
     seen: set[str] = set()

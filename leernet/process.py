@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -50,6 +51,7 @@ class Mail:
 
 
 _EVAL_KINDS = ("eval-request", "eval-reminder", "confirmation", "answer-again")
+_SESSION_NUMBER = re.compile(r"\b(?:sessie|session|bijeenkomst)\s*(\d{1,2})\b", re.IGNORECASE)
 
 
 class Processor:
@@ -97,7 +99,11 @@ class Processor:
         if handler is not None:
             return await handler(conn, Mail(inbox_id, msg, c, sent))
         if c.attention:
-            await self._attention(conn, c, inbox_id)
+            # A mail that failed verification still names a network (by its token or the
+            # mail it answers): that network's organiser is the one to tell.
+            named = [cand.network_id for cand in by_token.values()]
+            named += [cand.network_id for cand, _ in sent.values() if cand is not None]
+            await self._attention(conn, c, inbox_id, named[0] if named else None)
         return Disposition(c.outcome.value, c.reason, attention=c.attention)
 
     # -- looking things up ------------------------------------------------------------
@@ -164,6 +170,16 @@ class Processor:
         assert c.itip is not None
         reg = await registry.get_by_id(conn, c.candidate.network_id)
         assert reg is not None
+        if c.stale:
+            # RFC 5546 2.1.5: a REPLY to an older SEQUENCE answers an invite that has since
+            # changed; the participant's client will answer the current one.
+            return Disposition(
+                "rsvp",
+                c.reason + "; not recorded",
+                attention=False,
+                network_id=reg.id,
+                participant_id=c.candidate.participant_id,
+            )
         if c.attention:  # DELEGATED: the organiser decides
             await self._attention(conn, c, inbox_id, reg.id)
             return Disposition(
@@ -219,36 +235,30 @@ class Processor:
             participant_id=c.candidate.participant_id,
         )
 
-    async def _session_of(
-        self, conn: AsyncConnection, reg: Registered, email_: str, keys: list[str]
-    ) -> int | None:
-        """Which session a reply answers: from the message it refers to, else the latest request.
+    def _session_of(self, reg: Registered, keys: list[str], subject: str) -> int | None:
+        """Which session a reply answers, or None when it is a message for the organiser.
 
-        None when it refers only to mail that asks no evaluation (an invite, a reminder):
-        then it is a message for the organiser.
+        In order: the evaluation mail it refers to (In-Reply-To/References); a session
+        title or number in its subject; else, for a reply that refers to none of our
+        mail, the latest session that has ended.
         """
         for key in keys:
             kind, _, rest = key.partition("/")
             parts = rest.split("/")
             if kind in _EVAL_KINDS and len(parts) >= 2 and parts[1].isdigit():
                 return int(parts[1])
+        net = reg.network
+        wanted = subject.casefold()
+        titled = [s for s in net.active_sessions if s.title.casefold() in wanted]
+        if titled:
+            return max(titled, key=lambda s: len(s.title)).number
+        numbered = _SESSION_NUMBER.search(subject)
+        if numbered and any(s.number == int(numbered.group(1)) for s in net.active_sessions):
+            return int(numbered.group(1))
         if keys:
-            return None
-        o = t.outbox
-        latest = (
-            await conn.execute(
-                select(o.c.key)
-                .where(
-                    o.c.network_id == reg.id,
-                    o.c.recipient == email_,
-                    o.c.kind.in_(("eval-request", "eval-reminder")),
-                    o.c.state == "sent",
-                )
-                .order_by(o.c.id.desc())
-                .limit(1)
-            )
-        ).scalar()
-        return None if latest is None else int(latest.split("/")[2])
+            return None  # a reply to an invite or a reminder: for the organiser
+        ended = [s for s in net.active_sessions if s.end <= self.now()]
+        return max(ended, key=lambda s: s.end).number if ended else None
 
     async def _evaluation(self, conn: AsyncConnection, mail: Mail) -> Disposition:
         c, msg, sent, inbox_id = mail.c, mail.msg, mail.sent, mail.inbox_id
@@ -260,7 +270,7 @@ class Processor:
         assert member is not None
         net = reg.network
         keys = [k for _, k in sent.values()]
-        number = await self._session_of(conn, reg, cand.email, keys)
+        number = self._session_of(reg, keys, c.subject)
         body = reply_text(msg)
         if number is None:
             # Not an evaluation: a message for the organiser (never answered automatically).

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import email
-import hashlib
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from hypothesis import strategies as st
 from leernet.calendar.itip import match_session
 from leernet.mailer import headers
 from leernet.mailer.classify import Candidate, Classification, Context, Outcome, classify
+from leernet.mailer.compose import message_id
 from leernet.tokens import participant_token
 
 SECRET, SLUG = "test-secret-not-for-production", "hr-ovl-2027"
@@ -46,9 +46,8 @@ def token(email: str) -> str:
 
 
 def sent_message_id(email: str, kind: str = "invite") -> str:
-    """The Message-ID the corpus uses for what we sent (compose's KEYHASH stands in for it)."""
-    digest = hashlib.sha256(f"{kind}/{SLUG}/{email}".encode()).hexdigest()[:24]
-    return f"<leernet.{digest}@example.org>"
+    """The Message-ID of what we sent: the first invite (SEQUENCE 0) of ``leernet start``."""
+    return message_id(f"{kind}/{SLUG}/{email}/0", "example.org")
 
 
 def context(sequence: int = 0, authserv_id: str = "mx.example.org") -> Context:

@@ -1,0 +1,163 @@
+"""The inbox processor on every corpus mail: what is recorded, what is queued, what is put aside."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from leernet import registry
+from leernet.build import Factory
+from leernet.mailer.outbox import enqueue
+from leernet.network import load_network
+from leernet.process import Processor
+from leernet.settings import Settings
+from leernet.store import open_store
+from leernet.store import schema as t
+
+ROOT = Path(__file__).parents[1]
+CORPUS = ROOT / "tests" / "data" / "replies"
+EXAMPLE = ROOT / "config" / "network.example.toml"
+SECRET = "test-secret-not-for-production"
+STARTED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+AFTER_ALL = datetime(2027, 6, 20, 12, 0, tzinfo=UTC)  # every session has ended
+ORGANISER = "an.peeters@example.org"
+CASES = sorted(p.stem for p in CORPUS.glob("*.eml"))
+
+
+def settings(db: Path) -> Settings:
+    return Settings(
+        _env_file=None,
+        service_address="netwerk@example.org",
+        secret=SECRET,
+        database_url=f"sqlite+aiosqlite:///{db}",
+        authserv_id="mx.example.org",
+    )
+
+
+@pytest.fixture(scope="module")
+def started_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database in which the example network was started and its invites were sent."""
+
+    db = tmp_path_factory.mktemp("started") / "leernet.db"
+
+    async def build() -> None:
+        engine = await open_store(f"sqlite+aiosqlite:///{db}")
+        factory = Factory(settings(db))
+        network = load_network(EXAMPLE).network
+        async with engine.begin() as conn:
+            reg = await registry.register(conn, network, EXAMPLE.read_text(), SECRET, STARTED)
+            await enqueue(conn, [factory.invite(reg, m, STARTED) for m in reg.members], STARTED)
+            await conn.execute(update(t.outbox).values(state="sent", sent_at=STARTED))
+        await engine.dispose()
+
+    asyncio.run(build())
+    return db
+
+
+async def process(db: Path, name: str, *, sequence: int = 0) -> tuple[Any, dict[str, list[Any]]]:
+    engine = await open_store(f"sqlite+aiosqlite:///{db}")
+    raw = (CORPUS / f"{name}.eml").read_bytes()
+    processor = Processor(Factory(settings(db)), lambda: AFTER_ALL)
+    try:
+        async with engine.begin() as conn:
+            if sequence:
+                await conn.execute(update(t.networks).values(sequence=sequence))
+            inbox_id = (
+                await conn.execute(
+                    t.inbox.insert().values(
+                        mailbox="test",
+                        uidvalidity=1,
+                        uid=1,
+                        sha256=name,
+                        raw=raw,
+                        size=len(raw),
+                        received_at=AFTER_ALL,
+                    )
+                )
+            ).inserted_primary_key[0]
+            disposition = await processor(conn, int(inbox_id), raw)
+        async with engine.connect() as conn:
+            rows = {
+                "rsvps": (await conn.execute(
+                    select(t.rsvps.c.session_number, t.rsvps.c.partstat, t.rsvps.c.comment, t.participants.c.email)
+                    .join(t.participants, t.participants.c.id == t.rsvps.c.participant_id)
+                )).all(),
+                "evaluations": (await conn.execute(
+                    select(t.evaluations.c.session_number, t.evaluations.c.absent, t.evaluations.c.answers, t.participants.c.email)
+                    .join(t.participants, t.participants.c.id == t.evaluations.c.participant_id)
+                )).all(),
+                "queued": (await conn.execute(
+                    select(t.outbox.c.kind, t.outbox.c.recipient).where(t.outbox.c.state == "queued")
+                )).all(),
+                "bounced": (await conn.execute(
+                    select(t.participants.c.email).where(t.participants.c.bounced_at.is_not(None))
+                )).all(),
+            }  # fmt: skip
+    finally:
+        await engine.dispose()
+    return disposition, rows
+
+
+def session_of(local: str) -> int:
+    network = load_network(EXAMPLE).network
+    for s in network.sessions:
+        if network.local(s.slot).strftime("%Y-%m-%dT%H:%M") == local:
+            return s.number
+    raise AssertionError(local)
+
+
+class TestCorpus:
+    @pytest.mark.parametrize("name", CASES)
+    async def test_corpus_mail(self, name: str, started_db: Path, tmp_path: Path) -> None:
+        """Each client-shaped mail has exactly the effect its sidecar describes, and nothing else."""
+        db = tmp_path / "leernet.db"
+        shutil.copy(started_db, db)
+        expected = json.loads((CORPUS / f"{name}.expected.json").read_text())
+        kind = expected.get("classification", "evaluation")
+        sequence = int(expected.get("context", {}).get("sequence", 0))
+        disposition, rows = await process(db, name, sequence=sequence)
+        queued_to = {r.recipient for r in rows["queued"]}
+
+        if kind == "evaluation":
+            assert disposition.outcome == "evaluation", disposition.reason
+            (row,) = rows["evaluations"]
+            assert row.absent is expected["absent"]
+            assert row.answers == expected["answers"]
+            assert row.session_number == (1 if expected.get("kickoff") else 6)
+            assert queued_to == {
+                row.email
+            }  # one confirmation (or answer-again), to the participant
+            assert rows["rsvps"] == []
+            return
+        assert rows["evaluations"] == []
+        if kind == "rsvp" and not expected.get("attention") and not expected.get("stale"):
+            assert disposition.attention is False, disposition.reason
+            number = 0 if expected["recurrence"] is None else session_of(expected["recurrence"])
+            # Apple answers the series and each override in one REPLY: all say the same.
+            assert {(r.email, r.partstat) for r in rows["rsvps"]} == {
+                (expected["participant"], expected["partstat"])
+            }
+            (row,) = [r for r in rows["rsvps"] if r.session_number == number]
+            if expected.get("comment"):
+                assert row.comment == expected["comment"]
+            assert queued_to == set()  # an RSVP is not answered
+            return
+        # Nothing recorded, and nothing ever sent back to the sender.
+        assert rows["rsvps"] == []
+        sender_gets = queued_to - {ORGANISER}
+        assert sender_gets == set(), f"{name} made leernet write to {sender_gets}"
+        if kind == "bounce":
+            assert {r.email for r in rows["bounced"]} == set(expected["bounced"])
+            assert queued_to == {ORGANISER}
+        elif expected.get("attention"):
+            assert disposition.attention is True
+            assert queued_to == {ORGANISER}  # the organiser is told once
+        else:
+            assert queued_to == set()
