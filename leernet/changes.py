@@ -18,6 +18,10 @@ class Changes:
     details: tuple[Session, ...] = ()  # work form or speaker changed
     added: tuple[Participant, ...] = ()
     removed: tuple[Participant, ...] = ()
+    # Staying participants whose name, manager or growth conversation changed: no new
+    # invite (the calendar is the same), but the store must follow.
+    people: tuple[Participant, ...] = ()
+    new_managers: tuple[Participant, ...] = ()  # of those, the ones with another manager now
     network_text: bool = False  # name, goal, location or link of the network changed
 
     @property
@@ -38,7 +42,7 @@ class Changes:
 
     @property
     def empty(self) -> bool:
-        return not (self.bumps_sequence or self.added or self.removed)
+        return not (self.bumps_sequence or self.added or self.removed or self.people)
 
 
 def diff(old: Network, new: Network) -> Changes:
@@ -83,7 +87,23 @@ def diff(old: Network, new: Network) -> Changes:
             details.append(after)
     old_emails = {p.email.lower() for p in old.participants}
     new_emails = {p.email.lower() for p in new.participants}
+    people, new_managers = [], []
+    for p in new.participants:
+        before = old.participant(p.email)
+        if before is None:
+            continue
+        if (p.name, p.manager_name, p.manager_email.lower(), p.growth_conversation) != (
+            before.name,
+            before.manager_name,
+            before.manager_email.lower(),
+            before.growth_conversation,
+        ):
+            people.append(p)
+        if p.manager_email and p.manager_email.lower() != before.manager_email.lower():
+            new_managers.append(p)
     return Changes(
+        people=tuple(people),
+        new_managers=tuple(new_managers),
         moved=tuple(moved),
         retitled=tuple(retitled),
         cancelled=tuple(cancelled),
@@ -144,5 +164,10 @@ def organiser_sentences(changes: Changes, network: Network) -> list[str]:
     out += [f"New participant: {p.name} <{p.email}>" for p in changes.added]
     out += [
         f"Removed participant: {p.name} <{p.email}> (gets a cancellation)" for p in changes.removed
+    ]
+    out += [
+        f"Changed participant: {p.name} <{p.email}> (manager {p.manager_email or '-'}, "
+        f"growth conversation {p.growth_conversation or '-'})"
+        for p in changes.people
     ]
     return out

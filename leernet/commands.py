@@ -219,6 +219,11 @@ def _update_messages(
         ]
     messages += [factory.invite(reg, m, now) for m in reg.active_members if m.email in added]
     messages += manager_notes(factory, reg, changes.added, now)
+    # A new manager hears what the network is, as the first one did at the start.
+    queued = {m.key for m in messages}
+    messages += [
+        m for m in manager_notes(factory, reg, changes.new_managers, now) if m.key not in queued
+    ]
     for m in before.members:
         if m.email in removed and not m.removed:
             gone = reg.member(m.email) or m

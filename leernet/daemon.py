@@ -138,7 +138,7 @@ async def check_mailbox(settings: Settings) -> None:
     except (OSError, TimeoutError) as exc:
         msg = f"cannot reach the IMAP server {settings.imap_host}:{settings.imap_port}: {exc}"
         raise MailboxError(msg) from exc
-    session.close()
+    await session.logout()
 
 
 async def run_daemon(

@@ -51,11 +51,19 @@ def _url(value: str) -> str:
     return value
 
 
+def _goal(value: str) -> str:
+    if not value.strip():
+        msg = "is required: say what the network wants to reach"
+        raise ValueError(msg)
+    return value
+
+
 Email = Annotated[str, AfterValidator(_email)]
 OptionalEmail = Annotated[str, AfterValidator(lambda v: _email(v) if v.strip() else "")]
 Line = Annotated[str, AfterValidator(_line)]
 Text = Annotated[str, AfterValidator(_text)]
 Url = Annotated[str, AfterValidator(_url)]
+Goal = Annotated[str, AfterValidator(_text), AfterValidator(_goal)]
 
 
 class _Strict(BaseModel):
@@ -65,7 +73,7 @@ class _Strict(BaseModel):
 class FileNetworkHead(_Strict):
     slug: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
     name: Annotated[Line, Field(min_length=1, max_length=200)]
-    goal: Text = ""
+    goal: Goal = ""
     language: Literal["nl", "en"] = "nl"
     timezone: str = "Europe/Brussels"
     location: Line = ""

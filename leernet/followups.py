@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet import facts, registry
@@ -20,6 +21,7 @@ from leernet.model import Person, QuestionKind, SessionKind
 from leernet.plan import Step, StepKind
 from leernet.planner import StepBuilder
 from leernet.registry import Member, Registered
+from leernet.store import schema as t
 
 DECLINED = "DECLINED"
 
@@ -69,20 +71,43 @@ class StepMessages:
         if kind is StepKind.LOW_ACCEPTANCE:
             return self.low_acceptance(att)
         evals = await facts.evaluations(self.conn, self.reg.id)
-        if kind in (StepKind.EVAL_REQUEST, StepKind.EVAL_REMINDER):
-            template = "eval_request" if kind is StepKind.EVAL_REQUEST else "eval_reminder"
+        if kind is StepKind.EVAL_REQUEST:
             return [
                 self._to(
                     m,
-                    template,
+                    "eval_request",
                     views.eval_request(self.net, participant_of(self.net, m), session),
                     expects_reply=True,
                 )
                 for m in self._reachable()
                 if att.rsvp(m.id, session.number) != DECLINED
-                and (kind is StepKind.EVAL_REQUEST or evals.get(m.id, session.number) is None)
+            ]
+        if kind is StepKind.EVAL_REMINDER:
+            # Only a request that went out can be reminded of: after an outage that skipped
+            # the request, or for someone added since, "nog even" would make no sense.
+            asked = await self._requested(session.number)
+            return [
+                self._to(
+                    m,
+                    "eval_reminder",
+                    views.eval_request(self.net, participant_of(self.net, m), session),
+                    expects_reply=True,
+                )
+                for m in self._reachable()
+                if m.email in asked
+                and att.rsvp(m.id, session.number) != DECLINED
+                and evals.get(m.id, session.number) is None
             ]
         return [self.digest(att, evals)]
+
+    async def _requested(self, number: int) -> set[str]:
+        """The participants whose evaluation request for session ``number`` was sent."""
+        prefix = f"{StepKind.EVAL_REQUEST.value}/{self.net.slug}/{number}/"
+        keys = [prefix + m.email for m in self.reg.active_members]
+        rows = await self.conn.execute(
+            select(t.outbox.c.key).where(t.outbox.c.key.in_(keys), t.outbox.c.state == "sent")
+        )
+        return {r.key.removeprefix(prefix) for r in rows}
 
     def _to(
         self, m: Member, template: str, context: dict[str, object], *, expects_reply: bool = False

@@ -51,8 +51,48 @@ _TEXT = {
 }
 
 
+# What the organiser calls each kind of message (a failure notice names it, not our key).
+_KIND_NAMES = {
+    "nl": {
+        "invite": "uitnodiging",
+        "invite-update": "gewijzigde uitnodiging",
+        "cancel": "annulering",
+        "manager-start": "startbericht aan de leidinggevende",
+        "reminder": "herinnering",
+        "low-acceptance": "waarschuwing weinig bevestigingen",
+        "eval-request": "evaluatievraag",
+        "eval-reminder": "herinnering aan de evaluatie",
+        "digest": "overzicht na de sessie",
+        "closing": "afsluitende terugblik",
+        "manager-summary": "samenvatting voor de leidinggevende",
+        "confirmation": "bevestiging",
+        "answer-again": "vraag om opnieuw te antwoorden",
+        "rollcall-recorded": "bevestiging van de aanwezigheden",
+    },
+    "en": {
+        "invite": "invitation",
+        "invite-update": "updated invitation",
+        "cancel": "cancellation",
+        "manager-start": "start note to the manager",
+        "reminder": "reminder",
+        "low-acceptance": "low-acceptance warning",
+        "eval-request": "evaluation request",
+        "eval-reminder": "evaluation reminder",
+        "digest": "session digest",
+        "closing": "closing reflection",
+        "manager-summary": "summary for the manager",
+        "confirmation": "confirmation",
+        "answer-again": "request to answer again",
+        "rollcall-recorded": "roll call confirmation",
+    },
+}
+
+
 def _t(language: str, key: str, **values: object) -> str:
-    return _TEXT["en" if language == "en" else "nl"][key].format(**values)
+    lang = "en" if language == "en" else "nl"
+    if "kind" in values:
+        values["kind"] = _KIND_NAMES[lang].get(str(values["kind"]), str(values["kind"]))
+    return _TEXT[lang][key].format(**values)
 
 
 _RECENT = timedelta(days=90)

@@ -34,7 +34,9 @@ from leernet.model import Followups
 
 # How far around now the planner looks: no step lies further from its session.
 LOOK_AHEAD = timedelta(days=61)
-LOOK_BACK = timedelta(days=45)
+# The latest step is the digest: end + 14 days (evaluation_hours_after) + 2 x 60 days
+# (evaluation_reminder_days), sendable for 14 days more: 148 days at the most.
+LOOK_BACK = timedelta(days=150)
 
 
 class StepKind(StrEnum):

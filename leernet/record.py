@@ -16,7 +16,9 @@ Decisions worth knowing:
   evaluation (``afwezig`` or not) or the organiser's roll call; either can
   correct the other, and the ``source`` column says who spoke last.
 * Purging a network keeps numbers and yes/no answers (for statistics) and
-  blanks every free text: text answers, RSVP comments and raw mail.
+  blanks every free text: text answers, RSVP comments, raw mail, and the bytes
+  of the mail it sent (confirmations and digests repeat answers); erasing a
+  participant does the same for what they sent and what was sent to them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from leernet.store import schema as t
@@ -39,6 +41,7 @@ Answer = int | bool | str
 
 PARTSTATS = frozenset({"ACCEPTED", "DECLINED", "TENTATIVE", "NEEDS-ACTION"})
 PRESENCE_SOURCES = frozenset({"evaluation", "rollcall"})
+_PENDING = ("queued", "deferred")
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,15 +283,30 @@ async def erase_participant(conn: AsyncConnection, network_id: int, email: str) 
         return None
     for table in (t.rsvps, t.evaluations, t.presence):
         await conn.execute(table.delete().where(table.c.participant_id == pid))
+    inbox_ids = [
+        r[0]
+        for r in await conn.execute(select(t.inbox.c.id).where(t.inbox.c.participant_id == pid))
+    ]
     await conn.execute(update(t.inbox).where(t.inbox.c.participant_id == pid).values(raw=None))
     await conn.execute(
         update(t.outbox)
         .where(
             t.outbox.c.network_id == network_id,
             t.outbox.c.recipient == address,
-            t.outbox.c.state.in_(("queued", "deferred")),
+            t.outbox.c.state.in_(_PENDING),
         )
         .values(state="cancelled")
+    )
+    # What was sent keeps its row (the key stops it being queued again) but not its
+    # bytes: a confirmation repeats the answers, a "message" notice quotes the mail.
+    about_them = (t.outbox.c.network_id == network_id) & (t.outbox.c.recipient == address)
+    for start in range(0, len(inbox_ids), 500):
+        keys = [
+            t.outbox.c.key.like(f"notice/message/{i}/%") for i in inbox_ids[start : start + 500]
+        ]
+        about_them = about_them | or_(*keys)
+    await conn.execute(
+        update(t.outbox).where(about_them, t.outbox.c.state != "sending").values(raw=b"")
     )
     return int(pid)
 
@@ -314,6 +332,13 @@ async def purge_network(conn: AsyncConnection, network_id: int, now: datetime) -
         update(t.rsvps).where(t.rsvps.c.participant_id.in_(members)).values(comment="")
     )
     await conn.execute(update(t.inbox).where(t.inbox.c.network_id == network_id).values(raw=None))
+    # Sent mail repeats free text (confirmations, digests, summaries, notices): keep the
+    # rows, drop the bytes; what had not gone out by now never will.
+    mine = t.outbox.c.network_id == network_id
+    await conn.execute(
+        update(t.outbox).where(mine, t.outbox.c.state.in_(_PENDING)).values(state="cancelled")
+    )
+    await conn.execute(update(t.outbox).where(mine, t.outbox.c.state != "sending").values(raw=b""))
     await conn.execute(
         update(t.networks).where(t.networks.c.id == network_id).values(purged_at=now)
     )

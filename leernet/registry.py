@@ -281,6 +281,17 @@ async def save_update(
             .where(t.participants.c.network_id == reg.id, t.participants.c.email == p.email.lower())
             .values(removed_at=None, name=p.name, growth_conversation=p.growth_conversation)
         )
+    for p in changes.people:
+        await conn.execute(
+            update(t.participants)
+            .where(t.participants.c.network_id == reg.id, t.participants.c.email == p.email.lower())
+            .values(
+                name=p.name,
+                manager_name=p.manager_name,
+                manager_email=p.manager_email.lower(),
+                growth_conversation=p.growth_conversation,
+            )
+        )
     fresh = [p for p in changes.added if reg.member(p.email) is None]
     await add_participants(
         conn, network_id=reg.id, network=new, people=fresh, secret=secret, now=now

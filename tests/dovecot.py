@@ -13,6 +13,7 @@ aioimaplib, so they work against any server, pymap included.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import os
@@ -261,6 +262,11 @@ async def imap_client(account: ImapAccount) -> Any:
         yield client
     finally:
         await client.logout()
+        # aioimaplib leaves the socket to the garbage collector; close it while the loop runs.
+        transport = getattr(client.protocol, "transport", None)
+        if transport is not None:
+            transport.close()
+            await asyncio.sleep(0)
 
 
 async def append(account: ImapAccount, *raws: bytes, folder: str = "INBOX") -> None:

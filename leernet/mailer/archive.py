@@ -1,11 +1,12 @@
 """The inbox's side of the store: raw mail, what became of it, and the checkpoint.
 
-One ``store`` call is one transaction: the raw bytes are inserted, the
-processor runs on the same connection, its disposition and the IMAP checkpoint
-(UIDVALIDITY + last UID, RFC 3501 2.3.1.1) are written, then it commits. A
-SHA-256 seen before is not processed again. A processor that raises costs one
-message, never the loop (STYLE rule 8): its transaction is rolled back and the
-mail is archived as ``error`` and set aside.
+One ``store_batch`` call is one transaction for a FETCH batch: for each mail
+the raw bytes are inserted, the processor runs on the same connection and its
+disposition is written; then the IMAP checkpoint (UIDVALIDITY + last UID, RFC
+3501 2.3.1.1), then one commit (``store``: the same for one mail). A SHA-256
+seen before is not processed again. A processor that raises costs one message,
+never the loop (STYLE rule 8): the batch is redone one mail per transaction,
+where that mail's transaction is rolled back and it is archived as ``error``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.errors import LeernetError
@@ -119,65 +120,134 @@ class Archive:
                 await conn.execute(update(inbox).where(inbox.c.id.in_(gone)).values(moved=True))
         return known
 
+    async def store_batch(
+        self, uidvalidity: int, batch: list[tuple[Fetched, bool]], folders: Folders
+    ) -> list[tuple[str, bool]]:
+        """Store and process mails ``(message, too_large)`` in one transaction, in order.
+
+        Returns (target folder, duplicate) per mail. The archive rows, every
+        processor's effects and the checkpoint commit together or not at all,
+        so nothing is applied twice and the MOVE still follows the commit. When
+        a processor raises, the batch is rolled back and its mails are stored
+        again one transaction each (``store``), so that mail alone is set aside.
+        """
+        if len(batch) == 1:
+            message, too_large = batch[0]
+            return [await self.store(uidvalidity, message, folders, too_large=too_large)]
+        logs: list[tuple[str, dict[str, Any]]] = []
+        out: list[tuple[str, bool]] = []
+        async with self._engine.connect() as conn:
+            transaction = await conn.begin()
+            try:
+                for message, too_large in batch:
+                    out.append(
+                        await self._store(
+                            conn, uidvalidity, message, folders, too_large=too_large, logs=logs
+                        )
+                    )
+                await self._checkpoint(conn, uidvalidity, max(m.uid for m, _ in batch))
+            except _ProcessorError:
+                await transaction.rollback()
+            except BaseException:
+                await transaction.rollback()
+                raise
+            else:
+                await transaction.commit()
+                for text, extra in logs:
+                    log.info(text, extra=extra)
+                return out
+        return [
+            await self.store(uidvalidity, message, folders, too_large=too_large)
+            for message, too_large in batch
+        ]
+
     async def store(
         self, uidvalidity: int, message: Fetched, folders: Folders, *, too_large: bool
     ) -> tuple[str, bool]:
         """Store and process one mail in one transaction; return (target folder, duplicate)."""
+        logs: list[tuple[str, dict[str, Any]]] = []
+        async with self._engine.connect() as conn:
+            await conn.begin()
+            try:
+                result = await self._store(
+                    conn, uidvalidity, message, folders, too_large=too_large, logs=logs, alone=True
+                )
+                await self._checkpoint(conn, uidvalidity, message.uid)
+            except BaseException:
+                await conn.rollback()
+                raise
+            # Not the transaction begun above when a processor error replaced it (``_store``).
+            await conn.commit()
+        for text, extra in logs:
+            log.info(text, extra=extra)
+        return result
+
+    async def _store(
+        self,
+        conn: AsyncConnection,
+        uidvalidity: int,
+        message: Fetched,
+        folders: Folders,
+        *,
+        too_large: bool,
+        logs: list[tuple[str, dict[str, Any]]],
+        alone: bool = False,
+    ) -> tuple[str, bool]:
+        """Archive, process and record one mail in the open transaction of ``conn``.
+
+        ``alone``: the transaction holds only this mail, so a processor error
+        rolls it back and the mail is archived as ``error``; otherwise the
+        error is raised as ``_ProcessorError`` for ``store_batch``.
+        """
         raw = message.data
         digest = hashlib.sha256((b"header-only\0" if too_large else b"") + raw).hexdigest()
         mid = message_id(raw)
         extra: dict[str, Any] = {"mailbox": self.mailbox, "uid": message.uid, "message_id": mid}
-        async with self._engine.connect() as conn:
-            transaction = await conn.begin()
-            earlier = await conn.execute(
-                select(inbox.c.id, inbox.c.folder).where(inbox.c.sha256 == digest)
-            )
-            first = earlier.first()
-            if first is not None:
-                await self._checkpoint(conn, uidvalidity, message.uid)
-                await transaction.commit()
-                log.info("duplicate of inbox row %s, not processed again", first.id, extra=extra)
-                return first.folder or folders.attention, True
-            now = self._now()
-            values = {
-                "mailbox": self.mailbox,
-                "uidvalidity": uidvalidity,
-                "uid": message.uid,
-                "sha256": digest,
-                "message_id": mid,
-                "raw": raw,
-                "size": message.size if too_large else len(raw),
-                "received_at": now,
-            }
+        first = (await conn.execute(_BY_DIGEST, {"digest": digest})).first()
+        if first is not None:
+            logs.append((f"duplicate of inbox row {first.id}, not processed again", extra))
+            return first.folder or folders.attention, True
+        now = self._now()
+        values = {
+            "mailbox": self.mailbox,
+            "uidvalidity": uidvalidity,
+            "uid": message.uid,
+            "sha256": digest,
+            "message_id": mid,
+            "raw": raw,
+            "size": message.size if too_large else len(raw),
+            "received_at": now,
+        }
+        row_id = await _insert(conn, values)
+        limit = self._max_bytes
+        try:
+            if too_large:
+                reason = f"{message.size} bytes, more than max_message_bytes ({limit})"
+                disposition = Disposition("too-large", reason, attention=True)
+            else:
+                disposition = await self._processor(conn, row_id, raw)
+        except Exception as exc:
+            if not alone:
+                raise _ProcessorError from exc
+            # Roll back what the processor did; keep the mail, archived as an error.
+            await conn.rollback()
+            disposition = _failure(exc, extra)
+            await conn.begin()
             row_id = await _insert(conn, values)
-            limit = self._max_bytes
-            try:
-                if too_large:
-                    reason = f"{message.size} bytes, more than max_message_bytes ({limit})"
-                    disposition = Disposition("too-large", reason, attention=True)
-                else:
-                    disposition = await self._processor(conn, row_id, raw)
-            except Exception as exc:
-                await transaction.rollback()
-                disposition = _failure(exc, extra)
-                transaction = await conn.begin()
-                row_id = await _insert(conn, values)
-            folder = folders.attention if disposition.attention else folders.processed
-            await conn.execute(
-                update(inbox)
-                .where(inbox.c.id == row_id)
-                .values(
-                    outcome=disposition.outcome,
-                    reason=disposition.reason,
-                    network_id=disposition.network_id,
-                    participant_id=disposition.participant_id,
-                    folder=folder,
-                    processed_at=now,
-                )
+        folder = folders.attention if disposition.attention else folders.processed
+        await conn.execute(
+            update(inbox)
+            .where(inbox.c.id == row_id)
+            .values(
+                outcome=disposition.outcome,
+                reason=disposition.reason,
+                network_id=disposition.network_id,
+                participant_id=disposition.participant_id,
+                folder=folder,
+                processed_at=now,
             )
-            await self._checkpoint(conn, uidvalidity, message.uid)
-            await transaction.commit()
-        log.info("archived as %s", disposition.outcome, extra={**extra, "inbox_id": row_id})
+        )
+        logs.append((f"archived as {disposition.outcome}", {**extra, "inbox_id": row_id}))
         return folder, False
 
     async def mark_moved(self, uidvalidity: int, uids: list[int]) -> None:
@@ -199,6 +269,13 @@ class Archive:
             .where(imap_state.c.last_uid < uid)
             .values(last_uid=uid)
         )
+
+
+class _ProcessorError(Exception):
+    """A processor raised inside a batch: the batch is redone one mail per transaction."""
+
+
+_BY_DIGEST = select(inbox.c.id, inbox.c.folder).where(inbox.c.sha256 == bindparam("digest"))
 
 
 def _failure(exc: Exception, extra: dict[str, Any]) -> Disposition:

@@ -148,7 +148,7 @@ def _classify(raw: bytes, ctx: Context) -> Classification:
     except RecursionError:
         return Classification(Outcome.UNKNOWN, "MIME structure nests too deep", attention=True)
     base = {
-        "message_id": h.header_text(msg, "Message-ID")[:300],
+        "message_id": h.own_message_id(msg),
         "subject": h.decoded(h.header_text(msg, "Subject"))[:300],
     }
     sender, sender_problem = h.from_address(msg)

@@ -129,6 +129,18 @@ def message_ids(msg: Message) -> list[str]:
     return ids[:50]
 
 
+def own_message_id(msg: Message) -> str:
+    """The mail's own Message-ID as ``<id>`` when it is printable ASCII, else ''.
+
+    It goes back out in our In-Reply-To (RFC 5322 3.6.4): 8-bit bytes or stray text
+    from a broken client must not reach a header we write.
+    """
+    found = _MSGID_RE.search(header_text(msg, "Message-ID"))
+    if found is None or not all(33 <= ord(c) <= 126 for c in found.group(1)):
+        return ""
+    return f"<{found.group(1)}>"
+
+
 def dmarc_result(msg: Message, authserv_id: str) -> str | None:
     """DMARC result of the topmost Authentication-Results from ``authserv_id``, else None.
 

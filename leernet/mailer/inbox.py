@@ -11,8 +11,9 @@ Exactly once, whatever breaks (DESIGN.md "Nothing is lost"):
    always matches the highest UID even when it is below n, RFC 3501 6.4.8.)
 3. The rest is fetched in batches of at most 100 (MAIL-NOTES gotcha 1), sizes
    first: a mail over ``max_message_bytes`` is archived by its header only.
-   Each message is stored and processed in its own transaction (``archive``); a
-   SHA-256 seen before is not processed again and goes where its first copy went.
+   Each batch is stored and processed in one transaction (``Archive.store_batch``;
+   a processor error redoes that batch one mail per transaction); a SHA-256 seen
+   before is not processed again and goes where its first copy went.
 4. After the commits, one UID MOVE per target folder, then the rows are marked moved.
 
 ``run_forever`` waits in IDLE (RFC 2177) when the server has it, else polls,
@@ -177,10 +178,9 @@ class Inbox:
                 heads = await session.fetch(large, "(UID RFC822.SIZE BODY.PEEK[HEADER])")
                 found += [(m, True) for m in heads]
             moves = defaultdict(list)
-            for message, too_large in sorted(found, key=lambda item: item[0].uid):
-                folder, duplicate = await self._archive.store(
-                    p.uidvalidity, message, p.folders, too_large=too_large
-                )
+            ordered = sorted(found, key=lambda item: item[0].uid)
+            stored = await self._archive.store_batch(p.uidvalidity, ordered, p.folders)
+            for (message, _), (folder, duplicate) in zip(ordered, stored, strict=True):
                 moves[folder].append(message.uid)
                 fetched += 1
                 duplicates += duplicate

@@ -23,7 +23,7 @@ import asyncio
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -33,7 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leernet.errors import SendDeferred, SendError
-from leernet.mailer.smtp import send_share
+from leernet.mailer.smtp import send_stream
 from leernet.store.schema import outbox
 
 if TYPE_CHECKING:
@@ -43,8 +43,8 @@ log = logging.getLogger("leernet.outbox")
 
 STATES = ("queued", "sending", "sent", "deferred", "failed", "skipped", "cancelled")
 _DUE_STATES = ("queued", "deferred")
-CLAIM_BATCH = 500  # rows claimed (and held in memory with their bytes) at a time
-FLUSH_EVERY = 20  # outcomes written per commit: a crash re-sends at most this many
+CLAIM_BATCH = 500  # rows claimed at a time; at most 1.5x this many are held with their bytes
+FLUSH_EVERY = 20  # outcomes written per commit: a crash re-sends at most about twice this many
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,18 +197,61 @@ class _Outcome:
     error: SendError | None  # None: the server said 250
 
 
-def _shares(rows: list[_Row], workers: int) -> list[list[_Row]]:
-    """Split rows over workers, each network's rows to one worker, in id order."""
-    groups: dict[object, list[_Row]] = defaultdict(list)
-    for row in rows:
-        groups[row.network_id if row.network_id is not None else ("row", row.id)].append(row)
-    shares: list[list[_Row]] = [[] for _ in range(workers)]
-    # Largest group first to the least loaded worker keeps the shares even.
-    for group in sorted(groups.values(), key=len, reverse=True):
-        min(shares, key=len).extend(group)
-    for share in shares:
-        share.sort(key=lambda r: r.id)
-    return [s for s in shares if s]
+class _Lane:
+    """The rows handed to one SMTP connection, in the order claimed."""
+
+    def __init__(self, on_taken: Callable[[], None]) -> None:
+        self.queue: asyncio.Queue[_Row | None] = asyncio.Queue()
+        self._on_taken = on_taken
+
+    def put(self, row: _Row) -> None:
+        self.queue.put_nowait(row)
+
+    def close(self) -> None:
+        self.queue.put_nowait(None)
+
+    async def rows(self) -> AsyncIterator[_Row]:
+        while (row := await self.queue.get()) is not None:
+            self._on_taken()
+            yield row
+
+
+class _Lanes:
+    """Every network's rows go to one connection for the whole drain, so they arrive in order.
+
+    A network seen for the first time goes to the connection with the fewest rows waiting.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.room = asyncio.Event()  # fewer than CLAIM_BATCH / 2 rows wait: claim more
+        self.lanes = [_Lane(self._taken) for _ in range(workers)]
+        self._of: dict[object, _Lane] = {}
+        self.unreachable = False
+
+    @property
+    def waiting(self) -> int:
+        return sum(lane.queue.qsize() for lane in self.lanes)
+
+    def _taken(self) -> None:
+        if self.waiting < CLAIM_BATCH // 2:
+            self.room.set()
+
+    def put(self, rows: list[_Row]) -> None:
+        for row in rows:
+            group = row.network_id if row.network_id is not None else ("row", row.id)
+            lane = self._of.get(group)
+            if lane is None:
+                lane = min(self.lanes, key=lambda ln: ln.queue.qsize())
+                self._of[group] = lane
+            lane.put(row)
+
+    def stop(self) -> None:
+        self.unreachable = True
+        self.room.set()
+
+    def close(self) -> None:
+        for lane in self.lanes:
+            lane.close()
 
 
 class _Drain:
@@ -227,6 +270,7 @@ class _Drain:
         self.on_failure = on_failure
         self.db = asyncio.Lock()  # one writer at a time: SQLite has one anyway
         self.pending: list[_Outcome] = []
+        self._flushing: asyncio.Future[None] | None = None
         self.totals: dict[str, int] = defaultdict(int)
 
     async def claim(self, limit: int) -> list[_Row]:
@@ -275,9 +319,25 @@ class _Drain:
         return rows
 
     async def record(self, row: _Row, error: SendError | None) -> None:
+        """Note one outcome; written by a flush in the background so sending goes on meanwhile."""
         self.pending.append(_Outcome(row, error))
-        if len(self.pending) >= FLUSH_EVERY:
-            await self.flush()
+        if len(self.pending) < FLUSH_EVERY:
+            return
+        running = self._flushing
+        if running is None or running.done():
+            if running is not None:
+                running.result()  # a failed flush stops the drain here
+            self._flushing = asyncio.ensure_future(self.flush())
+        elif len(self.pending) >= 2 * FLUSH_EVERY:
+            # The store is slower than the server: wait, so that a crash re-sends few.
+            await asyncio.shield(running)
+
+    async def close(self) -> None:
+        """Wait for the flush in flight, then write what is left."""
+        running, self._flushing = self._flushing, None
+        if running is not None:
+            await running
+        await self.flush()
 
     async def flush(self) -> None:
         async with self.db:
@@ -285,26 +345,40 @@ class _Drain:
             if not batch:
                 return
             async with self.engine.begin() as conn:
+                sent = [o.row for o in batch if o.error is None]
+                if sent:
+                    await self._sent(conn, sent)
                 for outcome in batch:
-                    await self._apply(conn, outcome)
+                    if outcome.error is not None:
+                        await self._apply(conn, outcome)
+
+    async def _sent(self, conn: AsyncConnection, rows: list[_Row]) -> None:
+        # One statement for every 250 of this flush: the same values _apply wrote one by one.
+        await conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_([r.id for r in rows]) & (outbox.c.state == "sending"))
+            .values(
+                state="sent",
+                sent_at=self.now(),
+                attempts=outbox.c.attempts + 1,
+                smtp_code=250,
+                last_error=None,
+            )
+        )
+        self.totals["sent"] += len(rows)
+        if log.isEnabledFor(logging.DEBUG):
+            for row in rows:
+                log.debug(
+                    "sent %s",
+                    row.key,
+                    extra={"event": "outbox.sent", "key": row.key, "kind": row.kind},
+                )
 
     async def _apply(self, conn: AsyncConnection, outcome: _Outcome) -> None:
         row, error, now = outcome.row, outcome.error, self.now()
         mine = update(outbox).where((outbox.c.id == row.id) & (outbox.c.state == "sending"))
         extra = {"key": row.key, "kind": row.kind}
-        if error is None:
-            await conn.execute(
-                mine.values(
-                    state="sent",
-                    sent_at=now,
-                    attempts=outbox.c.attempts + 1,
-                    smtp_code=250,
-                    last_error=None,
-                )
-            )
-            self.totals["sent"] += 1
-            log.debug("sent %s", row.key, extra={"event": "outbox.sent", **extra})
-            return
+        assert error is not None  # 250s are written together by _sent
         give_up = now - row.created_at > timedelta(hours=self.settings.send_give_up_hours)
         if isinstance(error, SendDeferred) and not give_up:
             attempts = row.attempts + 1
@@ -367,25 +441,42 @@ async def drain(
     if recover_orphans:
         await recover(engine)
     state = _Drain(engine, settings, now, on_failure)
+    lanes = _Lanes(settings.smtp_connections)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for lane in lanes.lanes:
+                tg.create_task(
+                    send_stream(settings, lane.rows(), state.record, now, on_unreachable=lanes.stop)
+                )
+            try:
+                await _feed(state, lanes, limit)
+            finally:
+                lanes.close()
+    finally:
+        await state.close()
+    t = state.totals
+    return DrainResult(t["sent"], t["deferred"], t["failed"], t["skipped"])
+
+
+async def _feed(state: _Drain, lanes: _Lanes, limit: int | None) -> None:
+    """Claim due rows and hand them to the connections, claiming again while they send.
+
+    Stops when nothing is due, at ``limit``, or when the server cannot be
+    reached (the rest stays queued for the next drain).
+    """
     remaining = limit if limit is not None else -1
-    while remaining != 0:
+    while remaining != 0 and not lanes.unreachable:
         size = CLAIM_BATCH if remaining < 0 else min(CLAIM_BATCH, remaining)
         rows = await state.claim(size)
         if not rows:
-            break
+            return
         remaining = remaining - len(rows) if remaining > 0 else remaining
-        try:
-            async with asyncio.TaskGroup() as tg:
-                tasks = [
-                    tg.create_task(send_share(settings, share, state.record, now))
-                    for share in _shares(rows, settings.smtp_connections)
-                ]
-        finally:
-            await state.flush()
-        if not any(t.result() for t in tasks):
-            break  # the server is down: leave the rest queued for the next drain
-    t = state.totals
-    return DrainResult(t["sent"], t["deferred"], t["failed"], t["skipped"])
+        lanes.put(rows)
+        # Bounded: every row taken by a connection either sets ``room`` or leaves
+        # fewer waiting; ``stop`` sets it too.
+        while lanes.waiting >= CLAIM_BATCH // 2 and not lanes.unreachable:
+            lanes.room.clear()
+            await lanes.room.wait()
 
 
 class Outbox:

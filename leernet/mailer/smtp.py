@@ -16,7 +16,8 @@ After any error, ``usable`` says whether the connection can carry the next
 message; a 4xx/5xx reply to one message leaves it usable (aiosmtplib sends
 RSET), a 421 or a lost connection does not.
 
-``send_share`` works through a list of stored messages over one connection and
+``send_stream`` works through stored messages as the outbox hands them over, on
+one connection kept open between its claims (``send_share``: a fixed list), and
 reports each outcome (``None`` for the server's 250, else the error) to the
 outbox, which owns the database side.
 """
@@ -34,7 +35,7 @@ from leernet.errors import SendDeferred, SendError, SendRejected
 from leernet.settings import Security, Settings, is_loopback
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
     from datetime import datetime
 
 log = logging.getLogger("leernet.outbox")
@@ -207,34 +208,57 @@ async def send_share(
     record: Callable[[RowT, SendError | None], Awaitable[None]],
     now: Callable[[], datetime],
 ) -> bool:
-    """Send ``share`` in order over one connection; return whether the server could be reached.
+    """Send ``share`` in order over one connection; return whether the server could be reached."""
+
+    async def rows() -> AsyncIterator[RowT]:
+        for row in share:
+            yield row
+
+    return await send_stream(settings, rows(), record, now)
+
+
+async def send_stream(
+    settings: Settings,
+    rows: AsyncIterator[RowT],
+    record: Callable[[RowT, SendError | None], Awaitable[None]],
+    now: Callable[[], datetime],
+    on_unreachable: Callable[[], None] | None = None,
+) -> bool:
+    """Send ``rows`` in order over one connection (opened at the first row); False if unreachable.
 
     Every row gets exactly one ``record`` call. After a lost connection the
-    session reconnects once; lost again before a message got through, the
-    rest of the share is deferred for a later drain.
+    session reconnects once; lost again before a message got through, or the
+    server unreachable at the start, every further row is deferred for a later
+    drain and ``on_unreachable`` tells the caller to stop handing out rows.
     """
     session = SmtpSession(settings)
+    opened = False  # the first connection succeeded
+    reachable = True
+    failure: SendError | None = None  # once set, every further row is deferred with it
+    losses = 0  # connections lost since the last message the server took
     try:
-        try:
-            await session.open()
-        except SendError as exc:
-            _OUTAGE.down(session.server, now(), exc, settings.send_give_up_hours)
-            for row in share:
-                await record(row, exc)
-            return False
-        _OUTAGE.up(session.server, now())
-        losses = 0  # connections lost since the last message the server took
-        for i, row in enumerate(share):
-            if not session.usable:
-                losses += 1
+        async for row in rows:
+            if failure is None and not session.usable:
                 try:
-                    if losses > 1:
-                        raise SendDeferred(f"connection to {session.server} lost again")
+                    if opened:
+                        losses += 1
+                        if losses > 1:
+                            raise SendDeferred(f"connection to {session.server} lost again")
                     await session.open()
                 except SendError as exc:
-                    for rest in share[i:]:
-                        await record(rest, exc)
-                    return True
+                    failure = exc
+                    if not opened:
+                        reachable = False
+                        _OUTAGE.down(session.server, now(), exc, settings.send_give_up_hours)
+                    if on_unreachable is not None:
+                        on_unreachable()
+                else:
+                    if not opened:
+                        opened = True
+                        _OUTAGE.up(session.server, now())
+            if failure is not None:
+                await record(row, failure)
+                continue
             try:
                 await session.send(settings.service_address, row.recipient, row.raw)
             except SendError as exc:
@@ -242,6 +266,6 @@ async def send_share(
             else:
                 losses = 0
                 await record(row, None)
-        return True
+        return reachable
     finally:
         await session.close()

@@ -1,0 +1,134 @@
+"""The organiser's commands end to end: start, replies in Dovecot, run --once, export."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import json
+from email.policy import default
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from leernet.cli import main
+from tests.dovecot import ImapAccount, append, messages
+from tests.smtpserver import SmtpTestServer
+
+ROOT = Path(__file__).parents[1]
+CORPUS = ROOT / "tests" / "data" / "replies"
+EXAMPLE = ROOT / "config" / "network.example.toml"
+ORGANISER = "an.peeters@example.org"
+REPLIES = {
+    # name: what it is
+    "outlook_accept_series": "Bert accepts the series (Outlook)",
+    "gmail_decline_instance": "Nathalie declines session 2 (Gmail, RECURRENCE-ID in UTC)",
+    "outlook_tentative_comment": "Sofie is tentative, with a comment",
+    "outlook_decline_occurrence": "Jan declines session 4 (Outlook, Windows zone name)",
+    "owa_accept": "Els accepts (Outlook on the web)",
+    "gmail_eval_inline_quoted": "Sofie answers the kick-off evaluation inline",
+    "outlook_oof_nl": "an out-of-office reply",
+    "postfix_dsn_bounce": "a bounce for Jan",
+    "stranger_to_service": "a stranger",
+    "forged_other_from_right_token": "Bert's token, someone else's From",
+}
+
+
+def env(smtp: SmtpTestServer, imap: ImapAccount, tmp: Path) -> dict[str, str]:
+    return {
+        "LEERNET_SERVICE_ADDRESS": "netwerk@example.org",
+        "LEERNET_SECRET": "test-secret-not-for-production",
+        "LEERNET_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'leernet.db'}",
+        "LEERNET_SMTP_HOST": "127.0.0.1",
+        "LEERNET_SMTP_PORT": str(smtp.port),
+        "LEERNET_SMTP_SECURITY": "none",
+        "LEERNET_SMTP_HOSTNAME": "client.test.invalid",
+        "LEERNET_IMAP_HOST": imap.host,
+        "LEERNET_IMAP_PORT": str(imap.port),
+        "LEERNET_IMAP_SECURITY": "none",
+        "LEERNET_IMAP_USER": imap.user,
+        "LEERNET_IMAP_PASSWORD": imap.password,
+        "LEERNET_AUTHSERV_ID": "mx.example.org",
+    }
+
+
+def leernet(runner: CliRunner, environment: dict[str, str], *args: str) -> str:
+    result = runner.invoke(main, list(args), env=environment, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.dovecot
+def test_start_replies_run_once_export(
+    dovecot: ImapAccount, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replies in the shapes of real clients are recorded exactly; robots and strangers are not."""
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    with SmtpTestServer() as smtp:
+        environment = env(smtp, dovecot, tmp_path)
+        leernet(runner, environment, "start", str(EXAMPLE))
+        leernet(runner, environment, "run", "--once")
+        sent = smtp.wait_for(17)
+        assert sorted(m.message()["Subject"].split(":")[0] for m in sent).count("Uitnodiging") == 12
+
+        asyncio.run(append(dovecot, *(CORPUS.joinpath(f"{n}.eml").read_bytes() for n in REPLIES)))
+        summary = leernet(runner, environment, "run", "--once")
+        assert "received 10" in summary
+
+        exported = json.loads(
+            leernet(runner, environment, "export", "hr-ovl-2027", "--format", "json")
+        )
+        rsvp = {(a["participant"], a["session"]): a for a in exported["attendance"]}
+        assert {rsvp["bert.claes@example.com", n]["rsvp"] for n in range(1, 7)} == {"accepted"}
+        assert rsvp["nathalie.goossens@example.org", 2]["rsvp"] == "declined"
+        assert rsvp["nathalie.goossens@example.org", 3]["rsvp"] == "needs-action"
+        assert rsvp["jan.peeters@example.be", 4]["rsvp"] == "declined"
+        assert rsvp["sofie.maes@example.com", 1]["rsvp"] == "tentative"
+        assert rsvp["sofie.maes@example.com", 1]["comment"]
+        assert rsvp["els.wouters@example.net", 5]["rsvp"] == "accepted"
+        evaluations = {(e["participant"], e["session"]): e for e in exported["evaluations"]}
+        assert set(evaluations) == {("sofie.maes@example.com", 1)}
+        assert evaluations["sofie.maes@example.com", 1]["answers"]["1"] == 5
+        assert evaluations["sofie.maes@example.com", 1]["answers"]["4"] is False
+
+        later = smtp.received[17:]
+        to = sorted(r for m in later for r in m.rcpt_tos)
+        # One confirmation to Sofie; notices to the organiser (bounce, stranger, spoof);
+        # nothing to the out-of-office, the stranger or the spoofer.
+        assert to.count("sofie.maes@example.com") == 1
+        assert set(to) == {"sofie.maes@example.com", ORGANISER}
+        assert to.count(ORGANISER) == 3
+        confirmation = next(m for m in later if "sofie.maes@example.com" in m.rcpt_tos).message()
+        assert confirmation["Auto-Submitted"] == "auto-replied"
+
+        attention = asyncio.run(messages(dovecot, "leernet.needs-attention"))
+        subjects = {email.message_from_bytes(raw, policy=default)["Subject"] for raw in attention}
+        assert len(attention) == 2, subjects
+        assert asyncio.run(messages(dovecot, "INBOX")) == []
+        assert len(asyncio.run(messages(dovecot, "leernet.processed"))) == 8
+
+        # A second pass changes nothing and sends nothing.
+        again = leernet(runner, environment, "run", "--once")
+        assert "sent 0" in again
+        assert len(smtp.received) == 17 + len(later)
+
+
+def test_check_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`leernet check` exits 0 on a valid file and 1 with every problem named by field."""
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    ok = runner.invoke(main, ["check", str(EXAMPLE)], env={"LEERNET_SECRET": ""})
+    assert ok.exit_code == 0, ok.output
+    assert "Kennismaking" in ok.output
+    broken = tmp_path / "broken.toml"
+    broken.write_text(
+        EXAMPLE.read_text()
+        .replace('goal = "Van elkaar', 'goal = ""\n#')
+        .replace('email = "bert.claes@example.com"', 'email = "broken@"')
+    )
+    bad = runner.invoke(main, ["check", str(broken)])
+    assert bad.exit_code == 1
+    assert "network.goal" in bad.output
+    assert "participants[1].email" in bad.output
+    assert "'broken@' is not an email address" in bad.output
