@@ -87,19 +87,20 @@ def diff(old: Network, new: Network) -> Changes:
             details.append(after)
     old_emails = {p.email.lower() for p in old.participants}
     new_emails = {p.email.lower() for p in new.participants}
-    people, new_managers = [], []
+    people: list[Participant] = []
+    new_managers: list[Participant] = []
     for p in new.participants:
-        before = old.participant(p.email)
-        if before is None:
+        was = old.participant(p.email)
+        if was is None:
             continue
         if (p.name, p.manager_name, p.manager_email.lower(), p.growth_conversation) != (
-            before.name,
-            before.manager_name,
-            before.manager_email.lower(),
-            before.growth_conversation,
+            was.name,
+            was.manager_name,
+            was.manager_email.lower(),
+            was.growth_conversation,
         ):
             people.append(p)
-        if p.manager_email and p.manager_email.lower() != before.manager_email.lower():
+        if p.manager_email and p.manager_email.lower() != was.manager_email.lower():
             new_managers.append(p)
     return Changes(
         people=tuple(people),
