@@ -49,6 +49,9 @@ class Service:
     engine: AsyncEngine
     settings: Settings
     now: Callable[[], datetime] = system_now
+    # The longest the planner and sender sleep; tests with a moved clock make it short.
+    planner_sleep: float = PLANNER_MAX_SLEEP
+    sender_sleep: float = SENDER_MAX_SLEEP
 
     def __post_init__(self) -> None:
         self.factory = Factory(self.settings)
@@ -92,7 +95,7 @@ class Service:
             except LeernetError as exc:
                 log.error("planner pass failed: %s", exc, extra={"event": "planner-failed"})  # noqa: TRY400 - our own error: its text says it all
                 next_due = None
-            delay = PLANNER_MAX_SLEEP
+            delay = self.planner_sleep
             if next_due is not None:
                 delay = max(0.05, min(delay, (next_due - self.now()).total_seconds()))
             await _wait(stop, delay)
@@ -104,7 +107,7 @@ class Service:
                 await self.send_once()
             except LeernetError as exc:
                 log.error("sending failed: %s", exc, extra={"event": "send-failed"})  # noqa: TRY400 - our own error: its text says it all
-            delay = SENDER_MAX_SLEEP
+            delay = self.sender_sleep
             retry = await self.next_retry()
             if retry is not None:
                 delay = max(0.05, min(delay, (retry - self.now()).total_seconds()))
@@ -138,7 +141,13 @@ async def check_mailbox(settings: Settings) -> None:
     except (OSError, TimeoutError) as exc:
         msg = f"cannot reach the IMAP server {settings.imap_host}:{settings.imap_port}: {exc}"
         raise MailboxError(msg) from exc
-    await session.logout()
+    try:
+        await session.select(settings.imap_folder)
+    except MailboxError as exc:
+        msg = f"the IMAP folder {settings.imap_folder!r} cannot be opened ({exc}): check LEERNET_IMAP_FOLDER"
+        raise MailboxError(msg) from exc
+    finally:
+        await session.logout()
 
 
 async def run_daemon(
@@ -150,6 +159,7 @@ async def run_daemon(
     now: Callable[[], datetime] = system_now,
     stop: asyncio.Event | None = None,
     ready: Callable[[], Awaitable[None]] | None = None,
+    tick: float | None = None,
 ) -> int:
     """Run the service (or one pass with ``once``); return the process exit code."""
     settings.secret_value()
@@ -157,6 +167,8 @@ async def run_daemon(
     try:
         async with daemon_lock(engine, settings.database_url):
             service = Service(engine, settings, now)
+            if tick is not None:
+                service.planner_sleep = service.sender_sleep = tick
             if inbox:
                 await check_mailbox(settings)
             if once:
