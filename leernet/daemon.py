@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leernet.build import Factory
@@ -92,7 +93,7 @@ class Service:
         while not stop.is_set():
             try:
                 next_due = await self.plan_once()
-            except LeernetError as exc:
+            except (LeernetError, SQLAlchemyError) as exc:
                 log.error("planner pass failed: %s", exc, extra={"event": "planner-failed"})  # noqa: TRY400 - our own error: its text says it all
                 next_due = None
             delay = self.planner_sleep
@@ -105,7 +106,8 @@ class Service:
             self.kick.clear()
             try:
                 await self.send_once()
-            except LeernetError as exc:
+            except (LeernetError, SQLAlchemyError) as exc:
+                # A locked or full database: nothing is lost (rows stay queued); try again.
                 log.error("sending failed: %s", exc, extra={"event": "send-failed"})  # noqa: TRY400 - our own error: its text says it all
             delay = self.sender_sleep
             retry = await self.next_retry()

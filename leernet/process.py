@@ -69,7 +69,13 @@ class Processor:
         self.service = factory.settings.service_address
 
     async def __call__(self, conn: AsyncConnection, inbox_id: int, raw: bytes) -> Disposition:
-        msg = email.message_from_bytes(raw, policy=compat32)
+        try:
+            msg = email.message_from_bytes(raw, policy=compat32)
+        except RecursionError:
+            # MIME nested thousands deep: kept and put aside, like any mail we cannot read.
+            reason = "the MIME structure nests too deep to read"
+            await self._attention(conn, Classification(Outcome.UNKNOWN, reason), inbox_id)
+            return Disposition(Outcome.UNKNOWN.value, reason, attention=True)
         refs = h.message_ids(msg)
         tokens = {
             tok for a in h.recipient_addresses(msg) if (tok := token_from_address(self.service, a))

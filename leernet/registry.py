@@ -2,7 +2,8 @@
 
 A registered network keeps the file it was started from (``source``) and the
 series its invites were sent with, so RECURRENCE-IDs stay stable when the file
-changes later. Reading back re-parses the source once per version (cached).
+changes later. Reading back re-parses the source once per version, and reads
+the members again only when they changed (both cached).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.model import Network, Series, Session
@@ -182,37 +183,94 @@ async def add_participants(
 
 
 async def get(conn: AsyncConnection, slug: str) -> Registered | None:
-    row = (await conn.execute(select(t.networks).where(t.networks.c.slug == slug))).first()
+    row = (await conn.execute(_with_version(t.networks.c.slug == slug))).first()
     if row is None:
         return None
     return await _registered(conn, row)
 
 
 async def get_by_id(conn: AsyncConnection, network_id: int) -> Registered | None:
-    row = (await conn.execute(select(t.networks).where(t.networks.c.id == network_id))).first()
+    row = (await conn.execute(_with_version(t.networks.c.id == network_id))).first()
     return None if row is None else await _registered(conn, row)
 
 
+def _with_version(where: Any) -> Any:
+    """The network row plus what tells whether its members or sessions changed since cached.
+
+    Members change only by ``add_participants``/``save_update`` (which also
+    change the source, SEQUENCE or ``updated_at``) and by a bounce or removal
+    flag; the sums of ids tell *which* members are flagged, not only how many.
+    """
+    n, p, s = t.networks, t.participants, t.sessions
+
+    def of(table: Any, expr: Any, *extra: Any) -> Any:
+        query = select(expr).where(table.c.network_id == n.c.id, *extra)
+        return query.correlate(n).scalar_subquery()
+
+    return select(
+        n,
+        of(p, func.count()).label("v_members"),
+        of(p, func.max(p.c.id)).label("v_last_member"),
+        of(p, func.sum(p.c.id), p.c.removed_at.is_not(None)).label("v_removed"),
+        of(p, func.sum(p.c.id), p.c.bounced_at.is_not(None)).label("v_bounced"),
+        of(s, func.count()).label("v_sessions"),
+        of(s, func.sum(s.c.moved_sequence)).label("v_moved"),
+    ).where(where)
+
+
+# Members and moved sequences by network and version (``_with_version``): the inbox
+# reads a network for every reply, and its members rarely change between replies.
+_MEMBERS: dict[tuple[Any, ...], tuple[tuple[Member, ...], dict[int, int]]] = {}
+
+
 async def _registered(conn: AsyncConnection, row: Any) -> Registered:
+    version = (
+        row.id,
+        row.sequence,
+        row.updated_at,
+        row.source,
+        row.v_members,
+        row.v_last_member,
+        row.v_removed,
+        row.v_bounced,
+        row.v_sessions,
+        row.v_moved,
+    )
+    cached = _MEMBERS.get(version)
+    if cached is None:
+        cached = await _members_and_moves(conn, row.id)
+        if len(_MEMBERS) > 4096:
+            _MEMBERS.clear()
+        _MEMBERS[version] = cached
+    members, moved = cached
+    return Registered(
+        id=row.id,
+        network=_network_of(row),
+        sequence=row.sequence,
+        members=members,
+        moved_sequence=dict(moved),
+    )
+
+
+async def _members_and_moves(
+    conn: AsyncConnection, network_id: int
+) -> tuple[tuple[Member, ...], dict[int, int]]:
     members = (
         await conn.execute(
             select(t.participants)
-            .where(t.participants.c.network_id == row.id)
+            .where(t.participants.c.network_id == network_id)
             .order_by(t.participants.c.id)
         )
     ).all()
     moved = (
         await conn.execute(
             select(t.sessions.c.number, t.sessions.c.moved_sequence).where(
-                t.sessions.c.network_id == row.id
+                t.sessions.c.network_id == network_id
             )
         )
     ).all()
-    return Registered(
-        id=row.id,
-        network=_network_of(row),
-        sequence=row.sequence,
-        members=tuple(
+    return (
+        tuple(
             Member(
                 m.id,
                 m.email,
@@ -225,7 +283,7 @@ async def _registered(conn: AsyncConnection, row: Any) -> Registered:
             )
             for m in members
         ),
-        moved_sequence=dict(moved),
+        {int(number): int(sequence) for number, sequence in moved},
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
+from email.utils import format_datetime, formataddr
 
 from leernet.demo import people
 from leernet.model import Network
@@ -85,6 +86,7 @@ class Cast:
         self.away = emails[3 % len(emails)]  # out of office after session 2
         self.eval_counts: dict[tuple[str, str], int] = {}
         self.stranger_sent = False
+        self.rollcall_sent = False
 
     def _plan(self, when: datetime, raw: bytes, sender: str, recipient: str, label: str) -> None:
         self._seq += 1
@@ -107,8 +109,11 @@ class Cast:
     def read(self, recipient: str, raw: bytes, now: datetime) -> None:
         """``recipient`` got ``raw``; plan what they do about it."""
         who = recipient.lower()
+        if who == self.net.organiser.email.lower():
+            self._organiser_reads(raw, now)
+            return
         if who not in self.emails:
-            return  # managers and the organiser only read (the organiser is scripted below)
+            return  # managers only read
         if who == self.silent:
             return
         subject = _header(raw, "Subject")
@@ -116,6 +121,21 @@ class Cast:
             self._answer_invite(who, raw, now)
         elif _kind(raw) == "evaluation":
             self._answer_evaluation(who, raw, now, subject)
+
+    def _organiser_reads(self, raw: bytes, now: datetime) -> None:
+        subject = _header(raw, "Subject")
+        if not subject.startswith("Overzicht:") or self.rollcall_sent:
+            return
+        # After the first digest the organiser fills in the roll call: who was not there.
+        self.rollcall_sent = True
+        missing = len(self.emails)  # the last participant (whose address bounces)
+        org = self.net.organiser
+        when = now + timedelta(hours=1)
+        text = f"Dag,\n\nafwezig: {missing}\n\nGroeten,\n{org.name}\n"
+        reply = _organiser_reply(raw, (org.name, org.email), text, when, self._mid(org.email))
+        self._plan(
+            when, reply, org.email, "", f"the organiser replies to the digest: 'afwezig: {missing}'"
+        )
 
     def _answer_invite(self, who: str, raw: bytes, now: datetime) -> None:
         i = self.emails.index(who)
@@ -216,6 +236,27 @@ class Cast:
             raw, answers=answers, style=style, date=when, message_id=self._mid(who)
         )
         self._plan(when, reply, who, "", f"answers the evaluation of session {number} ({style})")
+
+
+def _organiser_reply(
+    digest: bytes, organiser: tuple[str, str], text: str, date: datetime, message_id: str
+) -> bytes:
+    """The organiser answers a digest from their mail client (a plain top-posted reply)."""
+    head = BytesHeaderParser(policy=compat32).parsebytes(digest)
+    reply_to = str(head.get("Reply-To") or head.get("From"))
+    lines = [
+        f"From: {formataddr(organiser)}",
+        f"To: {reply_to}",
+        f"Subject: Re: {head.get('Subject', '')}",
+        f"Date: {format_datetime(date)}",
+        f"Message-ID: {message_id}",
+        f"In-Reply-To: {head.get('Message-ID', '')}",
+        f"References: {head.get('Message-ID', '')}",
+        "MIME-Version: 1.0",
+        'Content-Type: text/plain; charset="utf-8"',
+        "Content-Transfer-Encoding: 8bit",
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n" + text.replace("\n", "\r\n")).encode("utf-8")
 
 
 def _session_number(subject: str, network: Network) -> int:

@@ -1,0 +1,143 @@
+"""kill -9 of a daemon process while 500 messages go out: nothing lost, nothing altered."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.reliability.harness import (
+    FULL,
+    Sink,
+    daemon_env,
+    db_query,
+    kill9,
+    network_toml,
+    outbox_states,
+    people,
+    settings_for,
+    spawn,
+    start_network,
+    stop,
+    wait_until,
+)
+
+if TYPE_CHECKING:
+    import subprocess
+    from pathlib import Path
+
+ROUNDS = int(os.environ.get("LEERNET_RELIABILITY_KILLS", "60" if FULL else "20"))
+SEED = int(os.environ.get("LEERNET_RELIABILITY_SEED", "20270114"))
+_MID = re.compile(rb"^Message-ID:\s*(<[^>\r\n]+>)", re.IGNORECASE | re.MULTILINE)
+
+
+def _unfinished(db: Path) -> int:
+    states = outbox_states(db)
+    return sum(states.get(s, 0) for s in ("queued", "sending", "deferred"))
+
+
+def _life(
+    tmp: Path, env: dict[str, str], sink: Sink, rng: random.Random, mode: str
+) -> subprocess.Popen[bytes]:
+    """One daemon life, killed by the sink (before DATA / after the dot) or by the clock."""
+    proc = spawn(tmp, env, "run", "--no-inbox")
+    if mode in {"rcpt", "data"}:
+        sink.trap(mode, rng.randint(1, 20), lambda: kill9(proc))
+    else:
+        before = len(sink.deliveries)
+        wait_until(lambda: len(sink.deliveries) > before or proc.poll() is not None, 10, 0.005)
+        time.sleep(rng.uniform(0, 0.25))
+        kill9(proc)
+    proc.wait(20)
+    sink.disarm()
+    return proc
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    kills: int
+    modes: dict[str, int]
+    states: dict[str, int]
+    copies: Counter[str]
+    rows: int
+    altered: int
+
+    @property
+    def lost(self) -> int:
+        return self.rows - len([m for m in self.copies if self.copies[m] > 0 and m])
+
+    def line(self) -> str:
+        twice = sum(1 for n in self.copies.values() if n == 2)
+        more = sum(1 for n in self.copies.values() if n > 2)
+        return (
+            f"kill -9 during {self.rows} sends, {self.kills} rounds {self.modes}, seed {SEED}: "
+            f"{self.lost} lost, {twice} delivered twice, {more} delivered 3+ times "
+            f"(max {max(self.copies.values())}), {self.altered} altered; rows {self.states}"
+        )
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory: pytest.TempPathFactory) -> Campaign:
+    """500 real start messages (250 invites, 250 manager notes), ROUNDS kills, then a clean run."""
+    tmp = tmp_path_factory.mktemp("kill9")
+    db = tmp / "leernet.db"
+    start_network(tmp, network_toml(people(250)), settings_for(db))
+    rng = random.Random(SEED)
+    modes = Counter[str]()
+    with Sink() as sink:
+        env = daemon_env(db, smtp_port=sink.port, smtp_connections=2)
+        kills = 0
+        while kills < ROUNDS and _unfinished(db):
+            mode = ("rcpt", "data", "time")[kills % 3]
+            proc = _life(tmp, env, sink, rng, mode)
+            assert proc.returncode == -9, (tmp / "daemon.log").read_text()[-3000:]
+            kills += 1
+            modes[mode] += 1
+        proc = spawn(tmp, env, "run", "--no-inbox")
+        try:
+            assert wait_until(lambda: _unfinished(db) == 0, 120, 0.1), outbox_states(db)
+        finally:
+            assert stop(proc) == 0
+        deliveries = sink.deliveries
+    rows = {
+        mid: (state, raw)
+        for mid, state, raw in db_query(db, "SELECT message_id, state, raw FROM outbox")
+    }
+    copies = Counter[str]()
+    altered = 0
+    for d in deliveries:
+        found = _MID.search(d.data)
+        mid = found.group(1).decode() if found else ""
+        copies[mid] += 1
+        if mid not in rows or rows[mid][1] != d.data:
+            altered += 1
+    states = dict(Counter(state for state, _ in rows.values()))
+    return Campaign(kills, dict(modes), states, copies, len(rows), altered)
+
+
+class TestKillDuringSending:
+    def test_nothing_lost_nothing_altered(self, campaign: Campaign, figure: list[str]) -> None:
+        """Killed with SIGKILL 20 times while 500 messages go out, every row ends sent and every message arrives with its queued bytes."""
+        figure.append(campaign.line())
+        assert campaign.kills >= min(ROUNDS, 20)
+        assert campaign.states == {"sent": 500}
+        assert campaign.lost == 0
+        assert campaign.altered == 0
+
+    @pytest.mark.xfail(
+        strict=True,
+        reason=(
+            "outbox.py FLUSH_EVERY=20: sent rows are committed in batches, so a kill re-sends up "
+            "to 20 accepted messages; recover() re-sends them first, and the next kill before "
+            "the next flush delivers them a third time (seen: up to 10 copies)"
+        ),
+    )
+    def test_no_message_delivered_more_than_twice(self, campaign: Campaign) -> None:
+        """However often the daemon is killed, no Message-ID reaches the server more than twice."""
+        assert max(campaign.copies.values()) <= 2
