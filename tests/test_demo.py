@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import io
 import json
@@ -20,7 +21,6 @@ from tests.icaljs import expand_with_icaljs
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    import asyncio
 
     folder = tmp_path_factory.mktemp("demo") / "out"
     screen = io.StringIO()
