@@ -38,6 +38,7 @@ from leernet.demo.servers import (
     imap_server,
     smtp_server,
 )
+from leernet.model import Session
 from leernet.network import load_network
 from leernet.settings import Security, Settings
 from leernet.store import open_store
@@ -109,6 +110,7 @@ class Demo:
         self.fast = fast
         self.seen_outbox = 0
         self.seen_inbox = 0
+        self.upcoming: list[Session] = []
 
     async def run(self) -> int:
         started = time.monotonic()
@@ -120,6 +122,7 @@ class Demo:
         network_file.write_text(shifted(example_source(), first_day), encoding="utf-8")
         network = load_network(network_file).network
         cast = Cast(network, SERVICE)
+        self.upcoming = sorted(network.active_sessions, key=lambda s: s.start)
         quiet = Console(file=open(self.folder / "start.log", "w", encoding="utf-8"), width=100)  # noqa: SIM115, PTH123
         async with imap_server() as imap_port, Appender(imap_port) as append:
             bounced = network.participants[-1].email.lower()
@@ -234,6 +237,14 @@ class Demo:
                     .order_by(t.inbox.c.id)
                 )
             ).all()
+        while self.upcoming and self.upcoming[0].start <= clock.now():
+            s = self.upcoming.pop(0)
+            when_local = s.start.astimezone(_zone()).strftime("%a %d %b %Y %H:%M")
+            extra = f" · {s.work_form}" if s.work_form else ""
+            self.console.rule(
+                f"[bold]session {s.number}[/bold] ({s.kind.value}): {s.title}, {when_local}{extra}",
+                align="left",
+            )
         if not sent and not received and not replies:
             return
         when = clock.now().astimezone(_zone()).strftime("%a %d %b %Y %H:%M")
@@ -247,7 +258,7 @@ class Demo:
             outcomes = Counter(r.outcome for r in received)
             parts.append("received " + ", ".join(f"{n} {k}" for k, n in outcomes.items()))
         self.console.print(f"[dim]{when}[/dim]  " + " · ".join(parts))
-        for p in replies:
+        for p in replies if not self.fast else ():
             self.console.print(f"             [cyan]{p.sender}[/cyan] {p.label}")
 
     def write_mail(self, world: MailWorld) -> None:
