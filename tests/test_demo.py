@@ -52,7 +52,7 @@ class TestDemo:
         assert len(evaluations) == 11 * 6 - 1
         assert not any(p == "fatima.elamrani@example.com" for p, _ in evaluations)
         assert "leernet status hr-ovl-2027" in screen
-        assert "out-of-office reply" in screen
+        assert "1 auto-reply" in screen  # the out-of-office, recorded and never answered
         assert "bounce" in screen
 
     def test_every_message_is_written_for_a_mail_client(self, demo: tuple[Path, str]) -> None:
