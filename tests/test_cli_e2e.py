@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from leernet.cli import main
+from leernet.store import open_store
+from leernet.store import schema as t
 from tests.dovecot import ImapAccount, append, messages
 from tests.smtpserver import SmtpTestServer
 
@@ -52,6 +55,16 @@ def env(smtp: SmtpTestServer, imap: ImapAccount, tmp: Path) -> dict[str, str]:
     }
 
 
+async def outbox_bytes(db: Path) -> dict[str, bytes]:
+    engine = await open_store(f"sqlite+aiosqlite:///{db}")
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(select(t.outbox.c.message_id, t.outbox.c.raw))
+            return {r.message_id: r.raw for r in rows}
+    finally:
+        await engine.dispose()
+
+
 def leernet(runner: CliRunner, environment: dict[str, str], *args: str) -> str:
     result = runner.invoke(main, list(args), env=environment, catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -71,6 +84,9 @@ def test_start_replies_run_once_export(
         leernet(runner, environment, "run", "--once")
         sent = smtp.wait_for(17)
         assert sorted(m.message()["Subject"].split(":")[0] for m in sent).count("Uitnodiging") == 12
+        stored = asyncio.run(outbox_bytes(tmp_path / "leernet.db"))
+        for m in sent:  # intact: the bytes that arrived are the bytes that were stored
+            assert m.data.replace(b"\r\n", b"\n") == stored[m.message_id].replace(b"\r\n", b"\n")
 
         asyncio.run(append(dovecot, *(CORPUS.joinpath(f"{n}.eml").read_bytes() for n in REPLIES)))
         summary = leernet(runner, environment, "run", "--once")
