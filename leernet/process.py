@@ -32,7 +32,7 @@ from leernet.mailer.inbox import Disposition
 from leernet.mailer.mailtext import reply_text
 from leernet.mailer.outbox import enqueue
 from leernet.notices import notify
-from leernet.registry import Registered
+from leernet.registry import Member, Registered
 from leernet.rollcall import parse_rollcall
 from leernet.store import schema as t
 from leernet.tokens import token_from_address, token_matches
@@ -306,22 +306,10 @@ class Processor:
         now = self.now()
         if parsed.empty:
             reason = f"reply from {cand.email} for session {number}: no answers could be read"
-            if c.answer_to_service and await self._may_answer(conn, member.email):
-                context = views.eval_request(net, person, session, questions)
-                out = self.f.to_participant(
-                    reg,
-                    member,
-                    key=f"answer-again/{net.slug}/{number}/{member.email}/{inbox_id}",
-                    kind="answer-again",
-                    template="answer_again",
-                    context=context,
-                    now=now,
-                    expects_reply=True,
-                    in_reply_to=c.message_id or None,
-                    auto_submitted="auto-replied",
-                )
-                await enqueue(conn, [out], now)
-                self.on_queued()
+            context = views.eval_request(net, person, session, questions)
+            await self._answer(
+                conn, mail, reg, member, kind="answer-again", number=number, context=context
+            )
             return Disposition(
                 "evaluation", reason, attention=False, network_id=reg.id, participant_id=member.id
             )
@@ -334,29 +322,17 @@ class Processor:
             received_at=now,
             inbox_id=inbox_id,
         )
-        if c.answer_to_service and await self._may_answer(conn, member.email):
-            context = views.confirmation(
-                net,
-                person,
-                session,
-                views.RecordedAnswer.from_mapping(parsed.answers),
-                absent=parsed.absent,
-                questions=questions,
-            )
-            out = self.f.to_participant(
-                reg,
-                member,
-                key=f"confirmation/{net.slug}/{number}/{member.email}/{inbox_id}",
-                kind="confirmation",
-                template="confirmation",
-                context=context,
-                now=now,
-                expects_reply=True,
-                in_reply_to=c.message_id or None,
-                auto_submitted="auto-replied",
-            )
-            await enqueue(conn, [out], now)
-            self.on_queued()
+        context = views.confirmation(
+            net,
+            person,
+            session,
+            views.RecordedAnswer.from_mapping(parsed.answers),
+            absent=parsed.absent,
+            questions=questions,
+        )
+        await self._answer(
+            conn, mail, reg, member, kind="confirmation", number=number, context=context
+        )
         what = "absent" if parsed.absent else f"{len(parsed.answers)} answer(s)"
         return Disposition(
             "evaluation",
@@ -365,6 +341,36 @@ class Processor:
             network_id=reg.id,
             participant_id=member.id,
         )
+
+    async def _answer(
+        self,
+        conn: AsyncConnection,
+        mail: Mail,
+        reg: Registered,
+        member: Member,
+        *,
+        kind: str,
+        number: int,
+        context: dict[str, object],
+    ) -> None:
+        """Queue an automatic answer (RFC 3834 auto-replied), unless it may not or must not be sent."""
+        if not mail.c.answer_to_service or not await self._may_answer(conn, member.email):
+            return
+        now = self.now()
+        out = self.f.to_participant(
+            reg,
+            member,
+            key=f"{kind}/{reg.slug}/{number}/{member.email}/{mail.inbox_id}",
+            kind=kind,
+            template=kind.replace("-", "_"),
+            context=context,
+            now=now,
+            expects_reply=True,
+            in_reply_to=mail.c.message_id or None,
+            auto_submitted="auto-replied",
+        )
+        await enqueue(conn, [out], now)
+        self.on_queued()
 
     async def _may_answer(self, conn: AsyncConnection, address: str) -> bool:
         """Rate limit: at most ``confirmations_per_hour`` automatic answers to one address."""

@@ -14,11 +14,11 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from zoneinfo import ZoneInfo
 
-_DAYS = {
+DAYS = {
     "nl": ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"),
     "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
 }
-_MONTHS = {
+MONTHS = {
     "nl": (
         "januari",
         "februari",
@@ -59,7 +59,7 @@ def long_date(d: date | datetime, language: str) -> str:
     """``donderdag 14 januari 2027`` / ``Thursday 14 January 2027`` (a datetime as it stands)."""
     lang = _lang(language)
     day = d.date() if isinstance(d, datetime) else d
-    return f"{_DAYS[lang][day.weekday()]} {day.day} {_MONTHS[lang][day.month - 1]} {day.year}"
+    return f"{DAYS[lang][day.weekday()]} {day.day} {MONTHS[lang][day.month - 1]} {day.year}"
 
 
 def clock(moment: datetime, language: str) -> str:

@@ -84,8 +84,8 @@ async def smtp_server(world: MailWorld) -> AsyncIterator[int]:
 
 
 @contextlib.asynccontextmanager
-async def imap_server() -> AsyncIterator[int]:
-    """pymap with its in-memory backend (MAIL-NOTES: fine for a demo, not for load)."""
+async def imap_server(user: str = DEMO_USER, password: str = DEMO_PASSWORD) -> AsyncIterator[int]:
+    """pymap with its in-memory backend, one account (MAIL-NOTES: fine for a demo, not for load)."""
     from proxyprotocol.reader import ProxyProtocolReader  # noqa: PLC0415 - only the demo needs pymap
     from pymap.backend.dict import DictBackend  # noqa: PLC0415
     from pymap.imap import IMAPServer  # noqa: PLC0415
@@ -98,8 +98,8 @@ async def imap_server() -> AsyncIterator[int]:
         key=None,
         tls=False,
         demo_data=False,
-        demo_user=DEMO_USER,
-        demo_password=DEMO_PASSWORD,
+        demo_user=user,
+        demo_password=password,
         passlib_cfg=None,
         inherited_sockets=None,
         proxy_protocol=None,

@@ -22,26 +22,16 @@ from email.utils import format_datetime, formataddr, getaddresses, parsedate_to_
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from leernet import textfmt
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from email.message import EmailMessage
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
-_NL_DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
-_NL_MONTHS = (
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-)
+# The day and month names the clients write are the ones our own messages use.
+_NL_DAYS = textfmt.DAYS["nl"]
+_NL_MONTHS = textfmt.MONTHS["nl"]
 _NL_MONTHS_SHORT = (
     "jan.",
     "feb.",
