@@ -10,6 +10,7 @@ from __future__ import annotations
 import email
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -67,6 +68,7 @@ class Processor:
         self.now = now
         self.on_queued = on_queued or (lambda: None)
         self.service = factory.settings.service_address
+        self._organiser_cache: tuple[float, frozenset[str]] | None = None
 
     async def __call__(self, conn: AsyncConnection, inbox_id: int, raw: bytes) -> Disposition:
         try:
@@ -85,9 +87,7 @@ class Processor:
         rollcall = await self._rollcall(conn, msg, tokens, sent, inbox_id)
         if rollcall is not None:
             return rollcall
-        organisers = frozenset(
-            r[0] for r in await conn.execute(select(t.networks.c.organiser_email))
-        )
+        organisers = await self._organisers(conn)
         ctx = Context(
             service_address=self.service,
             authserv_id=self.f.settings.authserv_id or self.f.settings.imap_host,
@@ -113,6 +113,14 @@ class Processor:
         return Disposition(c.outcome.value, c.reason, attention=c.attention)
 
     # -- looking things up ------------------------------------------------------------
+
+    async def _organisers(self, conn: AsyncConnection) -> frozenset[str]:
+        """Every organiser's address, read at most once a minute (it changes with `start`)."""
+        now = time.monotonic()
+        if self._organiser_cache is None or now - self._organiser_cache[0] > 60:
+            rows = await conn.execute(select(t.networks.c.organiser_email).distinct())
+            self._organiser_cache = (now, frozenset(r[0] for r in rows))
+        return self._organiser_cache[1]
 
     async def _candidates_by_token(
         self, conn: AsyncConnection, tokens: set[str]

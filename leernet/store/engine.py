@@ -26,11 +26,20 @@ Migration = Callable[[AsyncConnection], Awaitable[None]]
 
 
 async def _v1(conn: AsyncConnection) -> None:
+    # A new database gets the whole current schema at once; the later steps below
+    # are written so that they are no-ops on it (IF NOT EXISTS).
     await conn.run_sync(metadata.create_all)
 
 
+async def _v2(conn: AsyncConnection) -> None:
+    # The confirmation rate limit counts recent mail to one address.
+    await conn.execute(
+        text("CREATE INDEX IF NOT EXISTS ix_outbox_recipient ON outbox (recipient, created_at)")
+    )
+
+
 # Version -> the step that brings the database from version-1 to it. Append, never edit.
-MIGRATIONS: dict[int, Migration] = {1: _v1}
+MIGRATIONS: dict[int, Migration] = {1: _v1, 2: _v2}
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -57,6 +66,9 @@ async def open_store(url: str) -> AsyncEngine:
     except OperationalError as exc:
         await engine.dispose()
         raise StoreError(f"cannot open the database {safe_url(url)}: {exc.orig}") from exc
+    except BaseException:
+        await engine.dispose()
+        raise
     return engine
 
 

@@ -138,6 +138,7 @@ outbox = Table(
     Column("smtp_code", Integer),
     Index("ix_outbox_due", "state", "next_attempt_at"),
     Index("ix_outbox_network", "network_id", "kind"),
+    Index("ix_outbox_recipient", "recipient", "created_at"),  # v2: the confirmation rate limit
 )
 
 imap_state = Table(
@@ -225,4 +226,4 @@ plan_marks = Table(
     Column("done_at", UtcDateTime, nullable=False),
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
