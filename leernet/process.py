@@ -7,7 +7,6 @@ to an unverified sender or in answer to an automatic message.
 
 from __future__ import annotations
 
-import email
 import logging
 import re
 import time
@@ -15,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import Message
-from email.policy import compat32
 from typing import Any
 
 from sqlalchemy import func, select
@@ -28,7 +26,14 @@ from leernet.calendar.itip import match_session
 from leernet.mailer import headers as h
 from leernet.mailer import views
 from leernet.mailer.answers import new_text, parse_answers
-from leernet.mailer.classify import Candidate, Classification, Context, Outcome, classify
+from leernet.mailer.classify import (
+    Candidate,
+    Classification,
+    Context,
+    Outcome,
+    classify,
+    read_message,
+)
 from leernet.mailer.inbox import Disposition
 from leernet.mailer.mailtext import reply_text
 from leernet.mailer.outbox import enqueue
@@ -71,13 +76,11 @@ class Processor:
         self._organiser_cache: tuple[float, frozenset[str]] | None = None
 
     async def __call__(self, conn: AsyncConnection, inbox_id: int, raw: bytes) -> Disposition:
-        try:
-            msg = email.message_from_bytes(raw, policy=compat32)
-        except RecursionError:
-            # MIME nested thousands deep: kept and put aside, like any mail we cannot read.
-            reason = "the MIME structure nests too deep to read"
-            await self._attention(conn, Classification(Outcome.UNKNOWN, reason), inbox_id)
-            return Disposition(Outcome.UNKNOWN.value, reason, attention=True)
+        msg = read_message(raw, self.f.settings.max_message_bytes)
+        if isinstance(msg, Classification):
+            # Too large, too deep, too odd to read: kept and put aside, and a person is told.
+            await self._attention(conn, msg, inbox_id)
+            return Disposition(msg.outcome.value, msg.reason, attention=True)
         refs = h.message_ids(msg)
         tokens = {
             tok for a in h.recipient_addresses(msg) if (tok := token_from_address(self.service, a))
@@ -96,7 +99,7 @@ class Processor:
             organiser_addresses=organisers,
             max_bytes=self.f.settings.max_message_bytes,
         )
-        c = classify(raw, ctx)
+        c = classify(raw, ctx, msg)
         handler = {
             Outcome.RSVP: self._rsvp,
             Outcome.EVALUATION: self._evaluation,

@@ -123,18 +123,39 @@ _CALENDAR_TYPES = ("text/calendar", "application/ics", "text/x-vcalendar")
 _METHOD_RE = re.compile(rb"^METHOD:\s*([A-Za-z-]+)", re.IGNORECASE | re.MULTILINE)
 
 
-def classify(raw: bytes, ctx: Context) -> Classification:
-    """Classify one raw message; never raises, every outcome carries a reason."""
+def classify(raw: bytes, ctx: Context, msg: Message | None = None) -> Classification:
+    """Classify one raw message; never raises, every outcome carries a reason.
+
+    ``msg`` is ``raw`` already parsed by ``read_message`` (it is parsed here otherwise).
+    """
     try:
-        return _classify(raw, ctx)
+        if msg is None:
+            read = read_message(raw, ctx.max_bytes)
+            if isinstance(read, Classification):
+                return read
+            msg = read
+        return _classify(msg, ctx)
     except Exception as exc:  # a bug or a parser edge case must not stop the inbox
         reason = f"could not be classified: {type(exc).__name__}: {exc}"[:300]
         return Classification(Outcome.UNKNOWN, reason, attention=True)
 
 
-def _classify(raw: bytes, ctx: Context) -> Classification:
-    if len(raw) > ctx.max_bytes:
-        reason = f"message of {len(raw)} bytes is larger than {ctx.max_bytes}"
+def read_message(raw: bytes, max_bytes: int) -> Message | Classification:
+    """``raw`` parsed (compat32: 4.6x cheaper than policy.default), or why it cannot be.
+
+    The size and shape caps come before the parser, so no mail can make it slow or deep.
+    Never raises.
+    """
+    try:
+        return _read_message(raw, max_bytes)
+    except Exception as exc:
+        reason = f"could not be read: {type(exc).__name__}: {exc}"[:300]
+        return Classification(Outcome.UNKNOWN, reason, attention=True)
+
+
+def _read_message(raw: bytes, max_bytes: int) -> Message | Classification:
+    if len(raw) > max_bytes:
+        reason = f"message of {len(raw)} bytes is larger than {max_bytes}"
         return Classification(Outcome.UNKNOWN, reason, attention=True)
     end = _HEADER_END.search(raw, 0, MAX_HEADER_BYTES + 4)
     if end is None and len(raw) > MAX_HEADER_BYTES:
@@ -144,9 +165,12 @@ def _classify(raw: bytes, ctx: Context) -> Classification:
         reason = f"more than {MAX_BOUNDARY_LINES} MIME boundaries"
         return Classification(Outcome.UNKNOWN, reason, attention=True)
     try:
-        msg = email.message_from_bytes(raw, policy=compat32)
+        return email.message_from_bytes(raw, policy=compat32)
     except RecursionError:
         return Classification(Outcome.UNKNOWN, "MIME structure nests too deep", attention=True)
+
+
+def _classify(msg: Message, ctx: Context) -> Classification:
     base = {
         "message_id": h.own_message_id(msg),
         "subject": h.decoded(h.header_text(msg, "Subject"))[:300],
