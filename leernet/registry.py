@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.model import Network, Series, Session
@@ -183,14 +183,14 @@ async def add_participants(
 
 
 async def get(conn: AsyncConnection, slug: str) -> Registered | None:
-    row = (await conn.execute(_with_version(t.networks.c.slug == slug))).first()
+    row = (await conn.execute(_BY_SLUG, {"slug": slug})).first()
     if row is None:
         return None
     return await _registered(conn, row)
 
 
 async def get_by_id(conn: AsyncConnection, network_id: int) -> Registered | None:
-    row = (await conn.execute(_with_version(t.networks.c.id == network_id))).first()
+    row = (await conn.execute(_BY_ID, {"network_id": network_id})).first()
     return None if row is None else await _registered(conn, row)
 
 
@@ -218,6 +218,10 @@ def _with_version(where: Any) -> Any:
     ).where(where)
 
 
+# Built once: constructing this statement costs more than running it.
+_BY_SLUG = _with_version(t.networks.c.slug == bindparam("slug"))
+_BY_ID = _with_version(t.networks.c.id == bindparam("network_id"))
+
 # Members and moved sequences by network and version (``_with_version``): the inbox
 # reads a network for every reply, and its members rarely change between replies.
 _MEMBERS: dict[tuple[Any, ...], tuple[tuple[Member, ...], dict[int, int]]] = {}
@@ -225,6 +229,7 @@ _MEMBERS: dict[tuple[Any, ...], tuple[tuple[Member, ...], dict[int, int]]] = {}
 
 async def _registered(conn: AsyncConnection, row: Any) -> Registered:
     version = (
+        str(conn.engine.url),  # one process may open several stores (tests, tools)
         row.id,
         row.sequence,
         row.updated_at,

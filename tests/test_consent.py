@@ -116,13 +116,22 @@ def all_marks(subs: list[Submission]) -> set[str]:
     }
 
 
+def received(index: int, s: Submission) -> datetime:
+    return SESSION_DATES[s.session] + timedelta(minutes=index)
+
+
 def allowed(subs: list[Submission], person: int) -> set[str]:
     """The oracle, written plainly: what this person's manager may read."""
     current: dict[int, tuple[int, Submission]] = {}
     for i, s in enumerate(subs):
         if s.person == person:
             current[s.session] = (i, s)  # a later reply replaces the earlier one
-    said = [(i, s.consent) for i, s in current.values() if not s.absent and s.consent is not None]
+    # "Later" is when the reply came in (as stored below), not the order of generation.
+    said = [
+        (received(i, s), s.consent)
+        for i, s in current.values()
+        if not s.absent and s.consent is not None
+    ]
     if said and max(said)[1] is False:
         return set()  # the latest word is "no": everything is withdrawn
     out = set()
@@ -168,7 +177,7 @@ async def run(subs: list[Submission], source: str = SOURCE) -> Outcome:
                         session_number=s.session,
                         absent=s.absent,
                         answers=answers_of(i, s),  # type: ignore[arg-type]
-                        received_at=SESSION_DATES[s.session] + timedelta(minutes=i),
+                        received_at=received(i, s),
                         inbox_id=None,
                     )
             factory = Factory(

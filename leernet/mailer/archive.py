@@ -236,16 +236,16 @@ class Archive:
             row_id = await _insert(conn, values)
         folder = folders.attention if disposition.attention else folders.processed
         await conn.execute(
-            update(inbox)
-            .where(inbox.c.id == row_id)
-            .values(
-                outcome=disposition.outcome,
-                reason=disposition.reason,
-                network_id=disposition.network_id,
-                participant_id=disposition.participant_id,
-                folder=folder,
-                processed_at=now,
-            )
+            _DISPOSED,
+            {
+                "row_id": row_id,
+                "outcome": disposition.outcome,
+                "reason": disposition.reason,
+                "network_id": disposition.network_id,
+                "participant_id": disposition.participant_id,
+                "folder": folder,
+                "processed_at": now,
+            },
         )
         logs.append((f"archived as {disposition.outcome}", {**extra, "inbox_id": row_id}))
         return folder, False
@@ -275,7 +275,21 @@ class _ProcessorError(Exception):
     """A processor raised inside a batch: the batch is redone one mail per transaction."""
 
 
+# Built once: constructing a statement costs more than SQLite takes to run it.
 _BY_DIGEST = select(inbox.c.id, inbox.c.folder).where(inbox.c.sha256 == bindparam("digest"))
+_INSERT = insert(inbox)
+_DISPOSED = (
+    update(inbox)
+    .where(inbox.c.id == bindparam("row_id"))
+    .values(
+        outcome=bindparam("outcome"),
+        reason=bindparam("reason"),
+        network_id=bindparam("network_id"),
+        participant_id=bindparam("participant_id"),
+        folder=bindparam("folder"),
+        processed_at=bindparam("processed_at"),
+    )
+)
 
 
 def _failure(exc: Exception, extra: dict[str, Any]) -> Disposition:
@@ -289,6 +303,6 @@ def _failure(exc: Exception, extra: dict[str, Any]) -> Disposition:
 
 
 async def _insert(conn: AsyncConnection, values: dict[str, Any]) -> int:
-    key = (await conn.execute(insert(inbox).values(values))).inserted_primary_key
+    key = (await conn.execute(_INSERT, values)).inserted_primary_key
     assert key is not None
     return int(key[0])
