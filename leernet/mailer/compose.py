@@ -51,15 +51,27 @@ def _clean(value: str) -> str:
     return _UNSAFE.sub(" ", value).strip()
 
 
-def _addr(name: str, address: str) -> str:
-    return formataddr((_clean(name), _clean(address)), charset="utf-8")
+def _addr(name: str, address: str, header: str) -> str:
+    name, address = _clean(name), _clean(address)
+    single = formataddr((name, address), charset="utf-8")
+    if name.isascii() or len(single) + len(header) + 2 <= 900:
+        # One encoded-word: every client reads it back exactly (some parsers, Python's
+        # among them, put a space between adjacent encoded-words in a display name).
+        return single
+    # Only a very long name: encoded-words folded with CRLF (RFC 2047 2, RFC 5322 2.2.3),
+    # so no line grows past 998 octets.
+    encoded = Header(name, "utf-8", header_name=header).encode(linesep="\r\n", maxlinelen=76)
+    short = "\r\n" not in encoded and len(header) + len(encoded) + len(address) + 5 <= 78
+    return f"{encoded}{' ' if short else chr(13) + chr(10) + ' '}<{address}>"
 
 
 def _header_text(value: str) -> str:
     value = _clean(value)
     if value.isascii() and len(value) < 900:
         return value
-    return Header(value, "utf-8", header_name="Subject").encode(maxlinelen=76)
+    # Header folds with a bare LF unless told otherwise; mail wants CRLF (Postfix >= 3.9
+    # refuses bare LF: smtpd_forbid_bare_newline).
+    return Header(value, "utf-8", header_name="Subject").encode(linesep="\r\n", maxlinelen=76)
 
 
 def _qp(text: str) -> bytes:
@@ -99,11 +111,11 @@ def compose(
     """The full message bytes (CRLF line ends)."""
     seed = hashlib.sha256(msg_id.encode("utf-8")).hexdigest()
     headers = [
-        f"From: {_addr(envelope.from_name, envelope.from_address)}",
-        f"To: {_addr(envelope.to_name, envelope.to_address)}",
+        f"From: {_addr(envelope.from_name, envelope.from_address, 'From')}",
+        f"To: {_addr(envelope.to_name, envelope.to_address, 'To')}",
     ]
     if envelope.reply_to:
-        headers.append(f"Reply-To: {_addr(envelope.from_name, envelope.reply_to)}")
+        headers.append(f"Reply-To: {_addr(envelope.from_name, envelope.reply_to, 'Reply-To')}")
     headers += [
         f"Subject: {_header_text(rendered.subject)}",
         f"Date: {format_datetime(date)}",

@@ -115,14 +115,6 @@ class TestHeaders:
             assert "Cc" not in names
             assert not [p for p in msg.walk() if p.defects]
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=(
-            "mailer/compose.py _header_text: Header(...).encode(maxlinelen=76) folds with a "
-            "bare LF (its default linesep); a long non-ASCII Subject puts bare LFs in a CRLF "
-            "message, which Postfix >= 3.9 (smtpd_forbid_bare_newline) refuses; pass linesep='\\r\\n'"
-        ),
-    )
     def test_no_bare_line_feed_in_any_header(self, sent: list[tuple[str, str, bytes]]) -> None:
         """Every header line ends in CRLF (RFC 5322 2.1), also a long non-ASCII Subject."""
         for _, _, raw in sent:
@@ -184,15 +176,6 @@ class TestHtml:
 
 
 class TestLongNames:
-    @pytest.mark.xfail(
-        strict=True,
-        reason=(
-            "mailer/compose.py _addr: formataddr(charset='utf-8') writes a non-ASCII display "
-            "name as one encoded-word, unfolded: a valid 200-character name of emoji makes a "
-            "To line of 1100 octets (RFC 5322 2.1.1: at most 998; RFC 2047 2: words of at most "
-            "75); fold with email.header.Header(name, 'utf-8').encode(linesep='\\r\\n')"
-        ),
-    )
     def test_a_long_non_ascii_name_keeps_lines_within_998_octets(self, tmp_path: Path) -> None:
         """A 200-character name of emoji (valid in the file) still gives header lines of at most 998 octets."""
         db = tmp_path / "leernet.db"
