@@ -17,7 +17,7 @@ from leernet.build import Factory
 from leernet.changes import diff, organiser_sentences, session_sentences
 from leernet.errors import LeernetError, NetworkFileError, Problem
 from leernet.mailer import views
-from leernet.mailer.outbox import Outgoing, enqueue
+from leernet.mailer.outbox import PENDING_STATES, Outgoing, enqueue
 from leernet.model import Network, Participant, Person
 from leernet.network import load_network, with_registered_slots
 from leernet.settings import Settings
@@ -237,7 +237,7 @@ async def _cancel_pending(conn: AsyncConnection, network_id: int, emails: Sequen
         .where(
             t.outbox.c.network_id == network_id,
             t.outbox.c.recipient.in_([e.lower() for e in emails]),
-            t.outbox.c.state.in_(("queued", "deferred")),
+            t.outbox.c.state.in_(PENDING_STATES),
         )
         .values(state="cancelled")
     )

@@ -26,8 +26,8 @@ from leernet.errors import LeernetError, MailboxError
 from leernet.followups import step_builder
 from leernet.mailer.imap import ImapSession
 from leernet.mailer.inbox import Inbox
-from leernet.mailer.outbox import DrainResult, Outbox
-from leernet.notices import failure_notifier
+from leernet.mailer.outbox import PENDING_STATES, DrainResult, Outbox
+from leernet.notices import failure_notifier, notify
 from leernet.planner import planner_pass
 from leernet.process import Processor
 from leernet.settings import Settings
@@ -64,8 +64,29 @@ class Service:
             on_failure=failure_notifier(self.factory, self.now),  # type: ignore[arg-type]
         )
         self.processor = Processor(self.factory, self.now, on_queued=self.kick.set)
-        self.inbox = Inbox(self.engine, self.settings, self.processor, self.now)
+        self.inbox = Inbox(
+            self.engine,
+            self.settings,
+            self.processor,
+            self.now,
+            on_login_refused=self.login_refused,
+        )
         self.build = step_builder(self.factory)
+
+    async def login_refused(self, exc: Exception) -> None:
+        """Tell the organisers (or the admin) once per outage that the mailbox refuses us."""
+        now = self.now()
+        async with self.engine.begin() as conn:
+            await notify(
+                conn,
+                self.factory,
+                key=f"notice/mailbox/{now:%Y%m%dT%H%M%S}",
+                network_id=None,
+                topic="mailbox",
+                now=now,
+                values={"mailbox": self.inbox.mailbox, "reason": str(exc)[:300]},
+            )
+        self.kick.set()
 
     async def plan_once(self) -> datetime | None:
         result = await planner_pass(self.engine, self.build, self.now())
@@ -81,7 +102,7 @@ class Service:
             value = (
                 await conn.execute(
                     select(func.min(t.outbox.c.next_attempt_at)).where(
-                        t.outbox.c.state.in_(("queued", "deferred"))
+                        t.outbox.c.state.in_(PENDING_STATES)
                     )
                 )
             ).scalar()

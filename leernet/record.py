@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from leernet.mailer.outbox import PENDING_STATES
 from leernet.store import schema as t
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ Answer = int | bool | str
 
 PARTSTATS = frozenset({"ACCEPTED", "DECLINED", "TENTATIVE", "NEEDS-ACTION"})
 PRESENCE_SOURCES = frozenset({"evaluation", "rollcall"})
-_PENDING = ("queued", "deferred")
+_PENDING = PENDING_STATES
 
 
 @dataclass(frozen=True, slots=True)

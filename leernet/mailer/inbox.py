@@ -32,9 +32,10 @@ from typing import TYPE_CHECKING
 from leernet.errors import MailboxError
 from leernet.mailer.archive import Archive, Disposition, Folders, Processor
 from leernet.mailer.imap import Fetched, ImapSession, server_folder
+from leernet.store.engine import store_errors
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
     from datetime import datetime
 
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -76,8 +77,12 @@ class Inbox:
         now: Callable[[], datetime],
         *,
         batch_size: int = BATCH,
+        on_login_refused: Callable[[Exception], Awaitable[None]] | None = None,
     ) -> None:
         self._settings = settings
+        # Called once per outage when the server refuses our login: only a person can fix
+        # a changed or expired password, so the daemon tells one.
+        self._on_login_refused = on_login_refused
         self._batch = max(1, min(batch_size, BATCH))
         self.mailbox = f"{settings.imap_user}@{settings.imap_host}/{settings.imap_folder}"
         self._archive = Archive(engine, self.mailbox, processor, now, settings.max_message_bytes)
@@ -87,7 +92,8 @@ class Inbox:
         """Connect, process everything in the folder, log out. Raises ``MailboxError``."""
         session = await ImapSession.open(self._settings)
         try:
-            result = await self._sync(session, await self._prepare(session))
+            with store_errors("reading the inbox"):
+                result = await self._sync(session, await self._prepare(session))
         except BaseException:
             session.close()
             raise
@@ -102,7 +108,13 @@ class Inbox:
             try:
                 session = await ImapSession.open(self._settings)
             except Exception as exc:
+                first = not self._outage
                 self._failed(exc)
+                if first and self._on_login_refused is not None and _refused(exc):
+                    try:
+                        await self._on_login_refused(exc)
+                    except Exception:
+                        log.exception("could not queue the notice about the refused login")
             else:
                 try:
                     await self._serve(session, stop)
@@ -207,3 +219,9 @@ class Inbox:
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
+
+
+def _refused(exc: Exception) -> bool:
+    """Whether the server said no to our credentials (not merely: could not be reached)."""
+    text = str(exc)
+    return isinstance(exc, MailboxError) and ("LOGIN failed" in text or "AUTHENTICATE" in text)

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leernet.errors import SendDeferred, SendError
 from leernet.mailer.smtp import send_stream
+from leernet.store.engine import store_errors
 from leernet.store.schema import outbox
 
 if TYPE_CHECKING:
@@ -41,8 +42,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("leernet.outbox")
 
-STATES = ("queued", "sending", "sent", "deferred", "failed", "skipped", "cancelled")
-_DUE_STATES = ("queued", "deferred")
+STATES = ("queued", "sending", "sent", "deferred", "failed", "skipped", "cancelled", "resend")
+# "resend": left in "sending" by a crash, so perhaps delivered already. Its outcome is
+# committed right after its 250, not in a batch, so a second crash cannot deliver it a
+# third time (at-least-once, and at most twice).
+_DUE_STATES = ("queued", "deferred", "resend")
+PENDING_STATES = _DUE_STATES  # waiting to be sent: what erase and update cancel
 CLAIM_BATCH = 500  # rows claimed at a time; at most 1.5x this many are held with their bytes
 FLUSH_EVERY = 20  # outcomes written per commit: a crash re-sends at most about twice this many
 
@@ -153,7 +158,7 @@ async def recover(engine: AsyncEngine) -> int:
     """
     async with engine.begin() as conn:
         result = await conn.execute(
-            update(outbox).where(outbox.c.state == "sending").values(state="queued")
+            update(outbox).where(outbox.c.state == "sending").values(state="resend")
         )
     n = result.rowcount or 0
     if n:
@@ -189,6 +194,7 @@ class _Row:
     network_id: int | None
     created_at: datetime
     attempts: int
+    resend: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +308,7 @@ class _Drain:
                     outbox.c.network_id,
                     outbox.c.created_at,
                     outbox.c.attempts,
+                    outbox.c.state == "resend",
                 )
                 .where(due)
                 .order_by(outbox.c.id)
@@ -321,6 +328,12 @@ class _Drain:
     async def record(self, row: _Row, error: SendError | None) -> None:
         """Note one outcome; written by a flush in the background so sending goes on meanwhile."""
         self.pending.append(_Outcome(row, error))
+        if row.resend:
+            running, self._flushing = self._flushing, None
+            if running is not None:
+                await asyncio.shield(running)
+            await self.flush()
+            return
         if len(self.pending) < FLUSH_EVERY:
             return
         running = self._flushing
@@ -438,6 +451,21 @@ async def drain(
     ``recover_orphans=True`` first re-queues rows a crash left in ``sending``
     (call it once when the daemon starts, or for ``run --once``).
     """
+    with store_errors("sending"):
+        return await _drain(
+            engine, settings, now, on_failure, limit, recover_orphans=recover_orphans
+        )
+
+
+async def _drain(
+    engine: AsyncEngine,
+    settings: Settings,
+    now: Callable[[], datetime],
+    on_failure: OnFailure | None,
+    limit: int | None,
+    *,
+    recover_orphans: bool,
+) -> DrainResult:
     if recover_orphans:
         await recover(engine)
     state = _Drain(engine, settings, now, on_failure)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,28 @@ async def migrate(engine: AsyncEngine) -> int:
             await conn.execute(schema_version.delete())
             await conn.execute(schema_version.insert().values(version=version))
         return SCHEMA_VERSION
+
+
+@contextlib.contextmanager
+def store_errors(what: str) -> Iterator[None]:
+    """Translate the driver's "database is locked" or "disk is full" into one clear StoreError."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise StoreError(
+            f"{what}: the database cannot be used ({exc.orig}); nothing was lost"
+        ) from exc
+    except BaseExceptionGroup as group:  # from a TaskGroup
+        found = group.subgroup(OperationalError)
+        if found is None:
+            raise
+        first = found.exceptions[0]
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        orig = getattr(first, "orig", first)
+        raise StoreError(
+            f"{what}: the database cannot be used ({orig}); nothing was lost"
+        ) from group
 
 
 def safe_url(url: str) -> str:

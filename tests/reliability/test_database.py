@@ -106,14 +106,6 @@ class TestLockedDatabase:
         assert all(r.state == "sent" for r in rows)
         assert after == len(rows)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=(
-            "mailer/outbox.py (claim/flush) lets sqlalchemy OperationalError 'database is "
-            "locked' escape; daemon.sender_loop only catches LeernetError, so a lock held "
-            "longer than busy_timeout (10 s) ends the daemon with a traceback"
-        ),
-    )
     async def test_a_locked_database_is_a_clear_store_error(self, tmp_path: Path) -> None:
         """A locked database is reported as a StoreError (one clear line), not a traceback."""
         error, *_ = await _locked_send(tmp_path)
@@ -200,14 +192,6 @@ class TestDiskFull:
         assert r["result"].processed == 1
         assert r["confirmations"] == 1
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=(
-            "mailer/archive.py Archive.store: the INSERT of the raw mail raises sqlalchemy "
-            "OperationalError 'database or disk is full' unwrapped (not StoreError); "
-            "Inbox.run_forever logs it as an unexpected error with a traceback"
-        ),
-    )
     async def test_a_full_disk_is_a_clear_store_error(
         self, tmp_path: Path, pymap: ImapAccount
     ) -> None:

@@ -273,13 +273,6 @@ class TestLoginRefused:
         assert 3 <= len(at) <= 5  # at 0, 1, 3, 7 s
         assert all(b > a * 1.5 for a, b in itertools.pairwise(gaps))
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=(
-            "mailer/inbox.py Inbox._failed only logs: a refused IMAP login (or an expired "
-            "password) never reaches the organiser or LEERNET_ADMIN_ADDRESS"
-        ),
-    )
     async def test_refused_login_sends_one_notice(self, tmp_path: Path, pymap: ImapAccount) -> None:
         """A refused login produces exactly one notice to the organiser, however long it lasts."""
         async with world(tmp_path, pymap, imap_password="wrong") as w:
