@@ -6,7 +6,6 @@ import contextlib
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
