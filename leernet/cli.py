@@ -36,8 +36,9 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         for e in exc.errors():
-            field = ".".join(str(x) for x in e["loc"]) or "settings"
-            err.print(f"[red]setting {field}:[/red] {e['msg']}")
+            field = ".".join(str(x) for x in e["loc"])
+            where = f"setting LEERNET_{field.upper()}" if field else "settings"
+            err.print(f"[red]{where}:[/red] {str(e['msg']).removeprefix('Value error, ')}")
         raise SystemExit(2) from None
 
 
