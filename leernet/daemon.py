@@ -61,7 +61,7 @@ class Service:
             self.engine,
             self.settings,
             self.now,
-            on_failure=failure_notifier(self.factory, self.now),  # type: ignore[arg-type]
+            on_failure=failure_notifier(self.factory, self.now),
         )
         self.processor = Processor(self.factory, self.now, on_queued=self.kick.set)
         self.inbox = Inbox(

@@ -6,7 +6,7 @@ It never carries the body of the mail it is about (only sender, subject, reason)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from leernet import registry
 from leernet.build import Factory
 from leernet.mailer import views
-from leernet.mailer.outbox import FailedMessage, Outgoing, enqueue
+from leernet.mailer.outbox import FailedMessage, OnFailure, Outgoing, enqueue
 from leernet.model import Network, Person
 from leernet.store import schema as t
 
@@ -201,13 +201,11 @@ def _placeholder(language: str) -> Network:
     )
 
 
-def failure_notifier(factory: Factory, now_fn: object) -> object:
+def failure_notifier(factory: Factory, now_fn: Callable[[], datetime]) -> OnFailure:
     """The outbox's ``on_failure``: one notice to the organiser per failed message."""
 
     async def on_failure(conn: AsyncConnection, failed: FailedMessage) -> None:
-        from leernet.cli import now_utc  # noqa: PLC0415
-
-        now = now_fn() if callable(now_fn) else now_utc()
+        now = now_fn()
         await notify(
             conn,
             factory,
