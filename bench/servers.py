@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -20,19 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-PASSWORD = "secret"
+from tests.dovecot import PASSWORD, DovecotServer, _binary, dovecot_available, free_port
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _binary(name: str) -> str | None:
-    return shutil.which(name) or next(
-        (str(p) for p in (Path("/usr/sbin") / name, Path("/usr/bin") / name) if p.exists()), None
-    )
+__all__ = ["PASSWORD", "Dovecot", "Sink", "dovecot", "free_port", "sink_kinds", "smtp_sink"]
 
 
 def _wait_port(port: int, what: str, seconds: float = 10) -> None:
@@ -87,53 +75,24 @@ def sink_kinds() -> list[str]:
     return kinds
 
 
-# -- Dovecot (MAIL-NOTES "A Dovecot for tests") -----------------------------------------
-
-CONFIG = """\
-instance_name = leernet-bench-{port}
-base_dir = {d}/run
-state_dir = {d}/state
-log_path = {d}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-mail_location = maildir:{d}/mail/%u
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {d}/users
-}}
-userdb {{
-  driver = passwd-file
-  args = username_format=%u {d}/users
-  default_fields = uid=nobody gid=nogroup home={d}/home/%u
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-"""
-USERS = 64
+# -- Dovecot: the tests' throw-away server (tests/dovecot.py), with bulk delivery ------
 
 
 @dataclass
 class Dovecot:
-    root: Path
-    port: int
-    next_user: int = 0
+    server: DovecotServer
+
+    @property
+    def root(self) -> Path:
+        return self.server.root
+
+    @property
+    def port(self) -> int:
+        return self.server.port
 
     def user(self) -> str:
-        """A user whose mailbox nobody used yet in this run."""
-        self.next_user += 1
-        if self.next_user > USERS:
-            raise RuntimeError("out of premade Dovecot users")
-        return f"bench{self.next_user}"
+        """A user whose mailbox nobody used yet in this run (one of the premade ones)."""
+        return self.server.add_user().user
 
     def fill(self, user: str, messages: list[bytes]) -> None:
         """Deliver messages straight into the user's maildir (``new/``): no APPEND round trips.
@@ -149,47 +108,15 @@ class Dovecot:
         subprocess.run(["chown", "-R", "nobody:nogroup", str(box)], check=True)
 
 
-def dovecot_available() -> str:
-    if _binary("dovecot") is None:
-        return "dovecot is not installed (apt-get install dovecot-imapd)"
-    if os.geteuid() != 0:
-        return "the benchmark Dovecot needs root (it runs the mail user as nobody)"
-    return ""
-
-
 @contextlib.contextmanager
 def dovecot() -> Iterator[Dovecot]:
     why = dovecot_available()
     if why:
         raise RuntimeError(why)
     with tempfile.TemporaryDirectory(prefix="leernet-bench-dovecot-") as tmp:
-        d = Path(tmp)
-        port = free_port()
-        for sub in ("run", "state", "mail", "home"):
-            (d / sub).mkdir()
-        d.chmod(0o755)
-        for sub in ("mail", "home"):
-            shutil.chown(d / sub, "nobody", "nogroup")
-        names = [f"bench{n}" for n in range(1, USERS + 1)]
-        (d / "users").write_text("".join(f"{n}:{{PLAIN}}{PASSWORD}::::::\n" for n in names))
-        (d / "users").chmod(0o644)
-        conf = d / "dovecot.conf"
-        conf.write_text(CONFIG.format(d=d, port=port))
-        # MAIL-NOTES gotcha 8: it daemonises and keeps inherited pipes open.
-        subprocess.run(  # noqa: PLW1510
-            [_binary("dovecot") or "dovecot", "-c", str(conf)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        server = DovecotServer(Path(tmp))
+        server.start()
         try:
-            _wait_port(port, "dovecot")
-            yield Dovecot(d, port)
+            yield Dovecot(server)
         finally:
-            pid_file = d / "run" / "master.pid"
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                pid = int(pid_file.read_text().split()[0])
-                os.kill(pid, signal.SIGTERM)
-                deadline = time.monotonic() + 10
-                while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
-                    time.sleep(0.02)
+            server.stop()
