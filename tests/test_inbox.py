@@ -30,7 +30,7 @@ from tests.dovecot import (
     uids,
 )
 from tests.imapserver import pymap  # noqa: F401 - fixture
-from tests.tcpproxy import TcpProxy
+from tests.reliability.faultproxy import FaultProxy
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -58,7 +58,7 @@ class Recorder:
     """A processor: 'attention' in the Subject sets the mail aside, 'explode' raises."""
 
     calls: list[bytes] = field(default_factory=list)
-    proxy: TcpProxy | None = None  # cut after each success: a crash between commit and MOVE
+    proxy: FaultProxy | None = None  # cut after each success: a crash between commit and MOVE
 
     async def __call__(self, conn: AsyncConnection, row_id: int, raw: bytes) -> Disposition:
         self.calls.append(raw)
@@ -83,8 +83,8 @@ async def engine(tmp_path: Any) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-async def proxy(dovecot: ImapAccount) -> AsyncIterator[TcpProxy]:  # noqa: F811
-    proxy = await TcpProxy(dovecot.host, dovecot.port).start()
+async def proxy(dovecot: ImapAccount) -> AsyncIterator[FaultProxy]:  # noqa: F811
+    proxy = await FaultProxy(dovecot.host, dovecot.port).start()
     yield proxy
     await proxy.close()
 
@@ -108,7 +108,7 @@ def make_inbox(engine: AsyncEngine, account: ImapAccount, processor: Any, **sett
     return Inbox(engine, account.settings(**settings), processor, lambda: NOW, batch_size=batch)
 
 
-def via(proxy: TcpProxy, account: ImapAccount) -> ImapAccount:
+def via(proxy: FaultProxy, account: ImapAccount) -> ImapAccount:
     return ImapAccount(proxy.host, proxy.port, account.user, account.password)
 
 
@@ -231,7 +231,7 @@ class TestDovecot:
         self,
         engine: AsyncEngine,
         dovecot: ImapAccount,  # noqa: F811
-        proxy: TcpProxy,
+        proxy: FaultProxy,
     ) -> None:
         """A mail committed but never moved is moved by the next run, not processed again."""
         raws = [mail(1), mail(2, "attention")]
@@ -254,7 +254,7 @@ class TestDovecot:
         engine: AsyncEngine,
         dovecot: ImapAccount,  # noqa: F811
         dovecot_server: DovecotServer,  # noqa: F811
-        proxy: TcpProxy,
+        proxy: FaultProxy,
     ) -> None:
         """Mails committed before a crash and then renumbered are moved, never processed again."""
         raws = [mail(1), mail(2)]
@@ -317,7 +317,7 @@ class TestDovecot:
         self,
         engine: AsyncEngine,
         dovecot: ImapAccount,  # noqa: F811
-        proxy: TcpProxy,
+        proxy: FaultProxy,
     ) -> None:
         """A connection lost in the middle of a FETCH loses and repeats nothing."""
         raws = [mail(n, body=f"{n:04d}" * 1000 + "\r\n") for n in range(1, 31)]
@@ -338,7 +338,7 @@ class TestDovecot:
         self,
         engine: AsyncEngine,
         dovecot: ImapAccount,  # noqa: F811
-        proxy: TcpProxy,
+        proxy: FaultProxy,
     ) -> None:
         """With IDLE a new mail is handled within seconds, also after the connection was cut."""
         recorder = Recorder()
