@@ -467,15 +467,12 @@ class Processor:
         sent: dict[str, tuple[Candidate | None, str]],
         inbox_id: int,
     ) -> Disposition | None:
+        # A roll call answers a digest: without a reference to one it is not a roll call.
         digest_keys = [k for _, k in sent.values() if k.startswith("digest/")]
-        if not digest_keys and not tokens:
+        if not digest_keys:
             return None
-        slug, number = None, None
-        if digest_keys:
-            _, slug, n = digest_keys[0].split("/")[:3]
-            number = int(n)
-        else:
-            return None
+        _, slug, n = digest_keys[0].split("/")[:3]
+        number = int(n)
         reg = await registry.get(conn, slug)
         if reg is None:
             return None

@@ -68,6 +68,17 @@ class MailWorld:
 
 
 @contextlib.asynccontextmanager
+async def _listening(server: asyncio.Server) -> AsyncIterator[int]:
+    """The port ``server`` listens on; closed (within 2 s) when the block ends."""
+    try:
+        yield int(server.sockets[0].getsockname()[1])
+    finally:
+        server.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(server.wait_closed(), 2)
+
+
+@contextlib.asynccontextmanager
 async def smtp_server(world: MailWorld) -> AsyncIterator[int]:
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
@@ -75,12 +86,8 @@ async def smtp_server(world: MailWorld) -> AsyncIterator[int]:
         "127.0.0.1",
         0,
     )
-    try:
-        yield int(server.sockets[0].getsockname()[1])
-    finally:
-        server.close()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(server.wait_closed(), 2)
+    async with _listening(server) as port:
+        yield port
 
 
 @contextlib.asynccontextmanager
@@ -114,12 +121,8 @@ async def imap_server(user: str = DEMO_USER, password: str = DEMO_PASSWORD) -> A
             IMAPServer(backend.login, config)
         )
         server = await asyncio.start_server(callback, "127.0.0.1", 0)
-        try:
-            yield int(server.sockets[0].getsockname()[1])
-        finally:
-            server.close()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(server.wait_closed(), 2)
+        async with _listening(server) as port:
+            yield port
 
 
 class Appender:
