@@ -24,7 +24,7 @@ from leernet.build import Factory
 from leernet.mailer.outbox import enqueue
 from leernet.registry import Registered
 from leernet.store import open_store
-from leernet.store.schema import outbox
+from leernet.store.schema import SCHEMA_VERSION, outbox
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 PER_MEMBER = 2.6  # replies per participant in ``mail.replies``'s mix
@@ -73,7 +73,9 @@ async def _build(folder: Path, count: int) -> None:
 
 
 async def corpus(count: int) -> Corpus:
-    folder = CACHE / f"ingest-{count}"
+    # The schema version in the name: a store cached by an older leernet is built again,
+    # not migrated inside a timed run.
+    folder = CACHE / f"ingest-{count}-v{SCHEMA_VERSION}"
     if not (folder / "replies.pickle").exists():
         print(f"generating the ingest corpus of {count} replies (cached in {folder}) ...")
         await _build(folder, count)

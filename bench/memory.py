@@ -85,7 +85,9 @@ async def _child_main(kind: str, port: int, user: str, db: str) -> dict[str, flo
         last = 0
         while True:
             rows = con.execute(
-                "SELECT id, recipient, raw FROM outbox WHERE id > ? ORDER BY id LIMIT 500", (last,)
+                "SELECT id, recipient, raw FROM outbox JOIN outbox_body ON outbox_id = outbox.id"
+                " WHERE id > ? ORDER BY id LIMIT 500",
+                (last,),
             ).fetchall()
             if not rows:
                 break

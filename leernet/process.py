@@ -11,12 +11,13 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import Message
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet import facts, record, registry
@@ -56,8 +57,68 @@ class Mail:
     sent: dict[str, tuple[Candidate | None, str]]  # Message-IDs we sent that it refers to
 
 
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """One mail as ``prepare`` read it: parsed, its reply tokens and the Message-IDs it cites."""
+
+    raw: bytes
+    msg: Message | Classification
+    tokens: frozenset[str] = frozenset()
+    refs: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What one FETCH batch's mails name, looked up together (``Processor.prepare``)."""
+
+    read: dict[int, _Read]  # id(raw) -> what was read of it
+    by_token: dict[str, Candidate]  # every token the batch's recipients carry (found ones)
+    sent: dict[str, tuple[Candidate | None, str]]  # every Message-ID it refers to (found ones)
+    registered: dict[int, Registered]  # networks read so far in this batch
+
+
 _EVAL_KINDS = ("eval-request", "eval-reminder", "confirmation", "answer-again")
 _SESSION_NUMBER = re.compile(r"\b(?:sessie|session|bijeenkomst)\s*(\d{1,2})\b", re.IGNORECASE)
+
+
+_MAX_REFS = 50  # Message-IDs of one mail looked up (References can be long)
+_CHUNK = 500  # values in one IN (...): well below SQLite's and asyncpg's limits
+
+# Built once: the inbox runs these for every batch or mail.
+_CAND = (
+    t.participants.c.id,
+    t.participants.c.network_id,
+    t.participants.c.email,
+    t.participants.c.name,
+    t.participants.c.token,
+    t.networks.c.slug,
+    t.networks.c.sequence,
+)
+_BY_TOKENS = (
+    select(*_CAND)
+    .join(t.networks, t.networks.c.id == t.participants.c.network_id)
+    .where(
+        t.participants.c.token.in_(bindparam("tokens", expanding=True)),
+        t.participants.c.removed_at.is_(None),
+    )
+)
+_BY_MESSAGE_IDS = (
+    select(t.outbox.c.message_id, t.outbox.c.key, *_CAND)
+    .select_from(
+        t.outbox.outerjoin(
+            t.participants,
+            (t.participants.c.network_id == t.outbox.c.network_id)
+            & (t.participants.c.email == t.outbox.c.recipient),
+        )
+    )
+    .outerjoin(t.networks, t.networks.c.id == t.outbox.c.network_id)
+    .where(t.outbox.c.message_id.in_(bindparam("ids", expanding=True)))
+)
+_ANSWERS_SINCE = select(func.count()).where(
+    t.outbox.c.recipient == bindparam("address"),
+    t.outbox.c.kind.in_(("confirmation", "answer-again")),
+    t.outbox.c.created_at >= bindparam("since"),
+)
 
 
 class Processor:
@@ -74,19 +135,60 @@ class Processor:
         self.on_queued = on_queued or (lambda: None)
         self.service = factory.settings.service_address
         self._organiser_cache: tuple[float, frozenset[str]] | None = None
+        self._batch: _Batch | None = None
+
+    async def prepare(self, conn: AsyncConnection, raws: list[bytes]) -> None:
+        """Read a FETCH batch's mails and look up their tokens and references in two queries.
+
+        Called by the inbox in the batch's transaction, before the first mail;
+        ``finish`` ends it. Nothing a mail does changes what these lookups find
+        for the next one: tokens change with ``leernet update``, and our own
+        Message-IDs are known only once sent.
+        """
+        read: dict[int, _Read] = {}
+        tokens: set[str] = set()
+        refs: set[str] = set()
+        for raw in raws:
+            one = self._read(raw)
+            read[id(raw)] = one
+            tokens |= one.tokens
+            refs.update(one.refs)
+        self._batch = _Batch(
+            read,
+            await self._candidates_by_token(conn, tokens),
+            await self._sent(conn, sorted(refs)),
+            {},
+        )
+
+    def finish(self) -> None:
+        self._batch = None
+
+    def _read(self, raw: bytes) -> _Read:
+        msg = read_message(raw, self.f.settings.max_message_bytes)
+        if isinstance(msg, Classification):
+            return _Read(raw, msg)
+        tokens = frozenset(
+            tok for a in h.recipient_addresses(msg) if (tok := token_from_address(self.service, a))
+        )
+        return _Read(raw, msg, tokens, tuple(h.message_ids(msg)[:_MAX_REFS]))
 
     async def __call__(self, conn: AsyncConnection, inbox_id: int, raw: bytes) -> Disposition:
-        msg = read_message(raw, self.f.settings.max_message_bytes)
+        batch = self._batch
+        one = batch.read.get(id(raw)) if batch is not None else None
+        if one is None or one.raw is not raw:
+            batch = None  # not a mail of the prepared batch: look it up on its own
+            one = self._read(raw)
+        msg, tokens, refs = one.msg, one.tokens, list(one.refs)
         if isinstance(msg, Classification):
             # Too large, too deep, too odd to read: kept and put aside, and a person is told.
             await self._attention(conn, msg, inbox_id)
             return Disposition(msg.outcome.value, msg.reason, attention=True)
-        refs = h.message_ids(msg)
-        tokens = {
-            tok for a in h.recipient_addresses(msg) if (tok := token_from_address(self.service, a))
-        }
-        by_token = await self._candidates_by_token(conn, tokens)
-        sent = await self._sent(conn, refs)
+        if batch is not None:
+            by_token = {tok: batch.by_token[tok] for tok in tokens if tok in batch.by_token}
+            sent = {mid: batch.sent[mid] for mid in refs if mid in batch.sent}
+        else:
+            by_token = await self._candidates_by_token(conn, tokens)
+            sent = await self._sent(conn, refs)
         rollcall = await self._rollcall(conn, msg, tokens, sent, inbox_id)
         if rollcall is not None:
             return rollcall
@@ -126,17 +228,14 @@ class Processor:
         return self._organiser_cache[1]
 
     async def _candidates_by_token(
-        self, conn: AsyncConnection, tokens: set[str]
+        self, conn: AsyncConnection, tokens: AbstractSet[str]
     ) -> dict[str, Candidate]:
-        if not tokens:
-            return {}
-        p, n = t.participants, t.networks
-        rows = await conn.execute(
-            select(p.c.id, p.c.network_id, p.c.email, p.c.name, p.c.token, n.c.slug, n.c.sequence)
-            .join(n, n.c.id == p.c.network_id)
-            .where(p.c.token.in_(tokens), p.c.removed_at.is_(None))
-        )
-        return {r.token: self._candidate(r) for r in rows}
+        found: dict[str, Candidate] = {}
+        wanted = sorted(tokens)
+        for start in range(0, len(wanted), _CHUNK):
+            rows = await conn.execute(_BY_TOKENS, {"tokens": wanted[start : start + _CHUNK]})
+            found.update((r.token, self._candidate(r)) for r in rows)
+        return found
 
     def _candidate(self, r: Any) -> Candidate:
         return Candidate(
@@ -154,30 +253,25 @@ class Processor:
         self, conn: AsyncConnection, refs: list[str]
     ) -> dict[str, tuple[Candidate | None, str]]:
         """Message-IDs we sent that this mail refers to -> (the participant it went to, its key)."""
-        if not refs:
-            return {}
-        o, p, n = t.outbox, t.participants, t.networks
-        rows = await conn.execute(
-            select(
-                o.c.message_id,
-                o.c.key,
-                p.c.id,
-                p.c.network_id,
-                p.c.email,
-                p.c.name,
-                p.c.token,
-                n.c.slug,
-                n.c.sequence,
+        found: dict[str, tuple[Candidate | None, str]] = {}
+        for start in range(0, len(refs), _CHUNK):
+            rows = await conn.execute(_BY_MESSAGE_IDS, {"ids": refs[start : start + _CHUNK]})
+            found.update(
+                (r.message_id, (self._candidate(r) if r.id is not None else None, r.key))
+                for r in rows
             )
-            .select_from(
-                o.outerjoin(p, (p.c.network_id == o.c.network_id) & (p.c.email == o.c.recipient))
-            )
-            .outerjoin(n, n.c.id == o.c.network_id)
-            .where(o.c.message_id.in_(refs[:50]))
-        )
-        return {
-            r.message_id: (self._candidate(r) if r.id is not None else None, r.key) for r in rows
-        }
+        return found
+
+    async def _registered(self, conn: AsyncConnection, network_id: int) -> Registered:
+        """A network as registered; read once per batch (a bounce in the batch reads it again)."""
+        batch = self._batch
+        reg = batch.registered.get(network_id) if batch is not None else None
+        if reg is None:
+            reg = await registry.get_by_id(conn, network_id)
+            assert reg is not None  # a candidate's network exists in this transaction
+            if batch is not None:
+                batch.registered[network_id] = reg
+        return reg
 
     # -- what each kind of mail does --------------------------------------------------
 
@@ -185,8 +279,7 @@ class Processor:
         c, inbox_id = mail.c, mail.inbox_id
         assert c.candidate is not None
         assert c.itip is not None
-        reg = await registry.get_by_id(conn, c.candidate.network_id)
-        assert reg is not None
+        reg = await self._registered(conn, c.candidate.network_id)
         if c.stale:
             # RFC 5546 2.1.5: a REPLY to an older SEQUENCE answers an invite that has since
             # changed; the participant's client will answer the current one.
@@ -207,6 +300,7 @@ class Processor:
                 participant_id=c.candidate.participant_id,
             )
         slots = [(s.number, s.slot) for s in reg.network.sessions]
+        stored = await record.stored_rsvps(conn, c.candidate.participant_id)
         notes = []
         for part in c.itip.components:
             number = 0
@@ -228,6 +322,7 @@ class Processor:
                 received_at=self.now(),
                 inbox_id=inbox_id,
                 moved_sequence=reg.moved_sequence.get(number, 0),
+                stored=stored,
             )
             if not outcome.recorded:
                 notes.append(outcome.reason)
@@ -281,8 +376,7 @@ class Processor:
         c, msg, sent, inbox_id = mail.c, mail.msg, mail.sent, mail.inbox_id
         cand = c.candidate
         assert cand is not None
-        reg = await registry.get_by_id(conn, cand.network_id)
-        assert reg is not None
+        reg = await self._registered(conn, cand.network_id)
         member = reg.member(cand.email)
         assert member is not None
         net = reg.network
@@ -385,16 +479,9 @@ class Processor:
 
     async def _may_answer(self, conn: AsyncConnection, address: str) -> bool:
         """Rate limit: at most ``confirmations_per_hour`` automatic answers to one address."""
-        o = t.outbox
         since = self.now() - timedelta(hours=1)
         count = (
-            await conn.execute(
-                select(func.count()).where(
-                    o.c.recipient == address,
-                    o.c.kind.in_(("confirmation", "answer-again")),
-                    o.c.created_at >= since,
-                )
-            )
+            await conn.execute(_ANSWERS_SINCE, {"address": address, "since": since})
         ).scalar_one()
         if count >= self.f.settings.confirmations_per_hour:
             log.warning("confirmation rate limit reached", extra={"event": "rate-limited"})
@@ -404,6 +491,8 @@ class Processor:
     async def _bounce(self, conn: AsyncConnection, mail: Mail) -> Disposition:
         c = mail.c
         now = self.now()
+        if self._batch is not None:
+            self._batch.registered.clear()  # flagging a member changes the networks
         for address in c.bounced_recipients:
             bounce = await record.flag_bounce(conn, email=address, reason=c.reason[:500], now=now)
             networks = {
@@ -463,7 +552,7 @@ class Processor:
         self,
         conn: AsyncConnection,
         msg: Message,
-        tokens: set[str],
+        tokens: AbstractSet[str],
         sent: dict[str, tuple[Candidate | None, str]],
         inbox_id: int,
     ) -> Disposition | None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from leernet.mailer.outbox import PENDING_STATES
@@ -85,6 +85,14 @@ def _stale(
     return ""
 
 
+async def stored_rsvps(
+    conn: AsyncConnection, participant_id: int
+) -> dict[int, tuple[int, datetime | None]]:
+    """A participant's stored REPLYs: session number -> (SEQUENCE, DTSTAMP)."""
+    rows = await conn.execute(_RSVPS_OF, {"pid": participant_id})
+    return {r.session_number: (r.sequence, r.dtstamp) for r in rows}
+
+
 async def record_rsvp(
     conn: AsyncConnection,
     *,
@@ -97,8 +105,13 @@ async def record_rsvp(
     received_at: datetime,
     inbox_id: int | None,
     moved_sequence: int = 0,
+    stored: dict[int, tuple[int, datetime | None]] | None = None,
 ) -> RsvpOutcome:
-    """Store a participant's REPLY for one session (or the series, ``session_number`` 0)."""
+    """Store a participant's REPLY for one session (or the series, ``session_number`` 0).
+
+    ``stored``: the participant's REPLYs as ``stored_rsvps`` read them in this
+    transaction (one query for every VEVENT of a mail); kept up to date here.
+    """
     status = partstat.strip().upper()
     if status not in PARTSTATS:
         return RsvpOutcome(recorded=False, reason=f"PARTSTAT {status or '(empty)'} is not used")
@@ -110,33 +123,52 @@ async def record_rsvp(
                 f" moved at SEQUENCE {moved_sequence}"
             ),
         )
-    where = (
-        t.rsvps.c.participant_id == participant_id,
-        t.rsvps.c.session_number == session_number,
-    )
-    stored = (
-        await conn.execute(select(t.rsvps.c.sequence, t.rsvps.c.dtstamp).where(*where))
-    ).first()
-    values: dict[str, Any] = {
-        "partstat": status,
-        "comment": comment,
-        "sequence": sequence,
-        "dtstamp": dtstamp,
-        "received_at": received_at,
-        "inbox_id": inbox_id,
-    }
     if stored is None:
-        await conn.execute(
-            t.rsvps.insert().values(
-                participant_id=participant_id, session_number=session_number, **values
-            )
-        )
-        return RsvpOutcome(recorded=True)
-    reason = _stale(sequence, dtstamp, stored.sequence, stored.dtstamp)
-    if reason:
-        return RsvpOutcome(recorded=False, reason=reason)
-    await conn.execute(update(t.rsvps).where(*where).values(**values))
+        stored = await stored_rsvps(conn, participant_id)
+    values: dict[str, Any] = {
+        "pid": participant_id,
+        "number": session_number,
+        "v_partstat": status,
+        "v_comment": comment,
+        "v_sequence": sequence,
+        "v_dtstamp": dtstamp,
+        "v_received_at": received_at,
+        "v_inbox_id": inbox_id,
+    }
+    before = stored.get(session_number)
+    if before is not None:
+        reason = _stale(sequence, dtstamp, *before)
+        if reason:
+            return RsvpOutcome(recorded=False, reason=reason)
+    await conn.execute(_RSVP_INSERT if before is None else _RSVP_UPDATE, values)
+    stored[session_number] = (sequence, dtstamp)
     return RsvpOutcome(recorded=True)
+
+
+# Built once: the inbox records thousands of REPLYs, and building a statement costs
+# more than SQLite takes to run it.
+_RSVPS_OF = select(t.rsvps.c.session_number, t.rsvps.c.sequence, t.rsvps.c.dtstamp).where(
+    t.rsvps.c.participant_id == bindparam("pid")
+)
+_RSVP_VALUES: dict[str, Any] = {
+    "partstat": bindparam("v_partstat"),
+    "comment": bindparam("v_comment"),
+    "sequence": bindparam("v_sequence"),
+    "dtstamp": bindparam("v_dtstamp"),
+    "received_at": bindparam("v_received_at"),
+    "inbox_id": bindparam("v_inbox_id"),
+}
+_RSVP_INSERT = t.rsvps.insert().values(
+    participant_id=bindparam("pid"), session_number=bindparam("number"), **_RSVP_VALUES
+)
+_RSVP_UPDATE = (
+    update(t.rsvps)
+    .where(
+        t.rsvps.c.participant_id == bindparam("pid"),
+        t.rsvps.c.session_number == bindparam("number"),
+    )
+    .values(**_RSVP_VALUES)
+)
 
 
 async def record_evaluation(
@@ -150,25 +182,18 @@ async def record_evaluation(
     inbox_id: int | None,
 ) -> int:
     """Store an evaluation as the current one (earlier ones stay as history); return its id."""
-    await conn.execute(
-        update(t.evaluations)
-        .where(
-            t.evaluations.c.participant_id == participant_id,
-            t.evaluations.c.session_number == session_number,
-            t.evaluations.c.current.is_(True),
-        )
-        .values(current=False)
-    )
+    await conn.execute(_EVAL_SUPERSEDED, {"pid": participant_id, "number": session_number})
     result = await conn.execute(
-        t.evaluations.insert().values(
-            participant_id=participant_id,
-            session_number=session_number,
-            absent=absent,
-            answers={str(k): v for k, v in answers.items()},
-            received_at=received_at,
-            inbox_id=inbox_id,
-            current=True,
-        )
+        _EVAL_INSERT,
+        {
+            "participant_id": participant_id,
+            "session_number": session_number,
+            "absent": absent,
+            "answers": {str(k): v for k, v in answers.items()},
+            "received_at": received_at,
+            "inbox_id": inbox_id,
+            "current": True,
+        },
     )
     await record_presence(
         conn,
@@ -181,6 +206,18 @@ async def record_evaluation(
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
+
+
+_EVAL_SUPERSEDED = (
+    update(t.evaluations)
+    .where(
+        t.evaluations.c.participant_id == bindparam("pid"),
+        t.evaluations.c.session_number == bindparam("number"),
+        t.evaluations.c.current.is_(True),
+    )
+    .values(current=False)
+)
+_EVAL_INSERT = t.evaluations.insert()
 
 
 async def record_presence(
@@ -203,25 +240,37 @@ async def record_presence(
         "source": source,
         "updated_at": now,
     }
-    changed = {"present": present, "source": source, "updated_at": now}
-    keys = ["participant_id", "session_number"]
-    if conn.dialect.name == "postgresql":
-        pg = postgresql.insert(t.presence).values(**row)
-        await conn.execute(pg.on_conflict_do_update(index_elements=keys, set_=changed))
-    elif conn.dialect.name == "sqlite":
-        lite = sqlite.insert(t.presence).values(**row)
-        await conn.execute(lite.on_conflict_do_update(index_elements=keys, set_=changed))
-    else:
-        result = await conn.execute(
-            update(t.presence)
-            .where(
-                t.presence.c.participant_id == participant_id,
-                t.presence.c.session_number == session_number,
-            )
-            .values(**changed)
+    upsert = _PRESENCE_UPSERT.get(conn.dialect.name)
+    if upsert is not None:
+        await conn.execute(upsert, row)
+        return
+    result = await conn.execute(
+        update(t.presence)
+        .where(
+            t.presence.c.participant_id == participant_id,
+            t.presence.c.session_number == session_number,
         )
-        if result.rowcount == 0:
-            await conn.execute(t.presence.insert().values(**row))
+        .values(present=present, source=source, updated_at=now)
+    )
+    if result.rowcount == 0:
+        await conn.execute(t.presence.insert().values(**row))
+
+
+def _presence_upsert(dialect: Any) -> Any:
+    """INSERT … ON CONFLICT (participant, session) DO UPDATE, built once per dialect."""
+    stmt = dialect.insert(t.presence)
+    excluded = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=["participant_id", "session_number"],
+        set_={
+            "present": excluded.present,
+            "source": excluded.source,
+            "updated_at": excluded.updated_at,
+        },
+    )
+
+
+_PRESENCE_UPSERT = {"postgresql": _presence_upsert(postgresql), "sqlite": _presence_upsert(sqlite)}
 
 
 async def flag_bounce(conn: AsyncConnection, *, email: str, reason: str, now: datetime) -> Bounce:
@@ -307,7 +356,13 @@ async def erase_participant(conn: AsyncConnection, network_id: int, email: str) 
         ]
         about_them = about_them | or_(*keys)
     await conn.execute(
-        update(t.outbox).where(about_them, t.outbox.c.state != "sending").values(raw=b"")
+        update(t.outbox_body)
+        .where(
+            t.outbox_body.c.outbox_id.in_(
+                select(t.outbox.c.id).where(about_them, t.outbox.c.state != "sending")
+            )
+        )
+        .values(raw=b"")
     )
     return int(pid)
 
@@ -339,7 +394,15 @@ async def purge_network(conn: AsyncConnection, network_id: int, now: datetime) -
     await conn.execute(
         update(t.outbox).where(mine, t.outbox.c.state.in_(_PENDING)).values(state="cancelled")
     )
-    await conn.execute(update(t.outbox).where(mine, t.outbox.c.state != "sending").values(raw=b""))
+    await conn.execute(
+        update(t.outbox_body)
+        .where(
+            t.outbox_body.c.outbox_id.in_(
+                select(t.outbox.c.id).where(mine, t.outbox.c.state != "sending")
+            )
+        )
+        .values(raw=b"")
+    )
     await conn.execute(
         update(t.networks).where(t.networks.c.id == network_id).values(purged_at=now)
     )

@@ -59,7 +59,11 @@ async def outbox_bytes(db: Path) -> dict[str, bytes]:
     engine = await open_store(f"sqlite+aiosqlite:///{db}")
     try:
         async with engine.connect() as conn:
-            rows = await conn.execute(select(t.outbox.c.message_id, t.outbox.c.raw))
+            rows = await conn.execute(
+                select(t.outbox.c.message_id, t.outbox_body.c.raw).select_from(
+                    t.outbox.join(t.outbox_body)
+                )
+            )
             return {r.message_id: r.raw for r in rows}
     finally:
         await engine.dispose()

@@ -187,9 +187,9 @@ async def run(subs: list[Submission], source: str = SOURCE) -> Outcome:
             async with engine.connect() as conn:
                 rows = (
                     await conn.execute(
-                        select(t.outbox.c.recipient, t.outbox.c.key, t.outbox.c.raw).order_by(
-                            t.outbox.c.id
-                        )
+                        select(t.outbox.c.recipient, t.outbox.c.key, t.outbox_body.c.raw)
+                        .select_from(t.outbox.join(t.outbox_body))
+                        .order_by(t.outbox.c.id)
                     )
                 ).all()
         finally:

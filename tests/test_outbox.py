@@ -24,7 +24,7 @@ from leernet.mailer.outbox import (
 )
 from leernet.settings import Settings
 from leernet.store.engine import open_store
-from leernet.store.schema import UtcDateTime, networks, outbox
+from leernet.store.schema import UtcDateTime, networks, outbox, outbox_body
 from tests.smtpserver import SmtpTestServer, closed_port
 
 if TYPE_CHECKING:
@@ -116,7 +116,11 @@ async def queue(engine: AsyncEngine, items: list[Outgoing], now: datetime = T0) 
 
 async def rows(engine: AsyncEngine) -> list[dict[str, object]]:
     async with engine.connect() as conn:
-        result = await conn.execute(select(outbox).order_by(outbox.c.id))
+        result = await conn.execute(
+            select(outbox, outbox_body.c.raw)
+            .select_from(outbox.outerjoin(outbox_body))
+            .order_by(outbox.c.id)
+        )
         return [dict(r._mapping) for r in result]
 
 

@@ -70,19 +70,20 @@ async def inbox_row(conn, n, *, network_id=None, participant_id=None):
 
 
 async def outbox_row(conn, key, recipient, state, network_id):
-    await conn.execute(
+    result = await conn.execute(
         t.outbox.insert().values(
             key=key,
             network_id=network_id,
             kind="reminder",
             recipient=recipient,
             message_id=f"<leernet.{key}@example.org>",
-            raw=b"x",
             state=state,
             created_at=NOW,
             next_attempt_at=NOW,
         )
     )
+    row_id = result.inserted_primary_key[0]
+    await conn.execute(t.outbox_body.insert().values(outbox_id=row_id, raw=b"x"))
 
 
 class TestRecordRsvp:
@@ -349,11 +350,21 @@ class TestErase:
             }
             raws = dict((await conn.execute(select(t.inbox.c.participant_id, t.inbox.c.raw))).all())
             states = dict((await conn.execute(select(t.outbox.c.key, t.outbox.c.state))).all())
+            bodies = dict(
+                (
+                    await conn.execute(
+                        select(t.outbox.c.key, t.outbox_body.c.raw).select_from(
+                            t.outbox.join(t.outbox_body)
+                        )
+                    )
+                ).all()
+            )
         assert erased == bert.id
         assert left == {"rsvps": [sofie.id], "evaluations": [sofie.id], "presence": [sofie.id]}
         assert raws[bert.id] is None
         assert raws[sofie.id] is not None
         assert states == {"a": "cancelled", "b": "cancelled", "c": "sent", "d": "queued"}
+        assert bodies == {"a": b"", "b": b"", "c": b"", "d": b"x"}  # mail to Sofie keeps its bytes
 
     async def test_unknown_address_erases_nothing(self, store):
         """Erasing an address that is not in the network says so (None)."""
@@ -379,7 +390,9 @@ class TestPurge:
                 inbox_id=None,
             )
             await inbox_row(conn, 1, network_id=reg.id, participant_id=bert)
+            await outbox_row(conn, "confirmation/x", reg.members[0].email, "sent", reg.id)
             await record.purge_network(conn, reg.id, NOW)
+            sent_bytes = (await conn.execute(select(t.outbox_body.c.raw))).scalar()
             answers = (await conn.execute(select(t.evaluations.c.answers))).scalar()
             comment = (await conn.execute(select(t.rsvps.c.comment))).scalar()
             raw = (await conn.execute(select(t.inbox.c.raw))).scalar()
@@ -387,4 +400,5 @@ class TestPurge:
         assert answers == {"1": 4, "2": "", "3": "", "4": True}
         assert comment == ""
         assert raw is None
+        assert sent_bytes == b""
         assert purged == NOW

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import Column, LargeBinary, MetaData, inspect, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from leernet.errors import StoreError
+from leernet.mailer.outbox import DrainResult, Outgoing, drain, enqueue
 from leernet.store import open_store
 from leernet.store.engine import create_engine
-from leernet.store.schema import SCHEMA_VERSION
+from leernet.store.schema import SCHEMA_VERSION, metadata, outbox, outbox_body
+from tests.smtpserver import SmtpTestServer
 
 
 async def indexes(url: str) -> set[str]:
@@ -38,7 +43,7 @@ class TestMigrations:
         async with engine.connect() as conn:
             version = (await conn.execute(text("SELECT version FROM schema_version"))).scalar()
         await engine.dispose()
-        assert version == SCHEMA_VERSION == 2
+        assert version == SCHEMA_VERSION == 3
         assert "ix_outbox_recipient" in await indexes(url)
 
     async def test_a_newer_database_is_refused(self, tmp_path: Path) -> None:
@@ -50,3 +55,130 @@ class TestMigrations:
         await engine.dispose()
         with pytest.raises(StoreError, match="newer than this leernet"):
             await open_store(url)
+
+
+T0 = datetime(2027, 9, 16, 8, 0, tzinfo=UTC)
+
+
+def v2_metadata() -> MetaData:
+    """The schema as release 2 left it: the message bytes in ``outbox.raw``, no ``outbox_body``."""
+    old = MetaData()
+    for table in metadata.sorted_tables:
+        if table.name == outbox_body.name:
+            continue
+        copy = table.to_metadata(old)
+        if table.name == outbox.name:
+            copy.append_column(Column("raw", LargeBinary, nullable=False))
+    return old
+
+
+def message(n: int) -> bytes:
+    return (
+        "From: Lerend netwerk <netwerk@example.org>\r\n"
+        f"To: p{n}@example.com\r\n"
+        f"Subject: Uitnodiging {n}\r\n"
+        f"Message-ID: <leernet.v2-{n}@example.org>\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: text/plain; charset="utf-8"\r\n'
+        "\r\n"
+        f"Tot dan, {n} \u00e9\u00e9n keer.\r\n"
+        ".a line with a leading dot\r\n"
+    ).encode()
+
+
+async def build_v2(url: str) -> dict[str, bytes]:
+    """A version 2 store with three outbox rows (one already sent); their bytes by Message-ID."""
+    old = v2_metadata()
+    rows = [
+        {
+            "key": f"invite/v2/p{n}@example.com",
+            "kind": "invite",
+            "recipient": f"p{n}@example.com",
+            "message_id": f"<leernet.v2-{n}@example.org>",
+            "raw": message(n),
+            "state": state,
+            "attempts": 0,
+            "created_at": T0,
+            "next_attempt_at": T0,
+        }
+        for n, state in ((1, "queued"), (2, "sent"), (3, "queued"))
+    ]
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(old.create_all)
+            await conn.execute(old.tables["schema_version"].insert().values(version=2))
+            await conn.execute(old.tables["outbox"].insert(), rows)
+    finally:
+        await engine.dispose()
+    return {str(r["message_id"]): bytes(r["raw"]) for r in rows}  # type: ignore[call-overload]
+
+
+async def check_upgrade(url: str) -> None:
+    bytes_of = await build_v2(url)
+    engine = await open_store(url)
+    try:
+        async with engine.connect() as conn:
+            version = (await conn.execute(text("SELECT version FROM schema_version"))).scalar()
+            columns = await conn.run_sync(
+                lambda c: {col["name"] for col in inspect(c).get_columns("outbox")}
+            )
+            moved = {
+                mid: bytes(raw)
+                for mid, raw in await conn.execute(
+                    select(outbox.c.message_id, outbox_body.c.raw).select_from(
+                        outbox.join(outbox_body)
+                    )
+                )
+            }
+        assert version == SCHEMA_VERSION == 3
+        assert "raw" not in columns
+        assert moved == bytes_of
+        with SmtpTestServer() as server:
+            assert await drain(engine, server.settings(), lambda: T0) == DrainResult(sent=2)
+            got = {r.message_id: r.data for r in server.received}
+        queued = {mid: raw for mid, raw in bytes_of.items() if "v2-2" not in mid}
+        assert got == queued
+    finally:
+        await engine.dispose()
+
+
+class TestOutboxBodyMigration:
+    async def test_a_version_2_sqlite_store_keeps_its_queued_bytes(self, tmp_path: Path) -> None:
+        """After the upgrade the queued mail of a release-2 store goes out byte for byte, and sent mail keeps its bytes."""
+        await check_upgrade(f"sqlite+aiosqlite:///{tmp_path / 'v2.db'}")
+
+    async def test_the_upgrade_leaves_a_current_store_alone(self, tmp_path: Path) -> None:
+        """The upgrade step run over a store that already has the bytes table keeps the queued bytes as they are."""
+        url = f"sqlite+aiosqlite:///{tmp_path / 'new.db'}"
+        engine = await open_store(url)
+        async with engine.begin() as conn:
+            await enqueue(
+                conn, [Outgoing("k1", "invite", "p1@example.com", "<m1@x>", b"one", None)], T0
+            )
+            await conn.execute(text("UPDATE schema_version SET version = 2"))
+        await engine.dispose()
+        engine = await open_store(url)
+        try:
+            async with engine.connect() as conn:
+                version = (await conn.execute(text("SELECT version FROM schema_version"))).scalar()
+                bodies = (await conn.execute(select(outbox_body.c.raw))).scalars().all()
+        finally:
+            await engine.dispose()
+        assert version == 3
+        assert bodies == [b"one"]
+
+    @pytest.mark.postgres
+    async def test_a_version_2_postgresql_store_keeps_its_queued_bytes(
+        self, postgres_url: str
+    ) -> None:
+        """The same upgrade on PostgreSQL, in a database of its own."""
+        admin = create_async_engine(postgres_url, isolation_level="AUTOCOMMIT")
+        try:
+            async with admin.connect() as conn:
+                await conn.execute(text("DROP DATABASE IF EXISTS leernet_v2"))
+                await conn.execute(text("CREATE DATABASE leernet_v2"))
+        finally:
+            await admin.dispose()
+        url = make_url(postgres_url).set(database="leernet_v2")
+        await check_upgrade(url.render_as_string(hide_password=False))

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from email.parser import BytesHeaderParser
-from email.policy import compat32
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.errors import LeernetError
@@ -50,6 +50,19 @@ class Disposition:
 Processor = Callable[[AsyncConnection, int, bytes], Awaitable[Disposition]]
 
 
+@runtime_checkable
+class BatchAware(Protocol):
+    """A processor that looks up what a whole FETCH batch names at once, before its mails."""
+
+    async def prepare(self, conn: AsyncConnection, raws: list[bytes]) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+# sha256 -> (inbox row id, folder) of the mails archived so far, for one batch.
+_Seen = dict[str, tuple[int, str | None]]
+
+
 @dataclass(frozen=True, slots=True)
 class Folders:
     """The server's names of the two target folders (with its hierarchy delimiter)."""
@@ -59,11 +72,18 @@ class Folders:
 
 
 def message_id(raw: bytes) -> str | None:
-    """The Message-ID header, read from the header section only (cheap, MAIL-NOTES costs)."""
+    """The first Message-ID header of the header section, unfolded (a scan, not a parse)."""
     head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-    value = BytesHeaderParser(policy=compat32).parsebytes(head).get("Message-ID")
-    text = " ".join(str(value).split())[:998] if value is not None else ""
+    found = _MESSAGE_ID.search(head)
+    if found is None:
+        return None
+    text = " ".join(found.group(1).decode("utf-8", "replace").split())[:998]
     return text or None
+
+
+# At the start of a header line; RFC 5322 2.2.3: a folded value continues on lines that
+# start with white space.
+_MESSAGE_ID = re.compile(rb"^message-id[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 
 
 class Archive:
@@ -136,15 +156,32 @@ class Archive:
             return [await self.store(uidvalidity, message, folders, too_large=too_large)]
         logs: list[tuple[str, dict[str, Any]]] = []
         out: list[tuple[str, bool]] = []
+        batch_aware = self._processor if isinstance(self._processor, BatchAware) else None
         async with self._engine.connect() as conn:
             transaction = await conn.begin()
             try:
+                # Two lookups for the batch instead of several per mail: the digests seen
+                # before, and (by the processor) the tokens and Message-IDs the mails name.
+                seen = await self._seen(conn, [_digest(m, large) for m, large in batch])
+                if batch_aware is not None:
+                    small = [m.data for m, large in batch if not large]
+                    await batch_aware.prepare(conn, small)
+                disposed: list[dict[str, Any]] = []
                 for message, too_large in batch:
-                    out.append(
-                        await self._store(
-                            conn, uidvalidity, message, folders, too_large=too_large, logs=logs
-                        )
+                    folder, duplicate, values = await self._store(
+                        conn,
+                        uidvalidity,
+                        message,
+                        folders,
+                        too_large=too_large,
+                        logs=logs,
+                        seen=seen,
                     )
+                    out.append((folder, duplicate))
+                    if values is not None:
+                        disposed.append(values)
+                if disposed:
+                    await conn.execute(_DISPOSED, disposed)
                 await self._checkpoint(conn, uidvalidity, max(m.uid for m, _ in batch))
             except _ProcessorError:
                 await transaction.rollback()
@@ -156,6 +193,9 @@ class Archive:
                 for text, extra in logs:
                     log.info(text, extra=extra)
                 return out
+            finally:
+                if batch_aware is not None:
+                    batch_aware.finish()
         return [
             await self.store(uidvalidity, message, folders, too_large=too_large)
             for message, too_large in batch
@@ -169,9 +209,11 @@ class Archive:
         async with self._engine.connect() as conn:
             await conn.begin()
             try:
-                result = await self._store(
+                folder, duplicate, values = await self._store(
                     conn, uidvalidity, message, folders, too_large=too_large, logs=logs, alone=True
                 )
+                if values is not None:
+                    await conn.execute(_DISPOSED, values)
                 await self._checkpoint(conn, uidvalidity, message.uid)
             except BaseException:
                 await conn.rollback()
@@ -180,7 +222,7 @@ class Archive:
             await conn.commit()
         for text, extra in logs:
             log.info(text, extra=extra)
-        return result
+        return folder, duplicate
 
     async def _store(
         self,
@@ -192,21 +234,27 @@ class Archive:
         too_large: bool,
         logs: list[tuple[str, dict[str, Any]]],
         alone: bool = False,
-    ) -> tuple[str, bool]:
-        """Archive, process and record one mail in the open transaction of ``conn``.
+        seen: _Seen | None = None,
+    ) -> tuple[str, bool, dict[str, Any] | None]:
+        """Archive and process one mail in the open transaction of ``conn``.
 
+        Returns (target folder, duplicate, the disposition row values for
+        ``_DISPOSED``, which the caller writes: for a batch, all in one call).
         ``alone``: the transaction holds only this mail, so a processor error
         rolls it back and the mail is archived as ``error``; otherwise the
-        error is raised as ``_ProcessorError`` for ``store_batch``.
+        error is raised as ``_ProcessorError`` for ``store_batch``. ``seen``:
+        the batch's digests archived before (``_seen``), else one query.
         """
         raw = message.data
-        digest = hashlib.sha256((b"header-only\0" if too_large else b"") + raw).hexdigest()
+        digest = _digest(message, too_large)
         mid = message_id(raw)
         extra: dict[str, Any] = {"mailbox": self.mailbox, "uid": message.uid, "message_id": mid}
-        first = (await conn.execute(_BY_DIGEST, {"digest": digest})).first()
+        if seen is None:
+            seen = await self._seen(conn, [digest])
+        first = seen.get(digest)
         if first is not None:
-            logs.append((f"duplicate of inbox row {first.id}, not processed again", extra))
-            return first.folder or folders.attention, True
+            logs.append((f"duplicate of inbox row {first[0]}, not processed again", extra))
+            return first[1] or folders.attention, True, None
         now = self._now()
         values = {
             "mailbox": self.mailbox,
@@ -226,6 +274,8 @@ class Archive:
                 disposition = Disposition("too-large", reason, attention=True)
             else:
                 disposition = await self._processor(conn, row_id, raw)
+        except OperationalError:
+            raise  # the database, not the mail: a full disk or a lock is reported, not set aside
         except Exception as exc:
             if not alone:
                 raise _ProcessorError from exc
@@ -235,8 +285,11 @@ class Archive:
             await conn.begin()
             row_id = await _insert(conn, values)
         folder = folders.attention if disposition.attention else folders.processed
-        await conn.execute(
-            _DISPOSED,
+        seen[digest] = (row_id, folder)  # a second copy later in this batch is a duplicate
+        logs.append((f"archived as {disposition.outcome}", {**extra, "inbox_id": row_id}))
+        return (
+            folder,
+            False,
             {
                 "row_id": row_id,
                 "outcome": disposition.outcome,
@@ -247,8 +300,11 @@ class Archive:
                 "processed_at": now,
             },
         )
-        logs.append((f"archived as {disposition.outcome}", {**extra, "inbox_id": row_id}))
-        return folder, False
+
+    async def _seen(self, conn: AsyncConnection, digests: list[str]) -> _Seen:
+        """Of these SHA-256 digests, those archived before: digest -> (row id, folder)."""
+        rows = await conn.execute(_BY_DIGEST, {"digests": list(set(digests))})
+        return {r.sha256: (r.id, r.folder) for r in rows}
 
     async def mark_moved(self, uidvalidity: int, uids: list[int]) -> None:
         async with self._engine.begin() as conn:
@@ -276,7 +332,9 @@ class _ProcessorError(Exception):
 
 
 # Built once: constructing a statement costs more than SQLite takes to run it.
-_BY_DIGEST = select(inbox.c.id, inbox.c.folder).where(inbox.c.sha256 == bindparam("digest"))
+_BY_DIGEST = select(inbox.c.sha256, inbox.c.id, inbox.c.folder).where(
+    inbox.c.sha256.in_(bindparam("digests", expanding=True))
+)
 _INSERT = insert(inbox)
 _DISPOSED = (
     update(inbox)
@@ -290,6 +348,11 @@ _DISPOSED = (
         processed_at=bindparam("processed_at"),
     )
 )
+
+
+def _digest(message: Fetched, too_large: bool) -> str:
+    # A mail archived by its header only must not match the same mail fetched whole.
+    return hashlib.sha256((b"header-only\0" if too_large else b"") + message.data).hexdigest()
 
 
 def _failure(exc: Exception, extra: dict[str, Any]) -> Disposition:

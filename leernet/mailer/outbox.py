@@ -28,14 +28,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leernet.errors import SendDeferred, SendError
 from leernet.mailer.smtp import send_stream
 from leernet.store.engine import store_errors
-from leernet.store.schema import outbox
+from leernet.store.schema import outbox, outbox_body
 
 if TYPE_CHECKING:
     from leernet.settings import Settings
@@ -49,6 +49,9 @@ STATES = ("queued", "sending", "sent", "deferred", "failed", "skipped", "cancell
 _DUE_STATES = ("queued", "deferred", "resend")
 PENDING_STATES = _DUE_STATES  # waiting to be sent: what erase and update cancel
 CLAIM_BATCH = 500  # rows claimed at a time; at most 1.5x this many are held with their bytes
+# The first claim of a drain is small: reading 500 rows' bytes takes tens of milliseconds
+# during which no connection has anything to send yet.
+FIRST_CLAIM = 50
 FLUSH_EVERY = 20  # outcomes written per commit: a crash re-sends at most about twice this many
 
 
@@ -112,7 +115,6 @@ async def enqueue(conn: AsyncConnection, items: Sequence[Outgoing], now: datetim
             "kind": it.kind,
             "recipient": it.recipient,
             "message_id": it.message_id,
-            "raw": it.raw,
             "network_id": it.network_id,
             "state": "queued",
             "attempts": 0,
@@ -124,8 +126,21 @@ async def enqueue(conn: AsyncConnection, items: Sequence[Outgoing], now: datetim
     ]
     # RETURNING with many rows: SQLAlchemy batches it ("insertmanyvalues") and
     # returns only the rows that were inserted, so the count is exact on both dialects.
-    result = await conn.execute(_insert_ignoring_key(conn).returning(outbox.c.id), rows)
-    return len(result.all())
+    result = await conn.execute(
+        _insert_ignoring_key(conn).returning(outbox.c.id, outbox.c.key), rows
+    )
+    inserted = result.all()
+    if inserted:
+        # The bytes of the rows just inserted, in their own table (schema: ``outbox_body``).
+        # A key given twice in one call: the first item was inserted, so its bytes go in.
+        raw_of: dict[str, bytes] = {}
+        for it in items:
+            raw_of.setdefault(it.key, it.raw)
+        await conn.execute(
+            outbox_body.insert(),
+            [{"outbox_id": row_id, "raw": raw_of[key]} for row_id, key in inserted],
+        )
+    return len(inserted)
 
 
 async def existing_keys(conn: AsyncConnection, keys: Sequence[str]) -> set[str]:
@@ -182,6 +197,24 @@ def backoff(attempts: int, jitter: float) -> timedelta:
 def is_organiser_notice(kind: str) -> bool:
     """A notice to the organiser: its failure is recorded, never reported (no loops)."""
     return kind == "notice" or kind.startswith(("notice-", "notice/", "notice."))
+
+
+# Built once: compiling a statement costs more than SQLite takes to run it, and these
+# run while the connections wait.
+_MARK_SENDING = (
+    update(outbox).where(outbox.c.id.in_(bindparam("ids", expanding=True))).values(state="sending")
+)
+_MARK_SENT = (
+    update(outbox)
+    .where(outbox.c.id.in_(bindparam("ids", expanding=True)) & (outbox.c.state == "sending"))
+    .values(
+        state="sent",
+        sent_at=bindparam("at"),
+        attempts=outbox.c.attempts + 1,
+        smtp_code=250,
+        last_error=None,
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,25 +337,22 @@ class _Drain:
                     outbox.c.key,
                     outbox.c.kind,
                     outbox.c.recipient,
-                    outbox.c.raw,
+                    outbox_body.c.raw,
                     outbox.c.network_id,
                     outbox.c.created_at,
                     outbox.c.attempts,
                     outbox.c.state == "resend",
                 )
+                .select_from(outbox.join(outbox_body))
                 .where(due)
                 .order_by(outbox.c.id)
                 .limit(limit)
             )
             if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
+                query = query.with_for_update(skip_locked=True, of=outbox)
             rows = [_Row(*r) for r in (await conn.execute(query)).all()]
             if rows:
-                await conn.execute(
-                    update(outbox)
-                    .where(outbox.c.id.in_([r.id for r in rows]))
-                    .values(state="sending")
-                )
+                await conn.execute(_MARK_SENDING, {"ids": [r.id for r in rows]})
         return rows
 
     async def record(self, row: _Row, error: SendError | None) -> None:
@@ -367,17 +397,7 @@ class _Drain:
 
     async def _sent(self, conn: AsyncConnection, rows: list[_Row]) -> None:
         # One statement for every 250 of this flush: the same values _apply wrote one by one.
-        await conn.execute(
-            update(outbox)
-            .where(outbox.c.id.in_([r.id for r in rows]) & (outbox.c.state == "sending"))
-            .values(
-                state="sent",
-                sent_at=self.now(),
-                attempts=outbox.c.attempts + 1,
-                smtp_code=250,
-                last_error=None,
-            )
-        )
+        await conn.execute(_MARK_SENT, {"ids": [r.id for r in rows], "at": self.now()})
         self.totals["sent"] += len(rows)
         if log.isEnabledFor(logging.DEBUG):
             for row in rows:
@@ -493,8 +513,10 @@ async def _feed(state: _Drain, lanes: _Lanes, limit: int | None) -> None:
     reached (the rest stays queued for the next drain).
     """
     remaining = limit if limit is not None else -1
+    batch = FIRST_CLAIM
     while remaining != 0 and not lanes.unreachable:
-        size = CLAIM_BATCH if remaining < 0 else min(CLAIM_BATCH, remaining)
+        size = batch if remaining < 0 else min(batch, remaining)
+        batch = CLAIM_BATCH
         rows = await state.claim(size)
         if not rows:
             return

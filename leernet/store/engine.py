@@ -14,13 +14,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select, text
+from sqlalchemy import Connection, event, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from leernet.errors import AlreadyRunning, StoreError
-from leernet.store.schema import SCHEMA_VERSION, metadata, schema_version
+from leernet.store.inloop import connect_for
+from leernet.store.schema import SCHEMA_VERSION, metadata, outbox, outbox_body, schema_version
 
 Migration = Callable[[AsyncConnection], Awaitable[None]]
 
@@ -38,8 +39,24 @@ async def _v2(conn: AsyncConnection) -> None:
     )
 
 
+def _outbox_has_raw(conn: Connection) -> bool:
+    return any(c["name"] == "raw" for c in inspect(conn).get_columns(outbox.name))
+
+
+async def _v3(conn: AsyncConnection) -> None:
+    # The bytes move to their own table: SQLite rewrites a whole row on each UPDATE,
+    # and the outbox row changes state two or three times (queued, sending, sent).
+    # A database made by _v1 already has the current schema: nothing to do.
+    if not await conn.run_sync(_outbox_has_raw):
+        return
+    await conn.run_sync(lambda c: outbox_body.create(c, checkfirst=True))
+    await conn.execute(text("INSERT INTO outbox_body (outbox_id, raw) SELECT id, raw FROM outbox"))
+    # SQLite >= 3.35 and PostgreSQL both drop a column in place.
+    await conn.execute(text("ALTER TABLE outbox DROP COLUMN raw"))
+
+
 # Version -> the step that brings the database from version-1 to it. Append, never edit.
-MIGRATIONS: dict[int, Migration] = {1: _v1, 2: _v2}
+MIGRATIONS: dict[int, Migration] = {1: _v1, 2: _v2, 3: _v3}
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -52,7 +69,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(url)
+    # SQLite calls run on the loop's thread (see ``inloop``): no thread hop per call.
+    engine = create_async_engine(url, async_creator=connect_for(parsed))
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

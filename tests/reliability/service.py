@@ -41,7 +41,12 @@ class Clock:
 
 
 async def outbox_rows(engine: AsyncEngine, **where: Any) -> list[Any]:
-    query = select(t.outbox).order_by(t.outbox.c.id)
+    # The bytes live in outbox_body (schema v3); the rows read as before, ``raw`` included.
+    query = (
+        select(t.outbox, t.outbox_body.c.raw)
+        .select_from(t.outbox.outerjoin(t.outbox_body))
+        .order_by(t.outbox.c.id)
+    )
     for column, value in where.items():
         query = query.where(t.outbox.c[column] == value)
     async with engine.connect() as conn:

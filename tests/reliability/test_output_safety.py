@@ -79,7 +79,10 @@ def sent(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str, bytes
     )
     start_network(tmp, toml, settings_for(db))
     return [
-        (k, r, bytes(raw)) for k, r, raw in db_query(db, "SELECT kind, recipient, raw FROM outbox")
+        (k, r, bytes(raw))
+        for k, r, raw in db_query(
+            db, "SELECT kind, recipient, raw FROM outbox JOIN outbox_body ON outbox_id = outbox.id"
+        )
     ]
 
 
@@ -181,5 +184,5 @@ class TestLongNames:
         db = tmp_path / "leernet.db"
         toml = network_toml([Person("🙂" * 200, "p1@example.com", "🙂" * 200, "m1@example.net")])
         start_network(tmp_path, toml, settings_for(db))
-        for (raw,) in db_query(db, "SELECT raw FROM outbox"):
+        for (raw,) in db_query(db, "SELECT raw FROM outbox_body"):
             assert max(len(line) for line in bytes(raw).split(b"\r\n")) <= 998

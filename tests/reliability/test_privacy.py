@@ -187,12 +187,13 @@ class TestErase:
         db = w["db"]
         sqlite_now = "2031-01-01 00:00:00"
         with sqlite3.connect(db) as conn:  # one message still waiting for p1
-            conn.execute(
-                "INSERT INTO outbox (key, network_id, kind, recipient, message_id, raw, state,"
+            row_id = conn.execute(
+                "INSERT INTO outbox (key, network_id, kind, recipient, message_id, state,"
                 " attempts, created_at, next_attempt_at) VALUES ('later/p1', 1, 'reminder',"
-                " 'p1@example.com', '<later@x>', X'00', 'queued', 0, ?, ?)",
+                " 'p1@example.com', '<later@x>', 'queued', 0, ?, ?)",
                 (sqlite_now, sqlite_now),
-            )
+            ).lastrowid
+            conn.execute("INSERT INTO outbox_body (outbox_id, raw) VALUES (?, X'00')", (row_id,))
         assert SECRET_TEXT in everything_in(db)
         result = await asyncio.to_thread(
             CliRunner().invoke, main, ["erase", "hr-ovl-2027", "--participant", "P1@example.com"],

@@ -107,7 +107,10 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Campaign:
         deliveries = sink.deliveries
     rows = {
         mid: (state, raw)
-        for mid, state, raw in db_query(db, "SELECT message_id, state, raw FROM outbox")
+        for mid, state, raw in db_query(
+            db,
+            "SELECT message_id, state, raw FROM outbox JOIN outbox_body ON outbox_id = outbox.id",
+        )
     }
     copies = Counter[str]()
     altered = 0
