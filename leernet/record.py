@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from leernet.mailer.outbox import PENDING_STATES
+from leernet.mailer.outbox import IN_FLIGHT, PENDING_STATES
 from leernet.store import schema as t
 
 if TYPE_CHECKING:
@@ -359,7 +359,7 @@ async def erase_participant(conn: AsyncConnection, network_id: int, email: str) 
         update(t.outbox_body)
         .where(
             t.outbox_body.c.outbox_id.in_(
-                select(t.outbox.c.id).where(about_them, t.outbox.c.state != "sending")
+                select(t.outbox.c.id).where(about_them, t.outbox.c.state.notin_(IN_FLIGHT))
             )
         )
         .values(raw=b"")
@@ -398,7 +398,7 @@ async def purge_network(conn: AsyncConnection, network_id: int, now: datetime) -
         update(t.outbox_body)
         .where(
             t.outbox_body.c.outbox_id.in_(
-                select(t.outbox.c.id).where(mine, t.outbox.c.state != "sending")
+                select(t.outbox.c.id).where(mine, t.outbox.c.state.notin_(IN_FLIGHT))
             )
         )
         .values(raw=b"")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import JSON, Column, select, update
 
+from leernet.mailer.attempts import AttemptLog, Attempts
 from leernet.mailer.outbox import (
     DrainResult,
     FailedMessage,
@@ -383,6 +384,82 @@ class TestCrashRecovery:
         async with engine.begin() as conn:
             await conn.execute(update(outbox).values(state="sending"))
         assert (await Outbox(engine, server.settings(), Clock()).drain()).sent == 1
+
+
+class TestAttemptLog:
+    """Which interrupted messages may already be with the server (``leernet.mailer.attempts``)."""
+
+    async def test_a_drain_notes_only_messages_that_reached_data(
+        self, engine: AsyncEngine, server: SmtpTestServer
+    ) -> None:
+        """A message refused at RCPT never reaches DATA and is not in the log; the ones sent are."""
+        await queue(engine, [item("a"), item("b", "refused@example.com"), item("c")])
+        server.fail_rcpt(550, recipient="refused@example.com")
+        await drain(engine, server.settings(), Clock())
+        ids = {r["key"]: r["id"] for r in await rows(engine)}
+        said = AttemptLog.beside(engine.url).read()
+        assert said is not None
+        assert set(said.seen) == {(ids["a"], 0), (ids["c"], 0)}
+        assert all(when == T0 for when in said.seen.values())  # each 250 noted too
+
+    async def test_a_250_not_yet_committed_is_not_sent_again(
+        self, engine: AsyncEngine, server: SmtpTestServer
+    ) -> None:
+        """A kill after the server's 250 but before its batch was committed: the row ends sent, with no second copy."""
+        await queue(engine, [item("a")])
+        (first,) = [int(str(r["id"])) for r in await rows(engine)]
+        async with engine.begin() as conn:
+            await conn.execute(update(outbox).values(state="sending"))
+        log = AttemptLog.beside(engine.url)
+        log.note(first, 0)
+        log.delivered(first, 0, T0 + timedelta(minutes=3))
+        log.close()
+        await recover(engine, Clock())
+        (row,) = await rows(engine)
+        assert (row["state"], row["smtp_code"], row["sent_at"]) == (
+            "sent",
+            250,
+            T0 + timedelta(minutes=3),
+        )
+        assert await drain(engine, server.settings(), Clock()) == DrainResult()
+        assert server.received == []
+
+    async def test_a_row_that_never_reached_data_is_queued_not_resent(
+        self, engine: AsyncEngine, server: SmtpTestServer
+    ) -> None:
+        """A row claimed but never started (no log line) goes back to plain 'queued' and is sent once."""
+        await queue(engine, [item("a"), item("b")])
+        first, second = [int(str(r["id"])) for r in await rows(engine)]
+        async with engine.begin() as conn:
+            await conn.execute(update(outbox).values(state="sending"))
+        log = AttemptLog.beside(engine.url)
+        log.note(first, 0)
+        log.close()
+        assert await recover(engine, Clock()) == 2
+        assert {r["key"]: r["state"] for r in await rows(engine)} == {"a": "resend", "b": "queued"}
+        assert log.read() == Attempts({})  # settled rows need no lines
+        assert await drain(engine, server.settings(), Clock()) == DrainResult(sent=2)
+        assert second != first
+
+    async def test_a_resent_row_cut_after_data_again_is_not_sent_a_third_time(
+        self, engine: AsyncEngine, server: SmtpTestServer
+    ) -> None:
+        """A 'resending' row whose second attempt also reached DATA is marked sent, unconfirmed, and not sent again."""
+        await queue(engine, [item("a"), item("b")])
+        first, second = [int(str(r["id"])) for r in await rows(engine)]
+        async with engine.begin() as conn:
+            await conn.execute(update(outbox).values(state="resending"))
+        log = AttemptLog.beside(engine.url)
+        log.note(first, 0)
+        log.close()
+        await recover(engine, Clock())
+        states = {r["key"]: (r["state"], r["last_error"]) for r in await rows(engine)}
+        assert states["a"][0] == "sent"
+        assert "not sent a third time" in str(states["a"][1])
+        assert states["b"] == ("resend", None)
+        assert await drain(engine, server.settings(), Clock()) == DrainResult(sent=1)
+        assert [r.data for r in server.received] == [item("b").raw]
+        assert second != first
 
 
 class TestConcurrency:

@@ -6,15 +6,21 @@ Life of a row (``outbox.state``)::
       ▲                 │  ├──4xx/timeout/drop──► deferred ──(due again)──► sending …
       │                 │  │                        └── older than send_give_up_hours ─► failed
       │                 │  └──5xx──► failed   (on_failure called once, same transaction)
-      │                 └── crash: recover() puts it back to queued (same bytes, same Message-ID)
+      │◄─ never reached DATA ─┤
+      │                 └── crash after DATA ─► resend ──claim──► resending ──250──► sent
+      │                                                              └── crash after DATA
+      │                                                                  ─► sent (unconfirmed)
       └── not_after passed before sending ──► skipped (never sent late)
 
 A row is marked ``sending`` and committed before any SMTP command, and ``sent``
 only after the server's 250 to DATA: delivery is at-least-once (DESIGN.md). A
-single daemon runs per database, so every ``sending`` row found when it starts
+single daemon runs per database, so every row in flight found when it starts
 is an orphan of a crash; ``recover`` (or ``drain(..., recover_orphans=True)``)
-puts them back. On PostgreSQL rows are claimed ``FOR UPDATE SKIP LOCKED`` so
-several senders can share the table.
+settles them with the attempt log (``leernet.mailer.attempts``): back to
+``queued`` when the server cannot have them, ``resend`` when it may, so that no
+message is delivered more than twice. On PostgreSQL rows are claimed
+``FOR UPDATE SKIP LOCKED`` so several senders can share the table (and, without
+an attempt log, every row in flight counts as perhaps delivered).
 """
 
 from __future__ import annotations
@@ -25,14 +31,15 @@ import random
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leernet.errors import SendDeferred, SendError
+from leernet.mailer.attempts import AttemptLog
 from leernet.mailer.smtp import send_stream
 from leernet.store.engine import store_errors
 from leernet.store.schema import outbox, outbox_body
@@ -42,10 +49,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("leernet.outbox")
 
-STATES = ("queued", "sending", "sent", "deferred", "failed", "skipped", "cancelled", "resend")
-# "resend": left in "sending" by a crash, so perhaps delivered already. Its outcome is
-# committed right after its 250, not in a batch, so a second crash cannot deliver it a
-# third time (at-least-once, and at most twice).
+STATES = (
+    "queued",
+    "sending",
+    "sent",
+    "deferred",
+    "failed",
+    "skipped",
+    "cancelled",
+    "resend",
+    "resending",
+)
+# "resend": a crash cut an attempt that had reached DATA (``attempts``), so perhaps
+# delivered already; "resending": such a row being sent again. Its outcome is committed
+# right after its 250, and if a crash cuts it after DATA too it is not sent a third time:
+# at least once, at most twice.
+IN_FLIGHT = ("sending", "resending")
 _DUE_STATES = ("queued", "deferred", "resend")
 PENDING_STATES = _DUE_STATES  # waiting to be sent: what erase and update cancel
 CLAIM_BATCH = 500  # rows claimed at a time; at most 1.5x this many are held with their bytes
@@ -165,24 +184,98 @@ async def counts(conn: AsyncConnection, network_id: int | None = None) -> dict[s
     return out
 
 
-async def recover(engine: AsyncEngine) -> int:
-    """Put rows left in ``sending`` by a crash back in the queue; return how many.
+async def recover(
+    engine: AsyncEngine,
+    now: Callable[[], datetime] | None = None,
+    attempts: AttemptLog | None = None,
+) -> int:
+    """Settle rows a crash left in flight; return how many were in flight.
+
+    With the attempt log (``leernet.mailer.attempts``): a row whose attempt
+    never reached DATA goes back to ``queued`` (the server cannot have it); one
+    that did becomes ``resend``; a ``resending`` row that reached DATA again is
+    marked ``sent`` without a 250 (the server may hold it twice already; a third
+    copy is worse than none). Without the log every row in flight is ``resend``.
 
     Only safe while no other sender works on the database (one daemon per
     database holds the lock in ``leernet.store.engine.daemon_lock``).
     """
+    attempts = attempts or AttemptLog.beside(engine.url)
+    log_says = attempts.read()
+    moment = (now or (lambda: datetime.now(UTC)))()
     async with engine.begin() as conn:
-        result = await conn.execute(
-            update(outbox).where(outbox.c.state == "sending").values(state="resend")
-        )
-    n = result.rowcount or 0
+        rows = (
+            await conn.execute(
+                select(outbox.c.id, outbox.c.state, outbox.c.attempts, outbox.c.key).where(
+                    outbox.c.state.in_(IN_FLIGHT)
+                )
+            )
+        ).all()
+        settle: dict[str, list[int]] = defaultdict(list)
+        delivered: list[tuple[int, datetime]] = []
+        for row_id, state, tries, key in rows:
+            when = log_says.delivered_at(row_id, tries) if log_says is not None else None
+            went = log_says is None or log_says.reached(row_id, tries)
+            if when is not None:
+                delivered.append((row_id, when))  # the 250 came; only its commit was missing
+            elif state == "sending":
+                settle["resend" if went else "queued"].append(row_id)
+            elif went:
+                settle["unconfirmed"].append(row_id)
+                log.warning(
+                    "not sending %s a third time: two attempts were cut off after DATA",
+                    key,
+                    extra={"event": "outbox.unconfirmed", "key": key},
+                )
+            else:
+                settle["resend"].append(row_id)
+        for row_id, when in delivered:
+            await conn.execute(_RECOVERED_SENT, {"row_id": row_id, "at": when})
+        for state, ids in settle.items():
+            values: dict[str, Any] = {"state": state}
+            if state == "unconfirmed":
+                values = {
+                    "state": "sent",
+                    "sent_at": moment,
+                    "attempts": outbox.c.attempts + 1,
+                    "smtp_code": None,
+                    "last_error": _UNCONFIRMED,
+                }
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                await conn.execute(update(outbox).where(outbox.c.id.in_(chunk)).values(values))
+    attempts.clear()  # every row in flight is settled
+    n = len(rows)
     if n:
         log.warning(
-            "%d message(s) were being sent when leernet stopped; they are sent again",
+            "%d message(s) were in flight when leernet stopped: %d had been delivered, %d go"
+            " out again, %d were perhaps delivered and are sent again, %d are not sent a third"
+            " time",
             n,
+            len(delivered),
+            len(settle["queued"]),
+            len(settle["resend"]),
+            len(settle["unconfirmed"]),
             extra={"event": "outbox.recovered", "count": n},
         )
     return n
+
+
+_RECOVERED_SENT = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("row_id"))
+    .values(
+        state="sent",
+        sent_at=bindparam("at"),
+        attempts=outbox.c.attempts + 1,
+        smtp_code=250,
+        last_error=None,
+    )
+)
+_UNCONFIRMED = (
+    "no 250 seen: two attempts were cut off after DATA by a stop of leernet;"
+    " the recipient may have it twice, so it is not sent a third time"
+)
 
 
 def backoff(attempts: int, jitter: float) -> timedelta:
@@ -202,11 +295,13 @@ def is_organiser_notice(kind: str) -> bool:
 # Built once: compiling a statement costs more than SQLite takes to run it, and these
 # run while the connections wait.
 _MARK_SENDING = (
-    update(outbox).where(outbox.c.id.in_(bindparam("ids", expanding=True))).values(state="sending")
+    update(outbox)
+    .where(outbox.c.id.in_(bindparam("ids", expanding=True)))
+    .values(state=case((outbox.c.state == "resend", "resending"), else_="sending"))
 )
 _MARK_SENT = (
     update(outbox)
-    .where(outbox.c.id.in_(bindparam("ids", expanding=True)) & (outbox.c.state == "sending"))
+    .where(outbox.c.id.in_(bindparam("ids", expanding=True)) & outbox.c.state.in_(IN_FLIGHT))
     .values(
         state="sent",
         sent_at=bindparam("at"),
@@ -302,8 +397,10 @@ class _Drain:
         settings: Settings,
         now: Callable[[], datetime],
         on_failure: OnFailure | None,
+        attempts: AttemptLog,
     ) -> None:
         self.engine = engine
+        self.attempts = attempts
         self.settings = settings
         self.now = now
         self.on_failure = on_failure
@@ -357,6 +454,8 @@ class _Drain:
 
     async def record(self, row: _Row, error: SendError | None) -> None:
         """Note one outcome; written by a flush in the background so sending goes on meanwhile."""
+        if error is None:
+            self.attempts.delivered(row.id, row.attempts, self.now())
         self.pending.append(_Outcome(row, error))
         if row.resend:
             running, self._flushing = self._flushing, None
@@ -409,7 +508,7 @@ class _Drain:
 
     async def _apply(self, conn: AsyncConnection, outcome: _Outcome) -> None:
         row, error, now = outcome.row, outcome.error, self.now()
-        mine = update(outbox).where((outbox.c.id == row.id) & (outbox.c.state == "sending"))
+        mine = update(outbox).where((outbox.c.id == row.id) & outbox.c.state.in_(IN_FLIGHT))
         extra = {"key": row.key, "kind": row.kind}
         assert error is not None  # 250s are written together by _sent
         give_up = now - row.created_at > timedelta(hours=self.settings.send_give_up_hours)
@@ -486,24 +585,46 @@ async def _drain(
     *,
     recover_orphans: bool,
 ) -> DrainResult:
+    attempts = AttemptLog.beside(engine.url)
     if recover_orphans:
-        await recover(engine)
-    state = _Drain(engine, settings, now, on_failure)
+        await recover(engine, now, attempts)
+    elif attempts.enabled and not await _in_flight(engine):
+        attempts.clear()  # its lines are about rows long settled
+
+    def reached_data(row: _Row) -> None:
+        attempts.note(row.id, row.attempts)
+
+    state = _Drain(engine, settings, now, on_failure, attempts)
     lanes = _Lanes(settings.smtp_connections)
     try:
         async with asyncio.TaskGroup() as tg:
             for lane in lanes.lanes:
-                tg.create_task(
-                    send_stream(settings, lane.rows(), state.record, now, on_unreachable=lanes.stop)
+                stream = send_stream(
+                    settings,
+                    lane.rows(),
+                    state.record,
+                    now,
+                    on_unreachable=lanes.stop,
+                    on_data=reached_data,
                 )
+                tg.create_task(stream)
             try:
                 await _feed(state, lanes, limit)
             finally:
                 lanes.close()
     finally:
-        await state.close()
+        try:
+            await state.close()
+        finally:
+            attempts.close()
     t = state.totals
     return DrainResult(t["sent"], t["deferred"], t["failed"], t["skipped"])
+
+
+async def _in_flight(engine: AsyncEngine) -> bool:
+    async with engine.connect() as conn:
+        query = select(outbox.c.id).where(outbox.c.state.in_(IN_FLIGHT)).limit(1)
+        return (await conn.execute(query)).first() is not None
 
 
 async def _feed(state: _Drain, lanes: _Lanes, limit: int | None) -> None:

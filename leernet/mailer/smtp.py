@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import aiosmtplib
 
@@ -60,12 +61,25 @@ def _by_code(code: int, text: str, *, temporary: frozenset[int] = frozenset()) -
     return SendRejected(_reason(code, text), code=code)
 
 
+class _Client(aiosmtplib.SMTP):
+    """aiosmtplib's client, telling ``before_data`` when MAIL and RCPT were accepted."""
+
+    before_data: Callable[[], None] | None = None
+
+    async def data(self, *args: Any, **kwargs: Any) -> aiosmtplib.SMTPResponse:
+        # From here on the server may take the message: the outbox's attempt log must
+        # know before the first byte of it leaves (``leernet.mailer.attempts``).
+        if self.before_data is not None:
+            self.before_data()
+        return await super().data(*args, **kwargs)
+
+
 class SmtpSession:
     """One connection to the configured SMTP server, reused for many messages."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._client: aiosmtplib.SMTP | None = None
+        self._client: _Client | None = None
 
     @property
     def usable(self) -> bool:
@@ -75,14 +89,14 @@ class SmtpSession:
     def server(self) -> str:
         return f"{self._settings.smtp_host}:{self._settings.smtp_port}"
 
-    def _make_client(self) -> aiosmtplib.SMTP:
+    def _make_client(self) -> _Client:
         s = self._settings
         user = s.smtp_user or None
         if user and s.smtp_security is Security.NONE and not is_loopback(s.smtp_host):
             # Settings refuses this already; a password in clear must never leave the host.
             msg = f"refusing to log in to {s.smtp_host} without TLS"
             raise SendDeferred(msg)
-        return aiosmtplib.SMTP(
+        return _Client(
             hostname=s.smtp_host,
             port=s.smtp_port,
             username=user,
@@ -113,14 +127,24 @@ class SmtpSession:
             raise SendDeferred(f"{self.server} unreachable: {exc}") from exc
         self._client = client
 
-    async def send(self, sender: str, recipient: str, raw: bytes) -> None:
-        """Hand one message over; return only after the server's 250 to DATA."""
+    async def send(
+        self,
+        sender: str,
+        recipient: str,
+        raw: bytes,
+        before_data: Callable[[], None] | None = None,
+    ) -> None:
+        """Hand one message over; return only after the server's 250 to DATA.
+
+        ``before_data`` is called once MAIL and RCPT were accepted, just before DATA.
+        """
         client = self._client
         if client is None or not client.is_connected:
             raise SendDeferred(f"not connected to {self.server}")
         # The whole transaction gets the command timeout plus time to upload the
         # bytes at a slow 50 kB/s; aiosmtplib also times out each read on its own.
         deadline = self._settings.smtp_timeout + len(raw) / 50_000
+        client.before_data = before_data
         try:
             async with asyncio.timeout(deadline):
                 await client.sendmail(sender, [recipient], raw)
@@ -222,9 +246,14 @@ async def send_stream(
     rows: AsyncIterator[RowT],
     record: Callable[[RowT, SendError | None], Awaitable[None]],
     now: Callable[[], datetime],
+    *,
     on_unreachable: Callable[[], None] | None = None,
+    on_data: Callable[[RowT], None] | None = None,
 ) -> bool:
     """Send ``rows`` in order over one connection (opened at the first row); False if unreachable.
+
+    ``on_data(row)`` is called when the server accepted the envelope of ``row``,
+    just before its DATA: from then on it may have the message.
 
     Every row gets exactly one ``record`` call. After a lost connection the
     session reconnects once; lost again before a message got through, or the
@@ -260,7 +289,8 @@ async def send_stream(
                 await record(row, failure)
                 continue
             try:
-                await session.send(settings.service_address, row.recipient, row.raw)
+                hook = None if on_data is None else functools.partial(on_data, row)
+                await session.send(settings.service_address, row.recipient, row.raw, hook)
             except SendError as exc:
                 await record(row, exc)
             else:
