@@ -115,29 +115,20 @@ async def _recipients(
     if factory.settings.admin_address:
         return [(None, None, Person("", factory.settings.admin_address))]
     # The organisers of networks still running or recently ended; else of any network kept.
-    recent = (
-        await conn.execute(
-            select(t.networks.c.id).where(
-                t.networks.c.purged_at.is_(None), t.networks.c.last_end >= now - _RECENT
-            )
-        )
-    ).all()
-    rows = (
-        recent
-        or (
-            await conn.execute(select(t.networks.c.id).where(t.networks.c.purged_at.is_(None)))
-        ).all()
-    )
+    n = t.networks
+    kept = select(n.c.id, n.c.organiser_email).where(n.c.purged_at.is_(None)).order_by(n.c.id)
+    rows = (await conn.execute(kept.where(n.c.last_end >= now - _RECENT))).all()
+    rows = rows or (await conn.execute(kept)).all()
+    # One network per organiser is read (a sector fund has hundreds, a few organisers).
+    first: dict[str, int] = {}
+    for nid, email in rows:
+        first.setdefault(email.lower(), nid)
     out: list[tuple[Network | None, int | None, Person]] = []
-    seen: set[str] = set()
-    for (nid,) in rows:
+    for nid in first.values():
         reg = await registry.get_by_id(conn, nid)
-        if reg is None or reg.network.organiser.email.lower() in seen:
-            continue
-        seen.add(reg.network.organiser.email.lower())
-        out.append(
-            (reg.network, reg.id, Person(reg.network.organiser.name, reg.network.organiser.email))
-        )
+        if reg is not None:
+            org = reg.network.organiser
+            out.append((reg.network, reg.id, Person(org.name, org.email)))
     return out
 
 

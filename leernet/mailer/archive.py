@@ -102,6 +102,7 @@ class Archive:
         self._processor = processor
         self._now = now
         self._max_bytes = max_bytes
+        self._moved: dict[int, list[int]] = {}  # uidvalidity -> UIDs moved, not yet written
 
     async def begin(self, uidvalidity: int) -> None:
         """Start the checkpoint, or restart it when UIDVALIDITY changed (old UIDs mean nothing)."""
@@ -162,6 +163,7 @@ class Archive:
             try:
                 # Two lookups for the batch instead of several per mail: the digests seen
                 # before, and (by the processor) the tokens and Message-IDs the mails name.
+                await self._write_moved(conn)
                 seen = await self._seen(conn, [_digest(m, large) for m, large in batch])
                 if batch_aware is not None:
                     small = [m.data for m, large in batch if not large]
@@ -306,13 +308,29 @@ class Archive:
         rows = await conn.execute(_BY_DIGEST, {"digests": list(set(digests))})
         return {r.sha256: (r.id, r.folder) for r in rows}
 
-    async def mark_moved(self, uidvalidity: int, uids: list[int]) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(inbox)
-                .where(self._mine(uidvalidity) & inbox.c.uid.in_(uids))
-                .values(moved=True)
-            )
+    def mark_moved(self, uidvalidity: int, uids: list[int]) -> None:
+        """Note UIDs the server moved; written with the next batch or by ``flush_moved``.
+
+        Not its own transaction: should the note be lost, ``known`` finds those
+        rows gone from the folder and marks them moved then.
+        """
+        self._moved.setdefault(uidvalidity, []).extend(uids)
+
+    async def flush_moved(self) -> None:
+        """Write the moves noted since the last batch, in one transaction."""
+        if self._moved:
+            async with self._engine.begin() as conn:
+                await self._write_moved(conn)
+
+    async def _write_moved(self, conn: AsyncConnection) -> None:
+        moved, self._moved = self._moved, {}
+        for uidvalidity, uids in moved.items():
+            for start in range(0, len(uids), 500):
+                await conn.execute(
+                    update(inbox)
+                    .where(self._mine(uidvalidity) & inbox.c.uid.in_(uids[start : start + 500]))
+                    .values(moved=True)
+                )
 
     def _mine(self, uidvalidity: int) -> Any:
         return (inbox.c.mailbox == self.mailbox) & (inbox.c.uidvalidity == uidvalidity)

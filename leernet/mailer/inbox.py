@@ -198,6 +198,7 @@ class Inbox:
                 duplicates += duplicate
                 processed += not duplicate
             moved += await self._move(session, p, moves)
+        await self._archive.flush_moved()
         return InboxResult(fetched, processed, duplicates, moved)
 
     async def _move(self, session: ImapSession, p: _Pass, moves: dict[str, list[int]]) -> int:
@@ -211,7 +212,7 @@ class Inbox:
                 # A refusal (NO) for these mails must not stop the rest: they stay and are retried.
                 log.warning("could not move to %s: %s", folder, exc, extra={"uids": uids})
                 continue
-            await self._archive.mark_moved(p.uidvalidity, uids)
+            self._archive.mark_moved(p.uidvalidity, uids)
             moved += len(uids)
         return moved
 
