@@ -42,6 +42,8 @@ def bare_address(address: str) -> str:
 
 def fold(line: str, limit: int = 75) -> bytes:
     """Fold at ``limit`` octets without splitting a UTF-8 sequence (RFC 5545 3.1)."""
+    if limit < 5:  # room for a 4-octet character after the leading space
+        raise ValueError(f"cannot fold at {limit} octets")
     data = line.encode()
     if len(data) <= limit:
         return data + b"\r\n"

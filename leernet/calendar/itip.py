@@ -6,6 +6,10 @@ can put the mail aside with a reason. It refuses oversized calendars before
 parsing them (a REPLY has one VEVENT, or a handful when a client answers each
 override of a series too).
 
+The common client shapes are read by hand (:mod:`leernet.calendar.fastical`,
+a tenth of the time); whatever that reader is not sure of is read by icalendar,
+with the same result.
+
 RECURRENCE-ID comes in four shapes from real clients:
 
 * UTC (``20270211T083000Z``, Google Calendar for a single instance);
@@ -28,6 +32,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import icalendar
 from icalendar.enums import PARTSTAT
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+from leernet.calendar import fastical
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -100,6 +106,11 @@ def read_reply(ical_bytes: bytes) -> ItipReply:
         return _failed("calendar has too many components for a REPLY")
     if len(_VEVENT_RE.findall(ical_bytes)) > MAX_COMPONENTS:
         return _failed("calendar has too many VEVENTs for a REPLY")
+    # The hand-written reader takes the common client shapes in a tenth of the time;
+    # whatever it is not sure of, icalendar reads as before.
+    fast = fastical.read_fast(ical_bytes)
+    if fast is not None:
+        return fast
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -114,11 +125,16 @@ def _read(ical_bytes: bytes) -> ItipReply:
         return _failed("not a VCALENDAR")
     method = str(cal.get("METHOD", "")).strip().upper()
     events = [c for c in cal.subcomponents if c.name == "VEVENT"]
+    events.sort(key=lambda e: e.get("RECURRENCE-ID") is not None)  # the master first
+    return combine(method, [_event(method, e) for e in events])
+
+
+def combine(method: str, events: Sequence[ItipReply]) -> ItipReply:
+    """One REPLY from its VEVENTs read one by one, in the order of the calendar."""
     if not events:
         return _failed("calendar has no VEVENT", method)
     # RFC 5546 3.2.3: the master (no RECURRENCE-ID) answers the series; put it first.
-    events.sort(key=lambda e: e.get("RECURRENCE-ID") is not None)
-    main, *rest = (_event(method, e) for e in events)
+    main, *rest = sorted(events, key=lambda e: e.recurrence_id is not None)
     problem = main.problem
     if problem is None and len({main.uid, *(r.uid for r in rest)}) > 1:
         problem = "VEVENTs of one REPLY carry different UIDs"
