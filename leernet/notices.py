@@ -6,6 +6,7 @@ It never carries the body of the mail it is about (only sender, subject, reason)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -101,7 +102,12 @@ def _t(language: str, key: str, **values: object) -> str:
     return _TEXT[lang][key].format(**values)
 
 
+log = logging.getLogger("leernet.notices")
+
 _RECENT = timedelta(days=90)
+# Without LEERNET_ADMIN_ADDRESS, mail that belongs to no network is told to the organisers
+# of running networks only when they are this few (one team, not a sector fund).
+MAX_ORGANISERS_TOLD = 3
 
 
 async def _recipients(
@@ -123,6 +129,17 @@ async def _recipients(
     first: dict[str, int] = {}
     for nid, email in rows:
         first.setdefault(email.lower(), nid)
+    if len(first) > MAX_ORGANISERS_TOLD:
+        # A stranger's subject line is no business of the organiser of every other network,
+        # and 250 notices per stray mail would be spam: the mail stays in the attention
+        # folder and the log says who should hear about it.
+        log.warning(
+            "mail that belongs to no network is kept for a person, but %d organisers run"
+            " networks: set LEERNET_ADMIN_ADDRESS to hear about it",
+            len(first),
+            extra={"event": "notice.no-admin"},
+        )
+        return []
     out: list[tuple[Network | None, int | None, Person]] = []
     for nid in first.values():
         reg = await registry.get_by_id(conn, nid)

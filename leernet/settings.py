@@ -61,7 +61,8 @@ class Settings(BaseSettings):
     # only its verdicts are trusted. Empty: the SMTP/IMAP host.
     authserv_id: str = ""
 
-    # Who hears about mail that belongs to no network; empty: the organisers of running networks.
+    # Who hears about mail that belongs to no network; empty: the organisers of running
+    # networks when there are at most three of them (one team), else nobody by mail (logged).
     admin_address: str = ""
     confirmations_per_hour: int = Field(default=4, ge=1)
 
