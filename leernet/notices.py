@@ -7,6 +7,7 @@ It never carries the body of the mail it is about (only sender, subject, reason)
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -108,6 +109,7 @@ _RECENT = timedelta(days=90)
 # Without LEERNET_ADMIN_ADDRESS, mail that belongs to no network is told to the organisers
 # of running networks only when they are this few (one team, not a sector fund).
 MAX_ORGANISERS_TOLD = 3
+_LAST_WARNED = [-1e9]
 
 
 async def _recipients(
@@ -133,12 +135,14 @@ async def _recipients(
         # A stranger's subject line is no business of the organiser of every other network,
         # and 250 notices per stray mail would be spam: the mail stays in the attention
         # folder and the log says who should hear about it.
-        log.warning(
-            "mail that belongs to no network is kept for a person, but %d organisers run"
-            " networks: set LEERNET_ADMIN_ADDRESS to hear about it",
-            len(first),
-            extra={"event": "notice.no-admin"},
-        )
+        if time.monotonic() - _LAST_WARNED[0] > 3600:  # once an hour, not once a mail
+            _LAST_WARNED[0] = time.monotonic()
+            log.warning(
+                "mail that belongs to no network is kept in the attention folder, but %d"
+                " organisers run networks: set LEERNET_ADMIN_ADDRESS to hear about it",
+                len(first),
+                extra={"event": "notice.no-admin"},
+            )
         return []
     out: list[tuple[Network | None, int | None, Person]] = []
     for nid in first.values():

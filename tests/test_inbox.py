@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from leernet.errors import MailboxError, MessageError
+from leernet.mailer import inbox as inbox_module
 from leernet.mailer.archive import message_id
 from leernet.mailer.imap import parse_delimiter, parse_fetch, parse_search, server_folder, uid_set
 from leernet.mailer.inbox import Disposition, Inbox, InboxResult
@@ -248,6 +249,34 @@ class TestDovecot:
         assert [r.moved for r in await rows(engine)] == [True, True]
         assert await messages(dovecot, PROCESSED) == [raws[0]]
         assert await messages(dovecot, ATTENTION) == [raws[1]]
+
+    async def test_many_mails_left_unmoved_are_moved_in_parts(
+        self,
+        engine: AsyncEngine,
+        dovecot: ImapAccount,  # noqa: F811
+        proxy: FaultProxy,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """1,200 mails committed before a crash that came before any MOVE are all moved by the next run (aioimaplib cannot take 1,200 EXPUNGE lines in one answer)."""
+        raws = [mail(n, "last" if n == 1200 else "") for n in range(1, 1201)]
+        await append(dovecot, *raws)
+
+        @dataclass
+        class CutAtLast(Recorder):
+            async def __call__(self, conn: AsyncConnection, row_id: int, raw: bytes) -> Disposition:
+                if b"Subject: last" in raw:
+                    proxy.cut()  # the crash: after every commit, before any MOVE
+                return Disposition("evaluation", "ok", attention=False)
+
+        monkeypatch.setattr(inbox_module, "MOVE_EVERY", 10**6)
+        with pytest.raises(MailboxError):
+            await make_inbox(engine, via(proxy, dovecot), CutAtLast()).run_once()
+        assert sum(not r.moved for r in await rows(engine)) == 1200
+        monkeypatch.undo()
+        result = await make_inbox(engine, dovecot, Recorder()).run_once()
+        assert result == InboxResult(moved=1200)
+        assert await uids(dovecot) == []
+        assert len(await uids(dovecot, PROCESSED)) == 1200
 
     async def test_crash_then_uidvalidity_change(
         self,
