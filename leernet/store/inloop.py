@@ -10,16 +10,18 @@ microseconds, so this module gives the same dialect a connection whose
 
 The price, and why it is safe here:
 
-- A statement blocks the loop while it runs. Ours are indexed and small; a
-  commit is one fsync (``synchronous=FULL``).
+- A statement blocks the loop while it runs. Ours are indexed and small.
+  COMMIT, the one call that waits for the disk (``synchronous=FULL``), runs
+  in a worker thread, so sending and reading go on during the fsync.
 - While another *process* holds the write lock (``leernet update`` during
   ``leernet run``), SQLite's busy timeout waits with the loop blocked. Those
   transactions are short.
-- Two transactions of this process can no longer wait for each other: with
-  every database call returning at once, a transaction that does not await
-  the network or a timer runs to its end without letting another task in.
-  Leernet keeps network I/O out of its transactions (the outbox commits
-  before it sends, the inbox after it fetched).
+- Two transactions of this process cannot wait for each other for long: a
+  transaction that does not await the network or a timer runs to its COMMIT
+  without letting another task in, and a task that then finds the lock held
+  waits only for that commit's thread. Leernet keeps network I/O out of its
+  transactions (the outbox commits before it sends, the inbox after it
+  fetched). ``tests/test_store_inloop.py`` runs forty writers at once.
 
 PostgreSQL keeps asyncpg, which is asynchronous all the way down.
 """
