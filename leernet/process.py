@@ -149,7 +149,11 @@ class Processor:
         tokens: set[str] = set()
         refs: set[str] = set()
         for raw in raws:
-            one = self._read(raw)
+            try:
+                one = self._read(raw)
+            except Exception:  # read again by __call__, where a failure costs this mail only
+                log.debug("mail not read ahead of its batch", exc_info=True)
+                continue
             read[id(raw)] = one
             tokens |= one.tokens
             refs.update(one.refs)

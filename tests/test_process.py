@@ -12,8 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from leernet import process as process_module
 from leernet import registry
 from leernet.build import Factory
+from leernet.mailer.archive import Archive, Folders
+from leernet.mailer.imap import Fetched
 from leernet.mailer.outbox import enqueue
 from leernet.network import load_network
 from leernet.process import Processor
@@ -161,3 +164,95 @@ class TestCorpus:
             assert queued_to == {ORGANISER}  # the organiser is told once
         else:
             assert queued_to == set()
+
+
+async def archive_all(db: Path, raws: list[bytes], *, batch: bool) -> list[tuple[Any, ...]]:
+    """Archive and process ``raws`` as one FETCH batch or one mail at a time; what was recorded."""
+    engine = await open_store(f"sqlite+aiosqlite:///{db}")
+    processor = Processor(Factory(settings(db)), lambda: AFTER_ALL)
+    archive = Archive(engine, "test", processor, lambda: AFTER_ALL, 25 * 1024 * 1024)
+    folders = Folders("processed", "attention")
+    fetched = [Fetched(uid, len(raw), raw) for uid, raw in enumerate(raws, start=1)]
+    try:
+        await archive.begin(1)
+        if batch:
+            await archive.store_batch(1, [(m, False) for m in fetched], folders)
+        else:
+            for m in fetched:
+                await archive.store(1, m, folders, too_large=False)
+        async with engine.connect() as conn:
+            outcomes = (
+                await conn.execute(
+                    select(t.inbox.c.uid, t.inbox.c.outcome, t.inbox.c.folder).order_by(
+                        t.inbox.c.uid
+                    )
+                )
+            ).all()
+            rsvps = (
+                await conn.execute(
+                    select(
+                        t.rsvps.c.participant_id, t.rsvps.c.session_number, t.rsvps.c.partstat
+                    ).order_by(t.rsvps.c.participant_id, t.rsvps.c.session_number)
+                )
+            ).all()
+            evaluations = (
+                await conn.execute(
+                    select(t.evaluations.c.participant_id, t.evaluations.c.answers).order_by(
+                        t.evaluations.c.id
+                    )
+                )
+            ).all()
+            queued = (
+                await conn.execute(
+                    select(t.outbox.c.kind, t.outbox.c.recipient)
+                    .where(t.outbox.c.state == "queued")
+                    .order_by(t.outbox.c.kind, t.outbox.c.recipient)
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    return [tuple(outcomes), tuple(rsvps), tuple(evaluations), tuple(queued)]
+
+
+class TestBatch:
+    async def test_a_batch_records_what_one_mail_at_a_time_records(
+        self, started_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The whole corpus as one FETCH batch (lookups shared) has exactly the effect of the mails one by one."""
+        raws = [(CORPUS / f"{name}.eml").read_bytes() for name in CASES]
+        one, many = tmp_path / "one.db", tmp_path / "many.db"
+        shutil.copyfile(started_db, one)
+        shutil.copyfile(started_db, many)
+        alone = await archive_all(one, raws, batch=False)
+
+        async def no_fallback(*_: object, **__: object) -> None:
+            raise AssertionError("the batch fell back to one mail per transaction")
+
+        monkeypatch.setattr(Archive, "store", no_fallback)
+        together = await archive_all(many, raws, batch=True)
+        assert together == alone
+        assert {o for _, o, _ in alone[0]} >= {"rsvp", "evaluation", "auto-reply"}
+
+    async def test_a_mail_that_cannot_be_read_ahead_costs_only_itself(
+        self, started_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A mail whose reading fails is set aside as an error; the rest of its batch is recorded."""
+        names = [n for n in CASES if "accept" in n][:3]
+        raws = [(CORPUS / f"{name}.eml").read_bytes() for name in names]
+        real = process_module.read_message
+
+        def failing(raw: bytes, max_bytes: int) -> Any:
+            if raw is raws[1]:
+                raise ValueError("a reader bug")
+            return real(raw, max_bytes)
+
+        monkeypatch.setattr(process_module, "read_message", failing)
+        db = tmp_path / "leernet.db"
+        shutil.copyfile(started_db, db)
+        outcomes = (await archive_all(db, raws, batch=True))[0]
+        assert [(uid, outcome) for uid, outcome, _ in outcomes] == [
+            (1, "rsvp"),
+            (2, "error"),
+            (3, "rsvp"),
+        ]
+        assert outcomes[1][2] == "attention"
