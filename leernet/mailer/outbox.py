@@ -234,7 +234,7 @@ async def recover(
             else:
                 settle["resend"].append(row_id)
         for row_id, when in delivered:
-            await conn.execute(_RECOVERED_SENT, {"row_id": row_id, "at": when})
+            await conn.execute(_MARK_SENT, {"ids": [row_id], "at": when})
         for state, ids in settle.items():
             values: dict[str, Any] = {"state": state}
             if state == "unconfirmed":
@@ -265,17 +265,6 @@ async def recover(
     return n
 
 
-_RECOVERED_SENT = (
-    update(outbox)
-    .where(outbox.c.id == bindparam("row_id"))
-    .values(
-        state="sent",
-        sent_at=bindparam("at"),
-        attempts=outbox.c.attempts + 1,
-        smtp_code=250,
-        last_error=None,
-    )
-)
 _UNCONFIRMED = (
     "no 250 seen: two attempts were cut off after DATA by a stop of leernet;"
     " the recipient may have it twice, so it is not sent a third time"
