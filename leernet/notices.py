@@ -31,7 +31,7 @@ _TEXT = {
         "bounce.todo": "Controleer het adres. Pas het aan in het netwerkbestand en voer 'leernet update' uit; tot dan krijgt dit adres niets meer.",
         "failed.title": "Een bericht is niet verstuurd",
         "failed.what": "Het bericht '{kind}' aan {address} kon niet verstuurd worden.",
-        "failed.todo": "Controleer het adres en de instellingen van de mailserver. Het bericht wordt niet opnieuw geprobeerd.",
+        "failed.todo": "Controleer het adres en de instellingen van de mailserver. Het bericht wordt niet opnieuw geprobeerd. Lukt het vandaag ook voor andere berichten niet, dan krijg je daar geen aparte mail over: 'leernet status {slug}' toont elk bericht dat niet vertrokken is.",
         "mailbox.title": "De dienstmailbox weigert de aanmelding",
         "mailbox.what": "leernet kan niet aanmelden op de mailbox {mailbox}: de server zegt nee.",
         "mailbox.todo": "Controleer het wachtwoord of het token (LEERNET_IMAP_PASSWORD) en herstart de dienst. Antwoorden blijven intussen veilig in de mailbox staan; er gaat niets verloren. Je krijgt deze melding één keer per storing.",
@@ -48,7 +48,7 @@ _TEXT = {
         "bounce.todo": "Check the address. Correct it in the network file and run 'leernet update'; until then this address gets nothing more.",
         "failed.title": "A message was not sent",
         "failed.what": "The message '{kind}' to {address} could not be sent.",
-        "failed.todo": "Check the address and the mail server settings. The message will not be tried again.",
+        "failed.todo": "Check the address and the mail server settings. The message will not be tried again. If more messages fail today you get no separate mail for each: 'leernet status {slug}' lists every message that was not sent.",
         "mailbox.title": "The service mailbox refuses the login",
         "mailbox.what": "leernet cannot log in to the mailbox {mailbox}: the server says no.",
         "mailbox.todo": "Check the password or token (LEERNET_IMAP_PASSWORD) and restart the service. Replies wait safely in the mailbox meanwhile; nothing is lost. You get this notice once per outage.",
@@ -214,14 +214,23 @@ def _placeholder(language: str) -> Network:
 
 
 def failure_notifier(factory: Factory, now_fn: Callable[[], datetime]) -> OnFailure:
-    """The outbox's ``on_failure``: one notice to the organiser per failed message."""
+    """The outbox's ``on_failure``: the first failure of a day tells the network's organiser.
+
+    One notice per network and day, not one per message: a server that was down
+    beyond the give-up period fails every queued message at once, and 500
+    notices help nobody. ``leernet status`` lists every message not sent.
+    """
 
     async def on_failure(conn: AsyncConnection, failed: FailedMessage) -> None:
         now = now_fn()
+        slug = ""
+        if failed.network_id is not None:
+            reg = await registry.get_by_id(conn, failed.network_id)
+            slug = reg.slug if reg is not None else ""
         await notify(
             conn,
             factory,
-            key=f"notice/failed/{failed.key}",
+            key=f"notice/failed/{failed.network_id or '-'}/{now:%Y-%m-%d}",
             network_id=failed.network_id,
             topic="failed",
             now=now,
@@ -229,6 +238,7 @@ def failure_notifier(factory: Factory, now_fn: Callable[[], datetime]) -> OnFail
                 "kind": failed.kind,
                 "address": failed.recipient,
                 "reason": f"{failed.code or ''} {failed.reason}".strip(),
+                "slug": slug or "SLUG",
             },
         )
 

@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.table import Table
+from sqlalchemy import select
 
 from leernet import facts, registry
 from leernet.errors import LeernetError
+from leernet.store import schema as t
 from leernet.textfmt import decimal
 
 if TYPE_CHECKING:
@@ -46,6 +48,15 @@ class PersonLine:
 
 
 @dataclass(frozen=True, slots=True)
+class NotSent:
+    """A message of the network that failed for good: to whom, what, and the server's reason."""
+
+    kind: str
+    recipient: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class StatusReport:
     slug: str
     name: str
@@ -53,6 +64,7 @@ class StatusReport:
     timezone: str
     sessions: tuple[facts.SessionSummary, ...]
     people: tuple[PersonLine, ...]
+    not_sent: tuple[NotSent, ...] = ()
 
 
 async def _registered(conn: AsyncConnection, slug: str) -> Registered:
@@ -90,7 +102,13 @@ async def status(conn: AsyncConnection, slug: str) -> StatusReport:
         )
         for m in active
     )
-    return StatusReport(net.slug, net.name, net.language, net.timezone, sessions, people)
+    failed = await conn.execute(
+        select(t.outbox.c.kind, t.outbox.c.recipient, t.outbox.c.last_error)
+        .where(t.outbox.c.network_id == reg.id, t.outbox.c.state == "failed")
+        .order_by(t.outbox.c.id)
+    )
+    not_sent = tuple(NotSent(kind, to, reason or "") for kind, to, reason in failed)
+    return StatusReport(net.slug, net.name, net.language, net.timezone, sessions, people, not_sent)
 
 
 def render_status(report: StatusReport, console: Console) -> None:
@@ -147,6 +165,22 @@ def render_status(report: StatusReport, console: Console) -> None:
         people.add_row(p.name, p.email, p.marks, str(p.evaluations), "yes" if p.bounced else "")
     console.print(people)
     console.print(LEGEND, highlight=False)
+    if report.not_sent:
+        console.print()
+        failed = Table(
+            title=f"Not sent ({len(report.not_sent)}): the organiser was told once a day",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            padding=(0, 1),
+            collapse_padding=True,
+            show_edge=False,
+        )
+        failed.add_column("kind", no_wrap=True)
+        failed.add_column("to", overflow="fold", max_width=30)
+        failed.add_column("reason", overflow="fold", min_width=20)
+        for row in report.not_sent:
+            failed.add_row(row.kind, row.recipient, row.reason)
+        console.print(failed)
 
 
 # --- export ------------------------------------------------------------------------------

@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from sqlalchemy import update
 
 from leernet import record, registry, report
 from leernet.errors import LeernetError
+from leernet.mailer.outbox import Outgoing, enqueue
 from leernet.network import parse_network
 from leernet.store import open_store
+from leernet.store import schema as t
 
 EXAMPLE = Path(__file__).parent.parent / "config" / "network.example.toml"
 SOURCE = EXAMPLE.read_text(encoding="utf-8")
@@ -199,3 +202,30 @@ class TestStatus:
         assert "(cancelled)" in text
         assert "P present" in text
         assert " APAA-A " in text
+
+    async def test_messages_not_sent_are_listed(self, store):
+        """A message that failed for good is listed with its recipient and the server's reason."""
+        engine, _ = store
+        async with engine.begin() as conn:
+            reg = await registry.get(conn, SLUG)
+            await enqueue(
+                conn,
+                [Outgoing("invite/x/1", "invite", "gone@example.com", "<x@y>", b"raw", reg.id)],
+                NOW,
+            )
+            await conn.execute(
+                update(t.outbox)
+                .where(t.outbox.c.key == "invite/x/1")
+                .values(state="failed", last_error="550 5.1.1 no such user")
+            )
+            status = await report.status(conn, SLUG)
+        assert status.not_sent == (
+            report.NotSent("invite", "gone@example.com", "550 5.1.1 no such user"),
+        )
+        out = io.StringIO()
+        report.render_status(status, Console(file=out, width=80, color_system=None))
+        text = out.getvalue()
+        assert "Not sent (1)" in text
+        assert "gone@example.com" in text
+        assert "550 5.1.1 no such user" in text
+        assert max(len(line) for line in text.splitlines()) <= 80
