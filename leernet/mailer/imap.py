@@ -237,6 +237,11 @@ class ImapSession:
         proto = self._proto
         command = aioimaplib.Command("STARTTLS", proto.new_tag(), loop=proto.loop)
         await self._cmd(proto.execute(command), "STARTTLS")
+        if proto.incomplete_line:
+            # Bytes after the OK and before the handshake came in clear text: whoever sent
+            # them could be a man in the middle (the CVE-2011-0411 kind). Refuse.
+            msg = "the server sent data after its OK to STARTTLS, before TLS began"
+            raise MailboxError(msg)
         loop = asyncio.get_running_loop()
         context = ssl.create_default_context()
         proto.transport = await self._guard(
