@@ -168,12 +168,14 @@ async def notify(
     messages: list[Outgoing] = []
     for network, nid, person in await _recipients(conn, factory, network_id, now):
         lang = network.language if network is not None else "nl"
+        # Every text may name the network for a command ('leernet status {slug}').
+        texts = {"slug": network.slug if network is not None else "SLUG", **values}
         context = views.notice(
             network,
-            title=_t(lang, f"{topic}.title", **values),
-            what_happened=_t(lang, f"{topic}.what", **values),
+            title=_t(lang, f"{topic}.title", **texts),
+            what_happened=_t(lang, f"{topic}.what", **texts),
             why=str(values.get("reason", "")),
-            what_to_do=_t(lang, f"{topic}.todo", **values),
+            what_to_do=_t(lang, f"{topic}.todo", **texts),
             details=details,
             recipient_name=person.name,
             language=lang,
@@ -223,10 +225,6 @@ def failure_notifier(factory: Factory, now_fn: Callable[[], datetime]) -> OnFail
 
     async def on_failure(conn: AsyncConnection, failed: FailedMessage) -> None:
         now = now_fn()
-        slug = ""
-        if failed.network_id is not None:
-            reg = await registry.get_by_id(conn, failed.network_id)
-            slug = reg.slug if reg is not None else ""
         await notify(
             conn,
             factory,
@@ -238,7 +236,6 @@ def failure_notifier(factory: Factory, now_fn: Callable[[], datetime]) -> OnFail
                 "kind": failed.kind,
                 "address": failed.recipient,
                 "reason": f"{failed.code or ''} {failed.reason}".strip(),
-                "slug": slug or "SLUG",
             },
         )
 

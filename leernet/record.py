@@ -355,15 +355,7 @@ async def erase_participant(conn: AsyncConnection, network_id: int, email: str) 
             t.outbox.c.key.like(f"notice/message/{i}/%") for i in inbox_ids[start : start + 500]
         ]
         about_them = about_them | or_(*keys)
-    await conn.execute(
-        update(t.outbox_body)
-        .where(
-            t.outbox_body.c.outbox_id.in_(
-                select(t.outbox.c.id).where(about_them, t.outbox.c.state.notin_(IN_FLIGHT))
-            )
-        )
-        .values(raw=b"")
-    )
+    await _blank_sent_bytes(conn, about_them)
     return int(pid)
 
 
@@ -394,15 +386,18 @@ async def purge_network(conn: AsyncConnection, network_id: int, now: datetime) -
     await conn.execute(
         update(t.outbox).where(mine, t.outbox.c.state.in_(_PENDING)).values(state="cancelled")
     )
-    await conn.execute(
-        update(t.outbox_body)
-        .where(
-            t.outbox_body.c.outbox_id.in_(
-                select(t.outbox.c.id).where(mine, t.outbox.c.state.notin_(IN_FLIGHT))
-            )
-        )
-        .values(raw=b"")
-    )
+    await _blank_sent_bytes(conn, mine)
     await conn.execute(
         update(t.networks).where(t.networks.c.id == network_id).values(purged_at=now)
+    )
+
+
+async def _blank_sent_bytes(conn: AsyncConnection, which: Any) -> None:
+    """Empty the stored bytes of the outbox rows ``which`` selects (rows and keys stay).
+
+    Not while in flight: the sender holds those bytes and its outcome names the row.
+    """
+    rows = select(t.outbox.c.id).where(which, t.outbox.c.state.notin_(IN_FLIGHT))
+    await conn.execute(
+        update(t.outbox_body).where(t.outbox_body.c.outbox_id.in_(rows)).values(raw=b"")
     )

@@ -372,7 +372,7 @@ class TestCrashRecovery:
             await conn.execute(update(outbox).values(state="sending"))
         clock = Clock()
         assert await drain(engine, server.settings(), clock) == DrainResult()
-        assert await recover(engine) == 2
+        assert await recover(engine, clock) == 2
         assert await Outbox(engine, server.settings(), clock).drain() == DrainResult(sent=2)
         assert [r.data for r in server.received] == [item("a").raw, item("b").raw]
 

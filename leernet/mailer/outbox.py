@@ -31,7 +31,7 @@ import random
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, case, func, select, update
@@ -61,9 +61,8 @@ STATES = (
     "resending",
 )
 # "resend": a crash cut an attempt that had reached DATA (``attempts``), so perhaps
-# delivered already; "resending": such a row being sent again. Its outcome is committed
-# right after its 250, and if a crash cuts it after DATA too it is not sent a third time:
-# at least once, at most twice.
+# delivered already; "resending": such a row being sent again. If a crash cuts it after
+# DATA too it is not sent a third time: at least once, at most twice.
 IN_FLIGHT = ("sending", "resending")
 _DUE_STATES = ("queued", "deferred", "resend")
 PENDING_STATES = _DUE_STATES  # waiting to be sent: what erase and update cancel
@@ -189,9 +188,7 @@ async def counts(conn: AsyncConnection, network_id: int | None = None) -> dict[s
 
 
 async def recover(
-    engine: AsyncEngine,
-    now: Callable[[], datetime] | None = None,
-    attempts: AttemptLog | None = None,
+    engine: AsyncEngine, now: Callable[[], datetime], attempts: AttemptLog | None = None
 ) -> int:
     """Settle rows a crash left in flight; return how many were in flight.
 
@@ -206,7 +203,7 @@ async def recover(
     """
     attempts = attempts or AttemptLog.beside(engine.url)
     log_says = attempts.read()
-    moment = (now or (lambda: datetime.now(UTC)))()
+    moment = now()
     async with engine.begin() as conn:
         rows = (
             await conn.execute(
