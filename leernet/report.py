@@ -111,20 +111,25 @@ async def status(conn: AsyncConnection, slug: str) -> StatusReport:
     return StatusReport(net.slug, net.name, net.language, net.timezone, sessions, people, not_sent)
 
 
-def render_status(report: StatusReport, console: Console) -> None:
-    """Print the two tables of ``leernet status``; they fit an 80-column terminal."""
-    from zoneinfo import ZoneInfo  # noqa: PLC0415 - only rendering needs the zone
-
-    zone = ZoneInfo(report.timezone)
-    console.print(f"[bold]{report.name}[/bold] ({report.slug})")
-    sessions = Table(
-        title="Sessions",
+def _table(title: str) -> Table:
+    """A table of ``leernet status``: compact, so that it fits 80 columns."""
+    return Table(
+        title=title,
         title_justify="left",
         box=box.SIMPLE_HEAD,
         padding=(0, 1),
         collapse_padding=True,
         show_edge=False,
     )
+
+
+def render_status(report: StatusReport, console: Console) -> None:
+    """Print the two tables of ``leernet status``; they fit an 80-column terminal."""
+    from zoneinfo import ZoneInfo  # noqa: PLC0415 - only rendering needs the zone
+
+    zone = ZoneInfo(report.timezone)
+    console.print(f"[bold]{report.name}[/bold] ({report.slug})")
+    sessions = _table("Sessions")
     sessions.add_column("#", justify="right")
     sessions.add_column("date", no_wrap=True)
     sessions.add_column("title", overflow="fold", min_width=16)
@@ -148,14 +153,7 @@ def render_status(report: StatusReport, console: Console) -> None:
         )
     console.print(sessions)
     console.print()
-    people = Table(
-        title="Participants",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        padding=(0, 1),
-        collapse_padding=True,
-        show_edge=False,
-    )
+    people = _table("Participants")
     people.add_column("name", overflow="ellipsis", max_width=22)
     people.add_column("email", overflow="fold", max_width=30)
     people.add_column("sessions", no_wrap=True)
@@ -167,14 +165,7 @@ def render_status(report: StatusReport, console: Console) -> None:
     console.print(LEGEND, highlight=False)
     if report.not_sent:
         console.print()
-        failed = Table(
-            title=f"Not sent ({len(report.not_sent)}): the organiser was told once a day",
-            title_justify="left",
-            box=box.SIMPLE_HEAD,
-            padding=(0, 1),
-            collapse_padding=True,
-            show_edge=False,
-        )
+        failed = _table(f"Not sent ({len(report.not_sent)}): the organiser was told once a day")
         failed.add_column("kind", no_wrap=True)
         failed.add_column("to", overflow="fold", max_width=30)
         failed.add_column("reason", overflow="fold", min_width=20)

@@ -30,6 +30,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
+from leernet.store.engine import sqlite_path
+
 log = logging.getLogger("leernet.outbox")
 
 
@@ -56,11 +58,8 @@ class AttemptLog:
     @classmethod
     def beside(cls, url: URL) -> AttemptLog:
         """The log of a SQLite store (``<db>.attempts``); a disabled log for other stores."""
-        database = url.database
-        if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
-            return cls(None)
-        path = Path(database)
-        return cls(path.with_name(path.name + ".attempts"))
+        path = sqlite_path(url)
+        return cls(None if path is None else path.with_name(path.name + ".attempts"))
 
     @property
     def enabled(self) -> bool:
