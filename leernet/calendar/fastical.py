@@ -49,7 +49,6 @@ _INTEGER = re.compile(r"[+-]?\d{1,18}", re.ASCII)
 _READ = frozenset(
     {"UID", "SEQUENCE", "DTSTAMP", "ORGANIZER", "ATTENDEE", "RECURRENCE-ID", "COMMENT"}
 )
-_PARTSTATS = frozenset(PARTSTAT)
 _ONCE = ("UID", "SEQUENCE", "DTSTAMP", "ORGANIZER", "RECURRENCE-ID")
 _CHILDREN = {
     "": ("VCALENDAR",),
@@ -204,10 +203,7 @@ def _address(prop: Line) -> str:
     params, value = prop
     if "VALUE" in params or "\\" in value or "\r" in value:
         raise _Defer
-    text = value.strip()
-    if text.lower().startswith("mailto:"):
-        text = text[7:]
-    return text.strip().lower()
+    return itip.address(value)
 
 
 def _event(method: str, props: dict[str, list[Line]], zones: Zones) -> itip.ItipReply:
@@ -246,13 +242,10 @@ def _event(method: str, props: dict[str, list[Line]], zones: Zones) -> itip.Itip
 
 def _attendee(prop: Line) -> itip.Attendee:
     params = prop[0]
-    raw = str(params.get("PARTSTAT", PARTSTAT.NEEDS_ACTION)).strip().upper()
-    # RFC 5545 3.2.12: an unknown PARTSTAT is NEEDS-ACTION; x-names are kept as they are.
-    partstat = raw if raw in _PARTSTATS or raw.startswith("X-") else PARTSTAT.NEEDS_ACTION
     delegated = params.get("DELEGATED-TO", ())
     return itip.Attendee(
         _address(prop),
-        str(partstat),
+        itip.partstat(params.get("PARTSTAT", PARTSTAT.NEEDS_ACTION)),
         str(params.get("CN", "")).strip(),
         str(params.get("X-RESPONSE-COMMENT", "")).strip(),
         tuple(

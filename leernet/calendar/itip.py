@@ -180,7 +180,7 @@ def _event(method: str, event: icalendar.cal.Component) -> ItipReply:
         uid,
         sequence,
         dtstamp,
-        _address(organizer) if organizer is not None else None,
+        address(organizer) if organizer is not None else None,
         attendees,
         recurrence_id,
         tzid,
@@ -189,7 +189,7 @@ def _event(method: str, event: icalendar.cal.Component) -> ItipReply:
     )
 
 
-def _address(value: object) -> str:
+def address(value: object) -> str:
     """``MAILTO:Bert.Claes@Example.com`` -> ``bert.claes@example.com``."""
     text = str(value).strip()
     if text.lower().startswith("mailto:"):
@@ -199,19 +199,25 @@ def _address(value: object) -> str:
 
 def _attendee(value: object) -> Attendee:
     params = getattr(value, "params", {})
-    raw = str(params.get("PARTSTAT", PARTSTAT.NEEDS_ACTION)).strip().upper()
-    # RFC 5545 3.2.12: an unknown PARTSTAT is NEEDS-ACTION; x-names are kept as they are.
-    partstat = raw if raw in set(PARTSTAT) or raw.startswith("X-") else PARTSTAT.NEEDS_ACTION
     delegated = params.get("DELEGATED-TO", ())
     if isinstance(delegated, str):
         delegated = [delegated]
     return Attendee(
-        _address(value),
-        str(partstat),
+        address(value),
+        partstat(params.get("PARTSTAT", PARTSTAT.NEEDS_ACTION)),
         str(params.get("CN", "")).strip(),
         str(params.get("X-RESPONSE-COMMENT", "")).strip(),
-        tuple(_address(d) for d in delegated),
+        tuple(address(d) for d in delegated),
     )
+
+
+def partstat(value: object) -> str:
+    """RFC 5545 3.2.12: an unknown PARTSTAT is NEEDS-ACTION; x-names are kept as they are."""
+    raw = str(value).strip().upper()
+    return raw if raw in _PARTSTATS or raw.startswith("X-") else str(PARTSTAT.NEEDS_ACTION)
+
+
+_PARTSTATS = frozenset(PARTSTAT)
 
 
 def _aware(prop: object) -> datetime | None:
