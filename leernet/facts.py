@@ -6,8 +6,10 @@ returns frozen values; the rest of this module is pure.
 :func:`shared_answers` is the only path by which evaluation answers reach a
 manager. It returns an answer only when (1) its question is marked
 ``share_with_manager``, (2) the consent question of the *same* evaluation was
-answered yes, and (3) the participant's latest word on consent (in any
-session) is not a no: a later withdrawal hides everything shared before.
+answered yes, and (3) the participant's latest explicit word on consent, over
+all their replies including those a later reply replaced, is a yes: a later
+withdrawal hides everything shared before, and a reply that does not answer
+the consent question does not bring an earlier yes back.
 """
 
 from __future__ import annotations
@@ -97,9 +99,14 @@ class Evaluation:
 
 @dataclass(frozen=True, slots=True)
 class Evaluations:
-    """The current evaluation of each participant and session."""
+    """The current evaluation of each participant and session, and the replies they replaced.
+
+    The replaced ones still count for consent: each reply that answered the consent
+    question is a statement, and the latest statement wins (``shared_answers``).
+    """
 
     rows: Mapping[Key, Evaluation] = field(default_factory=dict)
+    superseded: Mapping[int, tuple[Evaluation, ...]] = field(default_factory=dict)
 
     def get(self, participant_id: int, session_number: int) -> Evaluation | None:
         return self.rows.get((participant_id, session_number))
@@ -109,6 +116,10 @@ class Evaluations:
 
     def for_participant(self, participant_id: int) -> tuple[Evaluation, ...]:
         return tuple(e for (p, _), e in sorted(self.rows.items()) if p == participant_id)
+
+    def superseded_of(self, participant_id: int) -> tuple[Evaluation, ...]:
+        """The earlier replies of one participant that a later reply replaced."""
+        return self.superseded.get(participant_id, ())
 
 
 def _members(network_id: int) -> Any:
@@ -148,30 +159,30 @@ async def attendance(conn: AsyncConnection, network_id: int) -> Attendance:
 
 
 async def evaluations(conn: AsyncConnection, network_id: int) -> Evaluations:
-    """Load the current evaluations of one network (one query)."""
+    """Load the evaluations of one network, current and replaced (one query)."""
     rows = (
         await conn.execute(
             select(t.evaluations)
-            .where(
-                t.evaluations.c.participant_id.in_(_members(network_id)),
-                t.evaluations.c.current.is_(True),
-            )
+            .where(t.evaluations.c.participant_id.in_(_members(network_id)))
             .order_by(t.evaluations.c.id)
         )
     ).all()
-    return Evaluations(
-        {
-            (r.participant_id, r.session_number): Evaluation(
-                r.id,
-                r.participant_id,
-                r.session_number,
-                bool(r.absent),
-                dict(r.answers or {}),
-                r.received_at,
-            )
-            for r in rows
-        }
-    )
+    current: dict[Key, Evaluation] = {}
+    superseded: dict[int, list[Evaluation]] = {}
+    for r in rows:
+        e = Evaluation(
+            r.id,
+            r.participant_id,
+            r.session_number,
+            bool(r.absent),
+            dict(r.answers or {}),
+            r.received_at,
+        )
+        if r.current:
+            current[(r.participant_id, r.session_number)] = e
+        else:
+            superseded.setdefault(r.participant_id, []).append(e)
+    return Evaluations(current, {pid: tuple(es) for pid, es in superseded.items()})
 
 
 def questions_of(network: Network, session_number: int) -> tuple[Question, ...]:
@@ -208,14 +219,45 @@ def _consent(evaluation: Evaluation, questions: Sequence[Question]) -> bool | No
     return all(v is True for v in said)
 
 
+def _questions_or_all(network: Network, session_number: int) -> tuple[Question, ...]:
+    try:
+        return questions_of(network, session_number)
+    except KeyError:
+        return network.questions  # a session no longer in the file: its "no" still counts
+
+
+def consent_given(network: Network, replies: Iterable[Evaluation]) -> bool | None:
+    """The participant's most recent explicit word on consent, over all their replies.
+
+    Ordered by arrival; a reply that does not answer the consent question says
+    nothing and changes nothing, so a withdrawal stays withdrawn until a later
+    explicit yes. None: they never answered it.
+    """
+    statements = [
+        (e.received_at, e.id, said)
+        for e in replies
+        if (said := _consent(e, _questions_or_all(network, e.session_number))) is not None
+    ]
+    return max(statements)[2] if statements else None
+
+
 def shared_answers(
-    network: Network, evaluations_of_participant: Iterable[Evaluation]
+    network: Network,
+    evaluations_of_participant: Iterable[Evaluation],
+    superseded: Iterable[Evaluation] = (),
 ) -> list[SharedAnswer]:
-    """The answers of ONE participant their manager may read, by session and question."""
+    """The answers of ONE participant their manager may read, by session and question.
+
+    ``evaluations_of_participant`` are their current evaluations; ``superseded`` the
+    replies those replaced, which still count as statements about consent.
+    """
     given = list(evaluations_of_participant)
-    if len({e.participant_id for e in given}) > 1:
+    earlier = list(superseded)
+    if len({e.participant_id for e in [*given, *earlier]}) > 1:
         msg = "shared_answers takes the evaluations of one participant"
         raise ValueError(msg)
+    if consent_given(network, [*given, *earlier]) is not True:
+        return []  # never said yes, or the latest word is a no: nothing is shared
     known: list[tuple[Evaluation, tuple[Question, ...], Session | None]] = []
     for e in given:
         try:
@@ -225,11 +267,6 @@ def shared_answers(
             # A session no longer in the file shares nothing, but its "no" still counts.
             session, qs = None, network.questions
         known.append((e, qs, session))
-    statements = [(e, c) for e, qs, _ in known if (c := _consent(e, qs)) is not None]
-    if statements:
-        _, latest_says = max(statements, key=lambda s: (s[0].received_at, s[0].id))
-        if latest_says is False:
-            return []  # a later "no" withdraws every earlier "yes"
     shared: list[SharedAnswer] = []
     for e, qs, session in sorted(known, key=lambda k: k[0].session_number):
         if session is None or _consent(e, qs) is not True:

@@ -224,7 +224,9 @@ class StepMessages:
                 views.SharedAnswer(
                     a.session_number, a.question_text, _answer_text(a.answer, self.net.language)
                 )
-                for a in facts.shared_answers(self.net, evals.for_participant(m.id))
+                for a in facts.shared_answers(
+                    self.net, evals.for_participant(m.id), evals.superseded_of(m.id)
+                )
             ]
             context = views.manager_summary(self.net, person, attended, shared, self.now)
             out.append(

@@ -127,13 +127,15 @@ def allowed(subs: list[Submission], person: int) -> set[str]:
         if s.person == person:
             current[s.session] = (i, s)  # a later reply replaces the earlier one
     # "Later" is when the reply came in (as stored below), not the order of generation.
+    # Every reply that answered the consent question counts, also one a later reply
+    # to the same session replaced.
     said = [
         (received(i, s), s.consent)
-        for i, s in current.values()
-        if not s.absent and s.consent is not None
+        for i, s in enumerate(subs)
+        if s.person == person and not s.absent and s.consent is not None
     ]
-    if said and max(said)[1] is False:
-        return set()  # the latest word is "no": everything is withdrawn
+    if not said or max(said)[1] is False:
+        return set()  # never said yes, or the latest word is "no": nothing is shared
     out = set()
     for i, s in current.values():
         if s.absent or s.consent is not True or not s.share_text:
@@ -209,6 +211,11 @@ REVISED = [  # Jan first says yes for session 3, then replies again with no
     Submission(2, 3, absent=False, consent=True, share_text=True, other_text=True),
     Submission(2, 3, absent=False, consent=False, share_text=True, other_text=True),
 ]
+FOLLOW_UP = [  # Bert says yes at session 1, no at session 2, then adds to question 2 only
+    Submission(0, 1, absent=False, consent=True, share_text=True, other_text=False),
+    Submission(0, 2, absent=False, consent=False, share_text=True, other_text=False),
+    Submission(0, 2, absent=False, consent=None, share_text=True, other_text=False),
+]
 
 
 class TestConsent:
@@ -220,6 +227,7 @@ class TestConsent:
     @given(subs=submissions)
     @example(subs=WITHDRAWAL)
     @example(subs=REVISED)
+    @example(subs=FOLLOW_UP)
     def test_managers_read_only_what_was_shared(self, subs: list[Submission]) -> None:
         """A manager's mail holds exactly the answers their employee agreed to share, and no other."""
         outcome = asyncio.run(run(subs))
@@ -239,6 +247,17 @@ class TestConsent:
     def test_withdrawal_hides_everything_shared_before(self) -> None:
         """A "no" after two "yes" answers: Carla's summary about Bert has none of his answers."""
         outcome = asyncio.run(run(WITHDRAWAL))
+        (summary,) = [
+            text
+            for key, text in outcome.by_recipient["carla.dewit@example.com"]
+            if "bert.claes" in key
+        ]
+        assert "ANSW" not in summary
+
+    def test_a_follow_up_without_consent_does_not_bring_back_an_earlier_yes(self) -> None:
+        """Session 1 "ja", session 2 "nee", then a follow-up to session 2 without the consent
+        question: the "nee" stays the latest word, and Carla reads nothing of Bert's."""
+        outcome = asyncio.run(run(FOLLOW_UP))
         (summary,) = [
             text
             for key, text in outcome.by_recipient["carla.dewit@example.com"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from leernet.mailer import mailtext
+from leernet.mailer import consent, mailtext
 from leernet.model import QuestionKind
 
 if TYPE_CHECKING:
@@ -55,54 +55,6 @@ _RATING = re.compile(
 )
 _WORD_RATING_REST = re.compile(r"^(?:[!.,;:()]|ster|star|punt|point|op\b|van\b|uit\b|out\b)")
 _RATING_RANGE = re.compile(r"^\d\s*(?:-|–|of|or|à|a|tot|to|en|and)\s*\d\b", re.IGNORECASE)
-_YES = (
-    "ja",
-    "jawel",
-    "jazeker",
-    "jep",
-    "yes",
-    "y",
-    "ok",
-    "oké",
-    "okee",
-    "oke",
-    "okay",
-    "akkoord",
-    "goed",
-    "prima",
-    "zeker",
-    "natuurlijk",
-    "uiteraard",
-    "mag",
-    "dat mag",
-    "geen probleem",
-    "sure",
-    "yep",
-    "yeah",
-    "of course",
-    "no problem",
-    "fine",
-    "agreed",
-    "certainly",
-)
-_NO = (
-    "nee",
-    "neen",
-    "no",
-    "n",
-    "niet",
-    "liever niet",
-    "nope",
-    "rather not",
-    "mag niet",
-    "not",
-    "geen",
-    "nah",
-)
-_YES_NO = re.compile(
-    r"^\W*(" + "|".join(sorted(map(re.escape, _YES + _NO), key=len, reverse=True)) + r")(?!\w)",
-    re.IGNORECASE,
-)
 # Absence is said by the participant about themself ("Afwezig", "Ik was er niet bij", "I wasn't
 # there"); "mijn collega was afwezig" is not their absence.
 _ABSENT = re.compile(
@@ -124,6 +76,7 @@ _NOTES = {
     "nl": {
         "rating": "vraag {n}: '{v}' is geen score van 1 tot 5",
         "yes_no": "vraag {n}: '{v}' is geen ja of nee",
+        "consent_no": "vraag {n}: '{v}' is geen duidelijke ja; we lezen het als nee",
         "unknown": "vraag {n} bestaat niet; '{v}' niet gelezen",
         "twice": "vraag {n} twee keer beantwoord; het eerste antwoord is bewaard",
         "no_numbers": "geen genummerde antwoorden gevonden",
@@ -133,6 +86,7 @@ _NOTES = {
     "en": {
         "rating": "question {n}: '{v}' is not a rating from 1 to 5",
         "yes_no": "question {n}: '{v}' is not yes or no",
+        "consent_no": "question {n}: '{v}' is not a clear yes; we read it as no",
         "unknown": "question {n} does not exist; '{v}' not read",
         "twice": "question {n} answered twice; kept the first answer",
         "no_numbers": "no numbered answers found",
@@ -334,12 +288,19 @@ class _Reader:
             if rating is None:
                 self.note("rating", question.number, text)
             return rating
-        if kind in (QuestionKind.YES_NO, QuestionKind.CONSENT):
-            m = _YES_NO.match(text)
-            if m is None:
+        if kind is QuestionKind.CONSENT:
+            # Only an unambiguous yes shares anything; every other answer is a no.
+            text = mailtext.strip_signoff(text).strip()
+            given = consent.consents(text)
+            if not given and consent.read_yes_no(text) is not consent.Said.NO:
+                self.note("consent_no", question.number, text)
+            return given
+        if kind is QuestionKind.YES_NO:
+            said = consent.read_yes_no(text)
+            if said is consent.Said.UNKNOWN:
                 self.note("yes_no", question.number, text)
                 return None
-            return m.group(1).lower() not in _NO
+            return said is consent.Said.YES
         return text[:_MAX_ANSWER]
 
 
