@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from leernet.errors import NetworkFileError, Problem
-from leernet.model import Network, Participant, Session
+from leernet.model import Network, Participant, QuestionKind, Session
 from leernet.textfmt import when
 
 
@@ -23,6 +24,11 @@ class Changes:
     people: tuple[Participant, ...] = ()
     new_managers: tuple[Participant, ...] = ()  # of those, the ones with another manager now
     network_text: bool = False  # name, goal, location or link of the network changed
+    questions: bool = False  # the evaluation questions changed (asked from now on)
+    # Sharing with managers: questions newly shared (only ones without answers yet), and
+    # questions no longer shared (their answers, old ones too, are never shown again).
+    newly_shared: tuple[int, ...] = ()
+    unshared: tuple[int, ...] = ()
 
     @property
     def moved_numbers(self) -> set[int]:
@@ -42,12 +48,63 @@ class Changes:
 
     @property
     def empty(self) -> bool:
-        return not (self.bumps_sequence or self.added or self.removed or self.people)
+        return not (
+            self.bumps_sequence or self.added or self.removed or self.people or self.questions
+        )
 
 
-def diff(old: Network, new: Network) -> Changes:
-    """Compare a registered network with its updated file; refuse changes a series cannot take."""
+def _sharing(
+    old: Network, new: Network, answered: AbstractSet[int], problems: list[Problem]
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Which questions start and stop being shared; refuse sharing answers given before.
+
+    A participant answered a question as it was then: shared with their manager or
+    not, and consent given to that question's wording. Sharing a question that
+    already has answers, or rewording one that is shared or asks consent, would
+    change after the fact what a manager reads (seed: a safe environment).
+    """
+    before = {q.number: q for q in old.questions}
+    after = {q.number: q for q in new.questions}
+    newly, unshared = [], []
+    for n, q in sorted(after.items()):
+        was = before.get(n)
+        same_words = was is not None and (was.text, was.kind) == (q.text, q.kind)
+        was_shared = was is not None and was.share_with_manager
+        if n in answered and q.share_with_manager and not (same_words and was_shared):
+            why = "was not shared with managers" if same_words else "read differently"
+            problems.append(
+                Problem(
+                    f"evaluation.questions[{n - 1}]",
+                    f"question {n} already has answers, given when it {why}: they may not be "
+                    "shared after the fact; add a new question instead (its answers are "
+                    "shared from now on, with consent)",
+                )
+            )
+            continue
+        if n in answered and q.kind is QuestionKind.CONSENT and not same_words:
+            problems.append(
+                Problem(
+                    f"evaluation.questions[{n - 1}]",
+                    f"question {n} asks consent and already has answers: a yes to the old "
+                    "wording may not stand for the new one; keep its text, or add a new question",
+                )
+            )
+            continue
+        if q.share_with_manager and not was_shared:
+            newly.append(n)
+    for n, was in sorted(before.items()):
+        if was.share_with_manager and not (n in after and after[n].share_with_manager):
+            unshared.append(n)
+    return tuple(newly), tuple(unshared)
+
+
+def diff(old: Network, new: Network, answered: AbstractSet[int] = frozenset()) -> Changes:
+    """Compare a registered network with its updated file; refuse changes a series cannot take.
+
+    ``answered``: the numbers of the questions that already have answers.
+    """
     problems: list[Problem] = []
+    newly_shared, unshared = _sharing(old, new, answered, problems)
     if old.slug != new.slug:
         problems.append(Problem("network.slug", f"is {old.slug!r} in the registered network"))
     if old.timezone != new.timezone:
@@ -114,6 +171,9 @@ def diff(old: Network, new: Network) -> Changes:
         removed=tuple(p for p in old.participants if p.email.lower() not in new_emails),
         network_text=(old.name, old.goal, old.location, old.online_url)
         != (new.name, new.goal, new.location, new.online_url),
+        questions=old.questions != new.questions,
+        newly_shared=newly_shared,
+        unshared=unshared,
     )
 
 
@@ -171,4 +231,18 @@ def organiser_sentences(changes: Changes, network: Network) -> list[str]:
         f"growth conversation {p.growth_conversation or '-'})"
         for p in changes.people
     ]
+    out += [
+        f"Question {n} is now shared with managers, with consent: for answers given from now on"
+        for n in changes.newly_shared
+    ]
+    out += [
+        f"Question {n} is no longer shared with managers: no answer to it, earlier ones "
+        "included, appears in a manager summary again"
+        for n in changes.unshared
+    ]
+    if changes.questions and not (changes.newly_shared or changes.unshared):
+        out.append(
+            "The evaluation questions changed (asked from now on); what managers may read "
+            "does not change"
+        )
     return out

@@ -12,7 +12,7 @@ from rich.console import Console
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from leernet import registry
+from leernet import facts, registry
 from leernet.build import Factory
 from leernet.changes import diff, organiser_sentences, session_sentences
 from leernet.errors import LeernetError, NetworkFileError, Problem
@@ -163,7 +163,7 @@ async def update_network(
                         f"network {loaded.network.slug!r} is not registered: use leernet start {path}"
                     )
                 new = with_registered_slots(loaded.network, reg.network.series)
-                changes = diff(reg.network, new)
+                changes = diff(reg.network, new, await facts.answered_questions(conn, reg.id))
                 for w in loaded.warnings:
                     out.print(f"[yellow]warning[/yellow] {w}")
                 if changes.empty:

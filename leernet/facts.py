@@ -15,6 +15,7 @@ the consent question does not bring an earlier yes back.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from statistics import fmean
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,6 @@ from leernet.store import schema as t
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
-    from datetime import datetime
 
     from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -183,6 +183,42 @@ async def evaluations(conn: AsyncConnection, network_id: int) -> Evaluations:
         else:
             superseded.setdefault(r.participant_id, []).append(e)
     return Evaluations(current, {pid: tuple(es) for pid, es in superseded.items()})
+
+
+async def current_evaluation(
+    conn: AsyncConnection, participant_id: int, session_number: int
+) -> Evaluation | None:
+    """One participant's current evaluation of one session, or None."""
+    e = t.evaluations
+    r = (
+        await conn.execute(
+            select(e).where(
+                e.c.participant_id == participant_id,
+                e.c.session_number == session_number,
+                e.c.current.is_(True),
+            )
+        )
+    ).first()
+    if r is None:
+        return None
+    return Evaluation(
+        r.id,
+        r.participant_id,
+        r.session_number,
+        bool(r.absent),
+        dict(r.answers or {}),
+        r.received_at,
+    )
+
+
+async def answered_questions(conn: AsyncConnection, network_id: int) -> set[int]:
+    """The numbers of the questions that have an answer in any reply (replaced ones too)."""
+    rows = await conn.execute(
+        select(t.evaluations.c.answers).where(
+            t.evaluations.c.participant_id.in_(_members(network_id))
+        )
+    )
+    return {int(k) for (answers,) in rows for k in (answers or {}) if str(k).isdigit()}
 
 
 def questions_of(network: Network, session_number: int) -> tuple[Question, ...]:
@@ -363,3 +399,46 @@ def summarise(
         free_text=free,
         not_evaluated=tuple(missing),
     )
+
+
+# --- what a participant was shown before their manager's summary ------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryPreview:
+    """The preview of one manager summary: what it showed, and what became of it."""
+
+    summary_key: str
+    preview_key: str
+    participant_id: int
+    attended: tuple[int, ...]
+    shared: tuple[Mapping[str, object], ...]  # {"session": n, "question": text, "answer": text}
+    shown_at: datetime
+    held: bool
+    sent: bool  # the preview mail went out: the participant could see it
+
+
+async def summary_previews(
+    conn: AsyncConnection, summary_keys: Sequence[str]
+) -> dict[str, SummaryPreview]:
+    """The previews of these manager summaries, by summary key (those that exist)."""
+    p, o = t.summary_previews, t.outbox
+    found: dict[str, SummaryPreview] = {}
+    for start in range(0, len(summary_keys), 500):
+        rows = await conn.execute(
+            select(p, o.c.state)
+            .select_from(p.outerjoin(o, o.c.key == p.c.preview_key))
+            .where(p.c.summary_key.in_(summary_keys[start : start + 500]))
+        )
+        for r in rows:
+            found[r.summary_key] = SummaryPreview(
+                r.summary_key,
+                r.preview_key,
+                r.participant_id,
+                tuple(int(n) for n in r.attended or ()),
+                tuple(dict(a) for a in r.shared or ()),
+                r.shown_at,
+                held=r.held_at is not None,
+                sent=r.state == "sent",
+            )
+    return found

@@ -120,6 +120,7 @@ class FileFollowups(_Strict):
     evaluation_hours_after: Annotated[float, Field(ge=0, le=24 * 14)] = 1
     evaluation_reminder_days: Annotated[float, Field(gt=0, le=60)] = 3
     manager_summary_days_before: Annotated[float, Field(ge=0, le=120)] = 7
+    summary_preview_days: Annotated[float, Field(ge=1, le=14)] = 3
 
 
 class FileQuestion(_Strict):

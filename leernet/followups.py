@@ -7,21 +7,24 @@ summaries take their answers only from ``facts.shared_answers`` (consent).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leernet import facts, registry
+from leernet import facts, record, registry
 from leernet.build import Factory, participant_of
 from leernet.mailer import views
 from leernet.mailer.outbox import Outgoing
 from leernet.model import Person, QuestionKind, SessionKind
-from leernet.plan import Step, StepKind
+from leernet.plan import Step, StepKind, summary_key
 from leernet.planner import StepBuilder
 from leernet.registry import Member, Registered
 from leernet.store import schema as t
+
+log = logging.getLogger("leernet.followups")
 
 DECLINED = "DECLINED"
 
@@ -52,6 +55,8 @@ class StepMessages:
 
     async def build(self) -> list[Outgoing]:
         kind = self.step.kind
+        if kind is StepKind.SUMMARY_PREVIEW:
+            return await self.summary_previews()
         if kind is StepKind.MANAGER_SUMMARY:
             return await self.manager_summaries()
         if kind is StepKind.CLOSING:
@@ -199,42 +204,136 @@ class StepMessages:
             out.append(self._to(m, "closing_reflection", context))
         return out
 
-    async def manager_summaries(self) -> list[Outgoing]:
+    def _summarised(self) -> list[Member]:
+        """The participants this summary step (or its preview) is about."""
         members = [m for m in self.reg.active_members if m.manager_email]
         if self.step.email:
-            members = [m for m in members if m.email == self.step.email]
-        else:
-            # Without a date the summary follows the closing; with one, the date's own step sends it.
-            members = [
-                m for m in members if participant_of(self.net, m).growth_conversation is None
-            ]
+            return [m for m in members if m.email == self.step.email]
+        # Without a date the summary follows the closing; with one, the date's own step sends it.
+        return [m for m in members if participant_of(self.net, m).growth_conversation is None]
+
+    def _summary_key(self, m: Member) -> str:
+        """The outbox key of the manager summary about ``m`` (growth steps hold one person)."""
+        key = summary_key(self.step.key)
+        return key if self.step.email else f"{key}/{m.email}"
+
+    async def summary_previews(self) -> list[Outgoing]:
+        """Each participant sees exactly what their manager will get, and may hold it back."""
+        members = self._summarised()
         if not members:
             return []
         att = await facts.attendance(self.conn, self.reg.id)
         evals = await facts.evaluations(self.conn, self.reg.id)
         out = []
         for m in members:
-            person = participant_of(self.net, m)
             attended = [
                 s.number
                 for s in self.net.active_sessions
                 if s.end <= self.now and _attended(att, m.id, s.number)
             ]
             shared = [
-                views.SharedAnswer(
-                    a.session_number, a.question_text, _answer_text(a.answer, self.net.language)
-                )
+                {"session": a.session_number, "question": a.question_text, "answer": text}
                 for a in facts.shared_answers(
                     self.net, evals.for_participant(m.id), evals.superseded_of(m.id)
                 )
+                if (text := _answer_text(a.answer, self.net.language))
             ]
-            context = views.manager_summary(self.net, person, attended, shared, self.now)
+            summary = self.f.renderer.render(
+                "manager_summary",
+                self.net.language,
+                self._summary_context(m, attended, shared, self.now),
+            )
+            key = self.step.key if self.step.email else self._key(m.email)
+            await record.save_summary_preview(
+                self.conn,
+                summary_key=self._summary_key(m),
+                preview_key=key,
+                participant_id=m.id,
+                attended=attended,
+                shared=shared,
+                shown_at=self.now,
+            )
+            context = views.summary_preview(
+                self.net,
+                participant_of(self.net, m),
+                summary.text,
+                self.step.due + timedelta(days=self.net.followups.summary_preview_days),
+            )
+            out.append(
+                self.f.to_participant(
+                    self.reg,
+                    m,
+                    key=key,
+                    kind=self.step.kind.value,
+                    template="summary_preview",
+                    context=context,
+                    now=self.now,
+                    not_after=self.step.not_after,
+                    expects_reply=True,
+                )
+            )
+        return out
+
+    def _summary_context(
+        self,
+        m: Member,
+        attended: Sequence[int],
+        shared: Sequence[Mapping[str, object]],
+        now: datetime,
+    ) -> dict[str, object]:
+        answers = [
+            views.SharedAnswer(int(str(a["session"])), str(a["question"]), str(a["answer"]))
+            for a in shared
+        ]
+        return views.manager_summary(self.net, participant_of(self.net, m), attended, answers, now)
+
+    async def manager_summaries(self) -> list[Outgoing]:
+        """The summaries as their previews showed them; none where the participant held it back.
+
+        Without a preview that went out, the summary shows no answers at all; an
+        answer whose sharing the participant withdrew since the preview is left out.
+        """
+        members = self._summarised()
+        if not members:
+            return []
+        previews = await facts.summary_previews(self.conn, [self._summary_key(m) for m in members])
+        att = await facts.attendance(self.conn, self.reg.id)
+        evals = await facts.evaluations(self.conn, self.reg.id)
+        out = []
+        for m in members:
+            preview = previews.get(self._summary_key(m))
+            if preview is not None and preview.held:
+                log.info(
+                    "manager summary held back by the participant",
+                    extra={"event": "summary-held", "key": self._summary_key(m)},
+                )
+                continue
+            if preview is not None and preview.sent:
+                allowed = {
+                    (a.session_number, a.question_text, _answer_text(a.answer, self.net.language))
+                    for a in facts.shared_answers(
+                        self.net, evals.for_participant(m.id), evals.superseded_of(m.id)
+                    )
+                }
+                shared = [
+                    a
+                    for a in preview.shared
+                    if (a["session"], a["question"], a["answer"]) in allowed
+                ]
+                context = self._summary_context(m, preview.attended, shared, preview.shown_at)
+            else:
+                attended = [
+                    s.number
+                    for s in self.net.active_sessions
+                    if s.end <= self.now and _attended(att, m.id, s.number)
+                ]
+                context = self._summary_context(m, attended, [], self.now)
             out.append(
                 self.f.to_person(
                     self.net,
                     self.reg.id,
                     Person(m.manager_name, m.manager_email),
-                    key=self._key(m.email) if not self.step.email else self.step.key,
+                    key=self._summary_key(m),
                     kind="manager-summary",
                     template="manager_summary",
                     context=context,

@@ -89,6 +89,7 @@ class Followups:
     evaluation_hours_after: float = 1
     evaluation_reminder_days: float = 3
     manager_summary_days_before: float = 7
+    summary_preview_days: float = 3  # the participant sees the manager's summary this much earlier
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,6 +121,7 @@ def _build(model: FileNetwork, problems: list[Problem]) -> Network | None:
             fu.evaluation_hours_after,
             fu.evaluation_reminder_days,
             fu.manager_summary_days_before,
+            fu.summary_preview_days,
         ),
         location=net.location,
         online_url=net.online_url,

@@ -17,9 +17,15 @@ eval-request       end + evaluation_hours_after                          due + 7
 eval-reminder      eval-request + evaluation_reminder_days               due + 7 days
 digest             eval-request + 2 x evaluation_reminder_days           due + 14 days
 closing            the closing session's digest moment (participants)    due + 14 days
+summary-preview    manager-summary - summary_preview_days                due + 1 day
+                   (to the participant: exactly what the manager gets)
 manager-summary    growth_conversation - manager_summary_days_before,    the day itself
-                   09:00 local; without a date: the closing's digest
+                   09:00 local; without a date: the closing's digest     (closing: due +
+                   + summary_preview_days                                14 days)
 =================  ====================================================  =================
+
+A manager summary shows answers only as its preview showed them, and only when
+that preview was sent and not held back by the participant (``followups``).
 """
 
 from __future__ import annotations
@@ -34,9 +40,11 @@ from leernet.model import Followups
 
 # How far around now the planner looks: no step lies further from its session.
 LOOK_AHEAD = timedelta(days=61)
-# The latest step is the digest: end + 14 days (evaluation_hours_after) + 2 x 60 days
-# (evaluation_reminder_days), sendable for 14 days more: 148 days at the most.
-LOOK_BACK = timedelta(days=150)
+# The latest step is the closing's manager summary: end + 14 days (evaluation_hours_after)
+# + 2 x 60 days (evaluation_reminder_days) + 14 days (summary_preview_days), sendable for
+# 14 days more: 162 days at the most.
+LOOK_BACK = timedelta(days=165)
+PREVIEW_VALID = timedelta(days=1)  # a preview that could not go out in time is skipped
 
 
 class StepKind(StrEnum):
@@ -46,6 +54,7 @@ class StepKind(StrEnum):
     EVAL_REMINDER = "eval-reminder"
     DIGEST = "digest"
     CLOSING = "closing"
+    SUMMARY_PREVIEW = "summary-preview"
     MANAGER_SUMMARY = "manager-summary"
 
 
@@ -148,17 +157,51 @@ def session_steps(row: SessionRow) -> list[Step]:
                 digest + _days(14),
             )
         )
-        steps.append(
+        summary = digest + _days(f.summary_preview_days)
+        steps += _previewed(
             Step(
                 f"manager-summary/{row.slug}/closing",
                 StepKind.MANAGER_SUMMARY,
                 row.network_id,
                 row.number,
-                digest,
-                digest + _days(14),
-            )
+                summary,
+                summary + _days(14),
+            ),
+            f.summary_preview_days,
         )
     return steps
+
+
+def preview_key(summary_key: str) -> str:
+    """The key of the preview of the manager summary keyed ``summary_key``."""
+    _, _, rest = summary_key.partition("/")
+    return f"{StepKind.SUMMARY_PREVIEW.value}/{rest}"
+
+
+def summary_key(key: str) -> str:
+    """The key of the manager summary that a preview (or the summary itself) is keyed for."""
+    _, _, rest = key.partition("/")
+    return f"{StepKind.MANAGER_SUMMARY.value}/{rest}"
+
+
+def _previewed(summary: Step, preview_days: float) -> list[Step]:
+    """A manager summary step and, ``preview_days`` before it, its preview to the participant."""
+    due = summary.due - _days(preview_days)
+    preview = Step(
+        preview_key(summary.key),
+        StepKind.SUMMARY_PREVIEW,
+        summary.network_id,
+        summary.session_number,
+        due,
+        min(due + PREVIEW_VALID, summary.due),
+        email=summary.email,
+    )
+    return [preview, summary]
+
+
+def growth_steps(row: GrowthRow) -> list[Step]:
+    """The manager summary before one growth conversation, and its preview."""
+    return _previewed(growth_step(row), row.followups.summary_preview_days)
 
 
 def growth_step(row: GrowthRow) -> Step:

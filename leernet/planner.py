@@ -25,13 +25,15 @@ from leernet.plan import (
     GrowthRow,
     SessionRow,
     Step,
-    growth_step,
+    growth_steps,
     plan,
     session_steps,
 )
 from leernet.store import schema as t
 
 log = logging.getLogger("leernet.planner")
+
+_PREVIEW_DAYS = Followups().summary_preview_days
 
 StepBuilder = Callable[[AsyncConnection, Step, datetime], Awaitable[Sequence[Outgoing]]]
 
@@ -50,6 +52,8 @@ def _followups(data: dict[str, float]) -> Followups:
         float(data["evaluation_hours_after"]),
         float(data["evaluation_reminder_days"]),
         float(data["manager_summary_days_before"]),
+        # Networks registered before summaries were previewed: the default.
+        float(data.get("summary_preview_days", _PREVIEW_DAYS)),
     )
 
 
@@ -114,21 +118,19 @@ async def candidate_steps(conn: AsyncConnection, now: datetime) -> list[Step]:
                 p.c.removed_at.is_(None),
                 p.c.growth_conversation.is_not(None),
                 p.c.growth_conversation >= today - timedelta(days=2),
-                p.c.growth_conversation <= today + timedelta(days=125),
+                p.c.growth_conversation <= today + timedelta(days=140),
             )
         )
     )
     for g in growth:
-        steps.append(
-            growth_step(
-                GrowthRow(
-                    g.network_id,
-                    g.slug,
-                    g.email,
-                    g.growth_conversation,
-                    g.timezone,
-                    _followups(g.followups),
-                )
+        steps += growth_steps(
+            GrowthRow(
+                g.network_id,
+                g.slug,
+                g.email,
+                g.growth_conversation,
+                g.timezone,
+                _followups(g.followups),
             )
         )
     return steps

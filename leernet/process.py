@@ -35,9 +35,11 @@ from leernet.mailer.classify import (
     classify,
     read_message,
 )
+from leernet.mailer.consent import Said, read_yes_no
 from leernet.mailer.inbox import Disposition
 from leernet.mailer.mailtext import reply_text
 from leernet.mailer.outbox import enqueue
+from leernet.model import QuestionKind
 from leernet.notices import notify
 from leernet.registry import Member, Registered
 from leernet.rollcall import parse_rollcall
@@ -77,6 +79,17 @@ class _Batch:
     registered: dict[int, Registered]  # networks read so far in this batch
 
 
+_PREVIEW_PREFIX = "summary-preview/"
+_HOLD_NOTE = {
+    "nl": {
+        False: "Houdt de samenvatting voor de leidinggevende tegen (die wordt niet verstuurd):",
+        True: "Vraagt de samenvatting tegen te houden, maar die was al verstuurd:",
+    },
+    "en": {
+        False: "Holds back the summary for their manager (it will not be sent):",
+        True: "Asks to hold back the summary, but it had already been sent:",
+    },
+}
 _EVAL_KINDS = ("eval-request", "eval-reminder", "confirmation", "answer-again")
 _SESSION_NUMBER = re.compile(r"\b(?:sessie|session|bijeenkomst)\s*(\d{1,2})\b", re.IGNORECASE)
 
@@ -385,8 +398,13 @@ class Processor:
         assert member is not None
         net = reg.network
         keys = [k for _, k in sent.values()]
-        number = self._session_of(reg, keys, c.subject)
         body = reply_text(msg)
+        previews = [k for k in keys if k.startswith(_PREVIEW_PREFIX)]
+        if previews:
+            return await self._summary_reply(
+                conn, mail, reg, member, preview_key=previews[0], body=body
+            )
+        number = self._session_of(reg, keys, c.subject)
         if number is None:
             # Not an evaluation: a message for the organiser (never answered automatically).
             text = new_text(body, net.language)[:4000]
@@ -422,12 +440,20 @@ class Processor:
             return Disposition(
                 "evaluation", reason, attention=False, network_id=reg.id, participant_id=member.id
             )
+        answers = dict(parsed.answers)
+        consent_numbers = {str(q.number) for q in questions if q.kind is QuestionKind.CONSENT}
+        if not parsed.absent and set(answers) <= consent_numbers:
+            # Only the consent question, as the confirmation invites ("4. ja"): it changes
+            # that answer and keeps the others; it is a new statement of its own.
+            earlier = await facts.current_evaluation(conn, member.id, number)
+            if earlier is not None and not earlier.absent:
+                answers = {**earlier.answers, **answers}
         await record.record_evaluation(
             conn,
             participant_id=member.id,
             session_number=number,
             absent=parsed.absent,
-            answers=dict(parsed.answers),
+            answers=answers,
             received_at=now,
             inbox_id=inbox_id,
         )
@@ -435,7 +461,7 @@ class Processor:
             net,
             person,
             session,
-            views.RecordedAnswer.from_mapping(parsed.answers),
+            views.RecordedAnswer.from_mapping(answers),
             absent=parsed.absent,
             questions=questions,
         )
@@ -450,6 +476,64 @@ class Processor:
             network_id=reg.id,
             participant_id=member.id,
         )
+
+    async def _summary_reply(
+        self,
+        conn: AsyncConnection,
+        mail: Mail,
+        reg: Registered,
+        member: Member,
+        *,
+        preview_key: str,
+        body: str,
+    ) -> Disposition:
+        """A reply to the preview of a manager summary: anything but a plain yes holds it back.
+
+        "nee", "no" or "stop" is what the preview asks for; a question or any other
+        text also holds the summary (fail safe) and goes to the organiser to answer.
+        """
+        net = reg.network
+        text = new_text(body, net.language)[:4000]
+        said = read_yes_no(text)
+
+        def done(outcome: str, reason: str) -> Disposition:
+            return Disposition(
+                outcome, reason, attention=False, network_id=reg.id, participant_id=member.id
+            )
+
+        if said is Said.YES:
+            return done("summary-ok", f"{member.email} agreed to the summary")
+        hold = await record.hold_summary(
+            conn,
+            preview_key=preview_key,
+            participant_id=member.id,
+            now=self.now(),
+            inbox_id=mail.inbox_id,
+        )
+        if not hold.found:
+            return done("summary-hold", "no preview for this reply")
+        if hold.already_sent or said is Said.UNKNOWN:
+            # The organiser answers what a template cannot: a late hold, or a question.
+            await notify(
+                conn,
+                self.f,
+                key=f"notice/message/{mail.inbox_id}",
+                network_id=reg.id,
+                topic="message",
+                now=self.now(),
+                values={
+                    "name": member.name,
+                    "subject": mail.c.subject[:120],
+                    "address": member.email,
+                },
+                details=[_HOLD_NOTE[net.language][hold.already_sent], "", *text.splitlines()[:60]],
+            )
+        context = views.summary_held(
+            net, participant_of(net, member), already_sent=hold.already_sent
+        )
+        await self._answer(conn, mail, reg, member, kind="summary-held", number=0, context=context)
+        what = "too late: already sent" if hold.already_sent else "held back"
+        return done("summary-hold", f"manager summary of {member.email} {what}")
 
     async def _answer(
         self,

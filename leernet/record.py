@@ -33,7 +33,7 @@ from leernet.mailer.outbox import IN_FLIGHT, PENDING_STATES
 from leernet.store import schema as t
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from datetime import datetime
 
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -313,6 +313,72 @@ async def flag_bounce(conn: AsyncConnection, *, email: str, reason: str, now: da
     return Bounce(tuple(ids), tuple(managed))
 
 
+async def save_summary_preview(
+    conn: AsyncConnection,
+    *,
+    summary_key: str,
+    preview_key: str,
+    participant_id: int,
+    attended: Sequence[int],
+    shared: Sequence[Mapping[str, object]],
+    shown_at: datetime,
+) -> None:
+    """Keep what a participant is shown of their manager's summary: the summary sends that."""
+    await conn.execute(
+        t.summary_previews.insert().values(
+            summary_key=summary_key,
+            preview_key=preview_key,
+            participant_id=participant_id,
+            attended=list(attended),
+            shared=[dict(a) for a in shared],
+            shown_at=shown_at,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """What holding back a manager summary did: whether it was known, and already sent."""
+
+    found: bool
+    already_sent: bool = False
+
+
+async def hold_summary(
+    conn: AsyncConnection, *, preview_key: str, participant_id: int, now: datetime, inbox_id: int
+) -> Hold:
+    """The participant asked to hold back the summary they previewed: it will not be sent."""
+    p = t.summary_previews
+    row = (
+        await conn.execute(
+            select(p.c.summary_key).where(
+                p.c.preview_key == preview_key, p.c.participant_id == participant_id
+            )
+        )
+    ).first()
+    if row is None:
+        return Hold(found=False)
+    await conn.execute(
+        update(p)
+        .where(p.c.preview_key == preview_key, p.c.held_at.is_(None))
+        .values(held_at=now, hold_inbox_id=inbox_id)
+    )
+    # Queued already (a late hold): it is cancelled before it goes.
+    await conn.execute(
+        update(t.outbox)
+        .where(t.outbox.c.key == row.summary_key, t.outbox.c.state.in_(_PENDING))
+        .values(state="cancelled")
+    )
+    sent = (
+        await conn.execute(
+            select(t.outbox.c.id).where(
+                t.outbox.c.key == row.summary_key, t.outbox.c.state.in_((*IN_FLIGHT, "sent"))
+            )
+        )
+    ).first()
+    return Hold(found=True, already_sent=sent is not None)
+
+
 async def erase_participant(conn: AsyncConnection, network_id: int, email: str) -> int | None:
     """Erase what a participant sent and what is still waiting for them; return their id.
 
@@ -331,7 +397,7 @@ async def erase_participant(conn: AsyncConnection, network_id: int, email: str) 
     ).scalar()
     if pid is None:
         return None
-    for table in (t.rsvps, t.evaluations, t.presence):
+    for table in (t.rsvps, t.evaluations, t.presence, t.summary_previews):
         await conn.execute(table.delete().where(table.c.participant_id == pid))
     inbox_ids = [
         r[0]
@@ -378,6 +444,11 @@ async def purge_network(conn: AsyncConnection, network_id: int, now: datetime) -
             )
     await conn.execute(
         update(t.rsvps).where(t.rsvps.c.participant_id.in_(members)).values(comment="")
+    )
+    await conn.execute(
+        update(t.summary_previews)
+        .where(t.summary_previews.c.participant_id.in_(members))
+        .values(shared=[])
     )
     await conn.execute(update(t.inbox).where(t.inbox.c.network_id == network_id).values(raw=None))
     # Sent mail repeats free text (confirmations, digests, summaries, notices): keep the

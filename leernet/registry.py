@@ -81,6 +81,7 @@ def _followups_json(network: Network) -> dict[str, float]:
         "evaluation_hours_after": f.evaluation_hours_after,
         "evaluation_reminder_days": f.evaluation_reminder_days,
         "manager_summary_days_before": f.manager_summary_days_before,
+        "summary_preview_days": f.summary_preview_days,
     }
 
 

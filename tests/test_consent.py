@@ -20,7 +20,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from leernet import record, registry
 from leernet.build import Factory
@@ -37,6 +37,13 @@ REGISTERED = datetime(2027, 1, 1, 8, 0, tzinfo=UTC)
 # The closing (session 4, 2027-04-08) digest moment: the closing summaries are due, and
 # Bert's, whose growth conversation is on 2027-04-20, is due from 2027-04-13.
 PASS_AT = datetime(2027, 4, 14, 12, 0, tzinfo=UTC)
+# Each summary is previewed to its participant three days before it goes: Bert's preview is
+# due from 2027-04-10, the closing summaries' previews at the digest, the summaries after.
+PASSES = (
+    datetime(2027, 4, 10, 12, 0, tzinfo=UTC),
+    PASS_AT,
+    datetime(2027, 4, 18, 12, 0, tzinfo=UTC),
+)
 SOURCE = NETWORK.replace("SESSION3", "").replace(
     "growth_conversation = 2027-03-01", "growth_conversation = 2027-04-20"
 )
@@ -50,6 +57,18 @@ MANAGERS = {m for _, _, m in PEOPLE}
 ORGANISER = "an.peeters@example.org"
 SHARED_QUESTIONS = {2}  # share_with_manager in the defaults
 CLOSING_SHARED = 6  # the closing's "most important thing you take away"
+# Consent answers that mean no, in many words (tests/test_summary_preview.py sends them by mail).
+MEANS_NO_EXAMPLES = (
+    "Zeker niet",
+    "Natuurlijk niet!",
+    "Uiteraard niet",
+    "Ok, liever niet",
+    "Goed, maar liever niet",
+    "Of course not",
+    "Certainly not",
+    "Sure, but no",
+    "Fine, rather not",
+)
 SESSION_DATES = {  # roughly when each session's evaluation comes in (UTC)
     1: datetime(2027, 1, 14, 15, tzinfo=UTC),
     2: datetime(2027, 2, 11, 15, tzinfo=UTC),
@@ -185,7 +204,12 @@ async def run(subs: list[Submission], source: str = SOURCE) -> Outcome:
             factory = Factory(
                 Settings(_env_file=None, secret=SECRET, database_url=url)  # type: ignore[call-arg]
             )
-            await planner_pass(engine, step_builder(factory), PASS_AT)
+            for moment in PASSES:
+                await planner_pass(engine, step_builder(factory), moment)
+                async with engine.begin() as conn:  # the sender's part: all of it went out
+                    await conn.execute(
+                        update(t.outbox).where(t.outbox.c.state == "queued").values(state="sent")
+                    )
             async with engine.connect() as conn:
                 rows = (
                     await conn.execute(
@@ -218,6 +242,15 @@ FOLLOW_UP = [  # Bert says yes at session 1, no at session 2, then adds to quest
 ]
 
 
+def previews(outcome: Outcome, summary_key: str) -> str:
+    """The text of the preview that showed the manager summary keyed ``summary_key``."""
+    wanted = "summary-preview/" + summary_key.removeprefix("manager-summary/")
+    (text,) = [
+        text for mails in outcome.by_recipient.values() for key, text in mails if key == wanted
+    ]
+    return text
+
+
 class TestConsent:
     @settings(
         max_examples=40,
@@ -242,6 +275,9 @@ class TestConsent:
                 if key.startswith("manager-summary/"):
                     summaries += 1
                     assert seen == may, f"{key} misses shared answers: {may - seen}"
+                    # The participant saw exactly these answers beforehand, in the preview.
+                    preview = previews(outcome, key)
+                    assert {m for m in everything if m in preview} == seen
         assert summaries == len(PEOPLE)  # one summary per participant, growth date or closing
 
     def test_withdrawal_hides_everything_shared_before(self) -> None:

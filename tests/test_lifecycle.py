@@ -481,7 +481,8 @@ class TestWholeLife:
         assert [k for k, n in life.queued_keys.items() if n > 1] == []
 
     def test_bert_receives_his_messages_in_order(self, life: Life) -> None:
-        """Bert answers every evaluation: no evaluation reminders; no reminder for the session he declined."""
+        """Bert answers every evaluation: no evaluation reminders; no reminder for the session he
+        declined; his manager's summary is shown to him first, before his growth conversation."""
         assert life.world.labels(BERT) == [
             "invite",
             "reminder 1",
@@ -490,6 +491,7 @@ class TestWholeLife:
             "reminder 2",
             "eval-request 2",
             "confirmation 2",
+            "summary-preview",
             "reminder 3",
             "eval-request 3",
             "confirmation 3",
@@ -508,6 +510,7 @@ class TestWholeLife:
             "eval-reminder 3",
             "confirmation 3",
             "closing",
+            "summary-preview",
         ]
 
     def test_jan_answering_absent_gets_no_reminder(self, life: Life) -> None:
@@ -524,6 +527,7 @@ class TestWholeLife:
             "eval-request 3",
             "confirmation 3",
             "closing",
+            "summary-preview",
         ]
 
     def test_silent_participant_gets_one_reminder_per_session(self, life: Life) -> None:
@@ -536,6 +540,7 @@ class TestWholeLife:
                 for label in (f"reminder {n}", f"eval-request {n}", f"eval-reminder {n}")
             ),
             "closing",
+            "summary-preview",
         ]
 
     def test_managers_get_start_note_and_one_summary(self, life: Life) -> None:

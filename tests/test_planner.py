@@ -23,8 +23,10 @@ from leernet.plan import (
     Step,
     StepKind,
     growth_step,
+    growth_steps,
     plan,
     session_steps,
+    summary_key,
 )
 from leernet.planner import candidate_steps, planner_pass
 from leernet.settings import Settings
@@ -95,16 +97,30 @@ class TestSessionSteps:
             assert after[kind] == before[kind]
 
     def test_the_last_session_closes_the_network(self) -> None:
-        """Only the last session adds the closing reflection and the summaries without a date, at its digest."""
+        """Only the last session adds the closing reflection and the summaries without a date:
+        the reflection and the summaries' preview at its digest, the summaries three days later."""
         assert len(session_steps(row())) == 5
         steps = session_steps(row(last=True))
         digest = next(s for s in steps if s.kind is StepKind.DIGEST)
-        closing = [s for s in steps if s.kind in (StepKind.CLOSING, StepKind.MANAGER_SUMMARY)]
-        assert [s.key for s in closing] == [
+        closing = {s.kind: s for s in steps if s.kind not in digest_and_before}
+        assert [s.key for s in closing.values()] == [
             "closing/hr-ovl-2027",
+            "summary-preview/hr-ovl-2027/closing",
             "manager-summary/hr-ovl-2027/closing",
         ]
-        assert all(s.due == digest.due for s in closing)
+        assert closing[StepKind.CLOSING].due == digest.due
+        assert closing[StepKind.SUMMARY_PREVIEW].due == digest.due
+        assert closing[StepKind.MANAGER_SUMMARY].due == digest.due + timedelta(days=3)
+        assert closing[StepKind.SUMMARY_PREVIEW].not_after <= closing[StepKind.MANAGER_SUMMARY].due
+
+
+digest_and_before = {
+    StepKind.REMINDER,
+    StepKind.LOW_ACCEPTANCE,
+    StepKind.EVAL_REQUEST,
+    StepKind.EVAL_REMINDER,
+    StepKind.DIGEST,
+}
 
 
 class TestGrowthStep:
@@ -122,6 +138,24 @@ class TestGrowthStep:
         assert step.not_after == datetime(2027, 6, 15, 21, 59, tzinfo=UTC)
         assert step.key == "manager-summary/hr-ovl-2027/bert.claes@example.com/2027-06-15"
         assert step.email == "bert.claes@example.com"
+
+    def test_the_participant_sees_it_three_days_before_the_manager(self) -> None:
+        """The preview goes to the participant summary_preview_days before the summary itself."""
+        followups = Followups(2, 1, 3, 7, 3)
+        row_ = GrowthRow(
+            7,
+            "hr-ovl-2027",
+            "bert.claes@example.com",
+            date(2027, 6, 15),
+            "Europe/Brussels",
+            followups,
+        )
+        preview, summary = growth_steps(row_)
+        assert preview.kind is StepKind.SUMMARY_PREVIEW
+        assert preview.key == "summary-preview/hr-ovl-2027/bert.claes@example.com/2027-06-15"
+        assert summary_key(preview.key) == summary.key
+        assert preview.due == summary.due - timedelta(days=3)
+        assert preview.email == summary.email == "bert.claes@example.com"
 
     def test_on_the_day_itself(self) -> None:
         """With zero days before, the summary is due the morning of the conversation."""

@@ -43,7 +43,7 @@ class TestMigrations:
         async with engine.connect() as conn:
             version = (await conn.execute(text("SELECT version FROM schema_version"))).scalar()
         await engine.dispose()
-        assert version == SCHEMA_VERSION == 3
+        assert version == SCHEMA_VERSION == 4
         assert "ix_outbox_recipient" in await indexes(url)
 
     async def test_a_newer_database_is_refused(self, tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ def v2_metadata() -> MetaData:
     """The schema as release 2 left it: the message bytes in ``outbox.raw``, no ``outbox_body``."""
     old = MetaData()
     for table in metadata.sorted_tables:
-        if table.name == outbox_body.name:
+        if table.name in (outbox_body.name, "summary_previews"):
             continue
         copy = table.to_metadata(old)
         if table.name == outbox.name:
@@ -123,6 +123,7 @@ async def check_upgrade(url: str) -> None:
             columns = await conn.run_sync(
                 lambda c: {col["name"] for col in inspect(c).get_columns("outbox")}
             )
+            tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
             moved = {
                 mid: bytes(raw)
                 for mid, raw in await conn.execute(
@@ -131,8 +132,9 @@ async def check_upgrade(url: str) -> None:
                     )
                 )
             }
-        assert version == SCHEMA_VERSION == 3
+        assert version == SCHEMA_VERSION == 4
         assert "raw" not in columns
+        assert "summary_previews" in tables  # v4: manager summaries are previewed first
         assert moved == bytes_of
         with SmtpTestServer() as server:
             assert await drain(engine, server.settings(), lambda: T0) == DrainResult(sent=2)
@@ -165,7 +167,7 @@ class TestOutboxBodyMigration:
                 bodies = (await conn.execute(select(outbox_body.c.raw))).scalars().all()
         finally:
             await engine.dispose()
-        assert version == 3
+        assert version == SCHEMA_VERSION
         assert bodies == [b"one"]
 
     @pytest.mark.postgres

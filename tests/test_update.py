@@ -139,3 +139,107 @@ class TestUpdate:
 
 def load_network_text(text: str) -> Network:
     return parse_network(text).network
+
+
+QUESTIONS = """
+[[evaluation.questions]]
+text = "Hoe waardevol was deze sessie voor jou? (1 = helemaal niet, 5 = heel erg)"
+kind = "rating"
+
+[[evaluation.questions]]
+text = "Wat neem je mee naar je eigen praktijk?"
+share_with_manager = true
+
+[[evaluation.questions]]
+text = "Wat kan er beter in een volgende sessie?"
+
+[[evaluation.questions]]
+text = "Mag je leidinggevende je antwoord op vraag 2 lezen? (ja/nee)"
+kind = "consent"
+"""
+
+
+class TestSharingAfterTheFact:
+    """`update` never changes which answers already given a manager can read."""
+
+    def run(self, tmp_path: Path, before: str, after: str, *, answered: bool) -> tuple[int, str]:
+        import asyncio  # noqa: PLC0415
+
+        from leernet import record, registry  # noqa: PLC0415
+        from leernet.store import open_store  # noqa: PLC0415
+
+        db = tmp_path / "leernet.db"
+        environment = {
+            "LEERNET_SECRET": "test-secret-not-for-production",
+            "LEERNET_SERVICE_ADDRESS": "netwerk@example.org",
+            "LEERNET_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+        }
+        first = tmp_path / "before.toml"
+        first.write_text(before, encoding="utf-8")
+        runner = CliRunner()
+        assert runner.invoke(main, ["start", str(first)], env=environment).exit_code == 0
+
+        async def answer() -> None:
+            engine = await open_store(environment["LEERNET_DATABASE_URL"])
+            async with engine.begin() as conn:
+                reg = await registry.get(conn, "hr-ovl-2027")
+                assert reg is not None
+                member = reg.member("bert.claes@example.com")
+                assert member is not None
+                await record.record_evaluation(
+                    conn,
+                    participant_id=member.id,
+                    session_number=1,
+                    absent=False,
+                    answers={"1": 4, "2": "gedeeld", "3": "NIET-GEDEELD", "4": True},
+                    received_at=datetime(2027, 1, 14, 15, tzinfo=UTC),
+                    inbox_id=None,
+                )
+            await engine.dispose()
+
+        if answered:
+            asyncio.run(answer())
+        second = tmp_path / "after.toml"
+        second.write_text(after, encoding="utf-8")
+        result = runner.invoke(main, ["update", str(second)], env=environment)
+        return result.exit_code, result.output
+
+    def test_sharing_an_answered_question_is_refused(self, tmp_path: Path) -> None:
+        """Question 3 has answers given in confidence: sharing it now (with a move) is refused, by field."""
+        before = SOURCE + QUESTIONS
+        after = CHANGED + QUESTIONS.replace(
+            'text = "Wat kan er beter in een volgende sessie?"',
+            'text = "Wat kan er beter in een volgende sessie?"\nshare_with_manager = true',
+        )
+        code, output = self.run(tmp_path, before, after, answered=True)
+        assert code == 1
+        assert "evaluation.questions[2]" in output
+        assert "question 3 already has answers" in output
+
+    def test_rewording_the_consent_question_is_refused(self, tmp_path: Path) -> None:
+        """A yes to "may your manager read question 2" never stands for a wider question."""
+        after = SOURCE + QUESTIONS.replace(
+            "antwoord op vraag 2 lezen", "antwoorden op vraag 2 en 3 lezen"
+        )
+        code, output = self.run(tmp_path, SOURCE + QUESTIONS, after, answered=True)
+        assert code == 1
+        assert "question 4 asks consent" in output
+
+    def test_sharing_a_question_without_answers_says_so(self, tmp_path: Path) -> None:
+        """Before any answer, sharing question 3 is allowed, and update says what it means."""
+        after = SOURCE + QUESTIONS.replace(
+            'text = "Wat kan er beter in een volgende sessie?"',
+            'text = "Wat kan er beter in een volgende sessie?"\nshare_with_manager = true',
+        )
+        code, output = self.run(tmp_path, SOURCE + QUESTIONS, after, answered=False)
+        assert code == 0, output
+        assert "Question 3 is now shared with managers" in output
+
+    def test_stopping_sharing_applies_to_old_answers_too(self, tmp_path: Path) -> None:
+        """Sharing less is always allowed: question 2's answers, old ones too, stay private."""
+        after = SOURCE + QUESTIONS.replace("share_with_manager = true\n", "").replace(
+            'kind = "consent"', 'kind = "yes_no"'
+        )
+        code, output = self.run(tmp_path, SOURCE + QUESTIONS, after, answered=True)
+        assert code == 0, output
+        assert "Question 2 is no longer shared with managers" in output

@@ -42,6 +42,8 @@ KINDS: tuple[str, ...] = (
     "digest",
     "low_acceptance",
     "manager_summary",
+    "summary_preview",
+    "summary_held",
     "notice",
     "rollcall_recorded",
 )

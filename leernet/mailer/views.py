@@ -251,7 +251,37 @@ def confirmation(
         "absent": absent,
         "answers": [] if absent else rows,
         "missing": [] if absent else missing,
+        "sharing": None if absent else _sharing(list(qs.values()), given, lang),
     }
+
+
+def _sharing(
+    questions: Sequence[Question], given: Mapping[int, RecordedAnswer], lang: str
+) -> dict[str, object] | None:
+    """What the manager will see of this reply, in words the participant can check.
+
+    Shared only when this very reply said an unambiguous yes to the consent
+    question (``facts.shared_answers``); anything else, no answer included, is
+    "not shared", and the participant is told how to change it.
+    """
+    shared_qs = [q.number for q in questions if q.share_with_manager]
+    consent = next((q.number for q in questions if q.kind is QuestionKind.CONSENT), 0)
+    if not shared_qs or not consent:
+        return None
+    said = given.get(consent)
+    return {
+        "shared": said is not None and said.value is True,
+        "questions": _numbers_text(shared_qs, lang),
+        "consent_number": consent,
+    }
+
+
+def _numbers_text(numbers: Sequence[int], lang: str) -> str:
+    """[2] -> "vraag 2"; [2, 6] -> "vragen 2 en 6" (English: "question 2", "questions 2 and 6")."""
+    one, many, sep = ("question", "questions", "and") if lang == "en" else ("vraag", "vragen", "en")
+    if len(numbers) == 1:
+        return f"{one} {numbers[0]}"
+    return f"{many} {', '.join(map(str, numbers[:-1]))} {sep} {numbers[-1]}"
 
 
 def closing_reflection(
@@ -391,6 +421,26 @@ def manager_summary(
     }
 
 
+def summary_preview(
+    network: Network, participant: Participant, manager_text: str, sends_at: datetime
+) -> Context:
+    """The participant's copy of the summary their manager will get, with how to hold it back."""
+    return _base(network, participant.name) | {
+        "manager_name": participant.manager_name,
+        "manager_first_name": first_name(participant.manager_name),
+        "sends_on": textfmt.long_date(network.local(sends_at), _lang(network)),
+        "summary_lines": manager_text.rstrip("\n").split("\n"),
+    }
+
+
+def summary_held(network: Network, participant: Participant, *, already_sent: bool) -> Context:
+    """The answer to a participant who held back their manager's summary."""
+    return _base(network, participant.name) | {
+        "manager_name": participant.manager_name,
+        "already_sent": already_sent,
+    }
+
+
 def notice(
     network: Network | None,
     *,
@@ -464,6 +514,8 @@ def sample_contexts(network: Network) -> dict[str, Context]:
         "manager_summary": manager_summary(
             network, p, {s.number}, [SharedAnswer(s.number, "Vraag?", "Antwoord.")], last.end
         ),
+        "summary_preview": summary_preview(network, p, "Dag Carla,\n\nSamenvatting.", last.end),
+        "summary_held": summary_held(network, p, already_sent=False),
         "notice": notice(
             network,
             title="Titel",

@@ -21,7 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from leernet.errors import AlreadyRunning, StoreError
 from leernet.store.inloop import connect_for
-from leernet.store.schema import SCHEMA_VERSION, metadata, outbox, outbox_body, schema_version
+from leernet.store.schema import (
+    SCHEMA_VERSION,
+    metadata,
+    outbox,
+    outbox_body,
+    schema_version,
+    summary_previews,
+)
 
 Migration = Callable[[AsyncConnection], Awaitable[None]]
 
@@ -55,8 +62,13 @@ async def _v3(conn: AsyncConnection) -> None:
     await conn.execute(text("ALTER TABLE outbox DROP COLUMN raw"))
 
 
+async def _v4(conn: AsyncConnection) -> None:
+    # Manager summaries are previewed to the participant, who can hold them back.
+    await conn.run_sync(lambda c: summary_previews.create(c, checkfirst=True))
+
+
 # Version -> the step that brings the database from version-1 to it. Append, never edit.
-MIGRATIONS: dict[int, Migration] = {1: _v1, 2: _v2, 3: _v3}
+MIGRATIONS: dict[int, Migration] = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -235,4 +235,19 @@ plan_marks = Table(
     Column("done_at", UtcDateTime, nullable=False),
 )
 
-SCHEMA_VERSION = 3
+summary_previews = Table(
+    "summary_previews",
+    metadata,
+    # What a participant was shown of their manager's summary before it goes out (v4): the
+    # summary sends exactly this (less anything consent no longer allows), or nothing when held.
+    Column("summary_key", String(300), primary_key=True),  # the manager summary's outbox key
+    Column("preview_key", String(300), nullable=False, unique=True),  # the preview's outbox key
+    Column("participant_id", ForeignKey("participants.id", ondelete="CASCADE"), nullable=False),
+    Column("attended", JSON, nullable=False),  # session numbers
+    Column("shared", JSON, nullable=False),  # [{"session": n, "question": text, "answer": text}]
+    Column("shown_at", UtcDateTime, nullable=False),  # the moment the summary describes
+    Column("held_at", UtcDateTime),  # the participant asked to hold it back
+    Column("hold_inbox_id", ForeignKey("inbox.id", ondelete="SET NULL")),
+)
+
+SCHEMA_VERSION = 4
