@@ -415,7 +415,7 @@ class SummaryPreview:
     shared: tuple[Mapping[str, object], ...]  # {"session": n, "question": text, "answer": text}
     shown_at: datetime
     held: bool
-    sent: bool  # the preview mail went out: the participant could see it
+    sent_at: datetime | None  # when the preview mail went out (None: it did not)
 
 
 async def summary_previews(
@@ -426,7 +426,7 @@ async def summary_previews(
     found: dict[str, SummaryPreview] = {}
     for start in range(0, len(summary_keys), 500):
         rows = await conn.execute(
-            select(p, o.c.state)
+            select(p, o.c.state, o.c.sent_at)
             .select_from(p.outerjoin(o, o.c.key == p.c.preview_key))
             .where(p.c.summary_key.in_(summary_keys[start : start + 500]))
         )
@@ -439,6 +439,6 @@ async def summary_previews(
                 tuple(dict(a) for a in r.shared or ()),
                 r.shown_at,
                 held=r.held_at is not None,
-                sent=r.state == "sent",
+                sent_at=r.sent_at if r.state == "sent" else None,
             )
     return found

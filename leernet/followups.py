@@ -27,6 +27,9 @@ from leernet.store import schema as t
 log = logging.getLogger("leernet.followups")
 
 DECLINED = "DECLINED"
+# The least time a participant had to read the preview of their manager's summary (an
+# outage can delay the preview): with less, the summary shares no answers.
+_NOTICE = timedelta(days=1)
 
 
 def _answer_text(value: object, language: str) -> str:
@@ -290,8 +293,9 @@ class StepMessages:
     async def manager_summaries(self) -> list[Outgoing]:
         """The summaries as their previews showed them; none where the participant held it back.
 
-        Without a preview that went out, the summary shows no answers at all; an
-        answer whose sharing the participant withdrew since the preview is left out.
+        Without a preview that went out at least a day before (``_NOTICE``), the summary
+        shows no answers at all; an answer whose sharing the participant withdrew since
+        the preview is left out.
         """
         members = self._summarised()
         if not members:
@@ -308,7 +312,8 @@ class StepMessages:
                     extra={"event": "summary-held", "key": self._summary_key(m)},
                 )
                 continue
-            if preview is not None and preview.sent:
+            sent_at = preview.sent_at if preview is not None else None
+            if preview is not None and sent_at is not None and sent_at <= self.now - _NOTICE:
                 allowed = {
                     (a.session_number, a.question_text, _answer_text(a.answer, self.net.language))
                     for a in facts.shared_answers(

@@ -17,7 +17,7 @@ eval-request       end + evaluation_hours_after                          due + 7
 eval-reminder      eval-request + evaluation_reminder_days               due + 7 days
 digest             eval-request + 2 x evaluation_reminder_days           due + 14 days
 closing            the closing session's digest moment (participants)    due + 14 days
-summary-preview    manager-summary - summary_preview_days                due + 1 day
+summary-preview    manager-summary - summary_preview_days                the summary's due
                    (to the participant: exactly what the manager gets)
 manager-summary    growth_conversation - manager_summary_days_before,    the day itself
                    09:00 local; without a date: the closing's digest     (closing: due +
@@ -25,7 +25,8 @@ manager-summary    growth_conversation - manager_summary_days_before,    the day
 =================  ====================================================  =================
 
 A manager summary shows answers only as its preview showed them, and only when
-that preview was sent and not held back by the participant (``followups``).
+that preview was sent at least a day before and not held back by the
+participant (``followups``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ LOOK_AHEAD = timedelta(days=61)
 # + 2 x 60 days (evaluation_reminder_days) + 14 days (summary_preview_days), sendable for
 # 14 days more: 162 days at the most.
 LOOK_BACK = timedelta(days=165)
-PREVIEW_VALID = timedelta(days=1)  # a preview that could not go out in time is skipped
 
 
 class StepKind(StrEnum):
@@ -193,7 +193,7 @@ def _previewed(summary: Step, preview_days: float) -> list[Step]:
         summary.network_id,
         summary.session_number,
         due,
-        min(due + PREVIEW_VALID, summary.due),
+        summary.due,
         email=summary.email,
     )
     return [preview, summary]

@@ -208,7 +208,9 @@ async def run(subs: list[Submission], source: str = SOURCE) -> Outcome:
                 await planner_pass(engine, step_builder(factory), moment)
                 async with engine.begin() as conn:  # the sender's part: all of it went out
                     await conn.execute(
-                        update(t.outbox).where(t.outbox.c.state == "queued").values(state="sent")
+                        update(t.outbox)
+                        .where(t.outbox.c.state == "queued")
+                        .values(state="sent", sent_at=moment)
                     )
             async with engine.connect() as conn:
                 rows = (

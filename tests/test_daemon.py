@@ -86,7 +86,12 @@ class TestLoops:
                         s.end + timedelta(days=3, hours=2),  # evaluation reminders
                         s.end + timedelta(days=6, hours=2),  # digest (and the closing)
                     ]
-                moments.append(datetime(2027, 9, 14, 8, 0, tzinfo=UTC))  # Jan's growth conversation
+                last = network.sessions[-1]
+                # The closing summaries, three days after their preview at the last digest.
+                moments.append(last.end + timedelta(days=9, hours=2))
+                # Jan's growth conversation: his preview, then his summary.
+                moments.append(datetime(2027, 9, 11, 8, 0, tzinfo=UTC))
+                moments.append(datetime(2027, 9, 14, 8, 0, tzinfo=UTC))
                 for moment in moments:
                     clock.t = moment
                     await settle(smtp)
@@ -107,6 +112,7 @@ class TestLoops:
             "eval-request": 6,
             "eval-reminder": 6,
             "closing": 1,
+            "summary-preview": 1,  # what Carla will read, three days ahead
         }
         organiser = {kind: n for (rcpt, kind), n in per.items() if rcpt == "an.peeters@example.org"}
         assert organiser == {"digest": 6, "low-acceptance": 6}

@@ -75,7 +75,9 @@ class World:
         if send:
             async with self.engine.begin() as conn:
                 await conn.execute(
-                    update(t.outbox).where(t.outbox.c.state == "queued").values(state="sent")
+                    update(t.outbox)
+                    .where(t.outbox.c.state == "queued")
+                    .values(state="sent", sent_at=moment)
                 )
 
     async def mails(self) -> list[Mail]:
@@ -266,6 +268,14 @@ class TestPreview:
             await conn.execute(
                 update(t.outbox).where(t.outbox.c.state == "queued").values(state="failed")
             )
+        await world.pass_at(BERT_SUMMARY)
+        (summary,) = to_carla(await world.mails())
+        assert MARK not in summary.text
+
+    async def test_a_preview_sent_late_shares_nothing(self, world: World) -> None:
+        """A preview that went out less than a day before the summary (an outage): no answers."""
+        await world.evaluation("ja")
+        await world.pass_at(BERT_SUMMARY.replace(hour=1))  # preview and summary in one go
         await world.pass_at(BERT_SUMMARY)
         (summary,) = to_carla(await world.mails())
         assert MARK not in summary.text
