@@ -1,6 +1,7 @@
 """The store: schema, engine and migrations (see ``schema`` and ``engine``)."""
 
-from leernet.store.engine import daemon_lock, open_store, safe_url
+from leernet.store.engine import open_store, safe_url
+from leernet.store.lock import daemon_lock
 from leernet.store.schema import (
     evaluations,
     imap_state,

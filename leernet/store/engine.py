@@ -8,18 +8,16 @@ SQLite-only statements stay in this module.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, event, inspect, select, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from leernet.errors import AlreadyRunning, StoreError
+from leernet.errors import StoreError
 from leernet.store.inloop import connect_for
 from leernet.store.schema import (
     SCHEMA_VERSION,
@@ -80,9 +78,22 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+# PostgreSQL closes the connection of a daemon whose machine or network is gone after about
+# idle + interval x count seconds (or tcp_user_timeout with data unacknowledged), which
+# releases its lock for the standby (``store.lock``): well inside the 30 s takeover.
+KEEPALIVE = {
+    "tcp_keepalives_idle": "5",
+    "tcp_keepalives_interval": "2",
+    "tcp_keepalives_count": "3",
+    "tcp_user_timeout": "10000",  # milliseconds
+}
+
+
 def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
+        if parsed.get_driver_name() == "asyncpg":
+            return create_async_engine(url, connect_args={"server_settings": KEEPALIVE})
         return create_async_engine(url)
     # SQLite calls run on the loop's thread (see ``inloop``): no thread hop per call.
     engine = create_async_engine(url, async_creator=connect_for(parsed))
@@ -159,40 +170,3 @@ def sqlite_path(url: str | URL) -> Path | None:
     if parsed.database == ":memory:":
         return None
     return Path(parsed.database)
-
-
-@contextlib.asynccontextmanager
-async def daemon_lock(engine: AsyncEngine, url: str) -> AsyncIterator[None]:
-    """Hold the one-daemon-per-database lock, or raise ``AlreadyRunning``.
-
-    SQLite: an exclusive ``flock`` on ``<db>.lock`` (released by the kernel if
-    the process dies). PostgreSQL: a session advisory lock.
-    """
-    path = sqlite_path(url)
-    if path is not None:
-        lock_path = path.with_name(path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            msg = f"another leernet daemon is already running on {path} (lock {lock_path})"
-            raise AlreadyRunning(msg) from None
-        try:
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-        return
-    async with engine.connect() as conn:
-        got = (await conn.execute(text("SELECT pg_try_advisory_lock(7261001)"))).scalar()
-        if not got:
-            msg = f"another leernet daemon is already running on {safe_url(url)}"
-            raise AlreadyRunning(msg)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(SQLAlchemyError):
-                await conn.execute(text("SELECT pg_advisory_unlock(7261001)"))
