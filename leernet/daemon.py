@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -140,13 +141,43 @@ class Service:
         await self.inbox.run_forever(stop)
 
 
+LOCK_LOST = 3  # exit code: the lock's database connection was lost mid-run
+
+
+LOST_GRACE = 10.0  # seconds the loops get to stop by themselves after the lock is lost
+
+
+async def _stop_when_lost(
+    lost: asyncio.Event, stop: asyncio.Event, others: list[asyncio.Task[None]]
+) -> None:
+    """Stop every loop once the lock is lost; exit at once if one is stuck on the database.
+
+    A loop waiting on a database that went silent may not even end when cancelled
+    (the driver's clean-up waits on the same dead connection), and another daemon
+    may already be active: this process must go, and systemd starts it again.
+    """
+    await _wait_any(stop, lost, None)
+    if not lost.is_set():
+        return
+    stop.set()
+    _, stuck = await asyncio.wait(others, timeout=LOST_GRACE)
+    if stuck:
+        log.error(
+            "leernet exits: the daemon lock was lost and the database does not answer",
+            extra={"event": "stopped"},
+        )
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os._exit(LOCK_LOST)
+
+
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(seconds):
             await stop.wait()
 
 
-async def _wait_any(stop: asyncio.Event, kick: asyncio.Event, seconds: float) -> None:
+async def _wait_any(stop: asyncio.Event, kick: asyncio.Event, seconds: float | None) -> None:
     waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(kick.wait())]
     try:
         await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
@@ -188,7 +219,8 @@ async def run_daemon(
     settings.secret_value()
     engine = await open_store(settings.database_url)
     try:
-        async with daemon_lock(engine, settings.database_url):
+        # On PostgreSQL a second daemon waits here as a hot standby (``store.lock``).
+        async with daemon_lock(engine, settings.database_url, wait=not once) as lock:
             service = Service(engine, settings, now)
             if tick is not None:
                 service.planner_sleep = service.sender_sleep = tick
@@ -205,14 +237,24 @@ async def run_daemon(
             if ready is not None:
                 await ready()
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(service.planner_loop(stop))
-                tg.create_task(service.sender_loop(stop))
+                loops = [
+                    tg.create_task(service.planner_loop(stop)),
+                    tg.create_task(service.sender_loop(stop)),
+                ]
                 if inbox:
-                    tg.create_task(service.receiver_loop(stop))
+                    loops.append(tg.create_task(service.receiver_loop(stop)))
+                tg.create_task(_stop_when_lost(lock.lost, stop, loops))
+            if lock.lost.is_set():
+                # Another daemon may hold the lock now: stop, let systemd restart us as standby.
+                log.error("leernet stopped: the daemon lock was lost", extra={"event": "stopped"})
+                return LOCK_LOST
             log.info("leernet stopped", extra={"event": "stopped"})
             return 0
     finally:
-        await engine.dispose()
+        # A database that went silent (the lock lost to a network cut) must not hang the exit.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(LOST_GRACE):
+                await engine.dispose()
 
 
 async def _once(service: Service, *, inbox: bool, console: Console | None) -> int:

@@ -9,9 +9,11 @@ lock, sends and reads nothing, and polls until the lock is free: PostgreSQL
 releases it when the active daemon's connection ends, also when its machine or
 network is gone, because the server's TCP keepalives and ``tcp_user_timeout``
 (``engine.KEEPALIVE``, set on every connection) make
-it notice a dead peer within seconds. The active daemon watches its own lock
-connection: once that is broken, PostgreSQL may already have handed the lock to
-the standby, so ``HeldLock.lost`` is set and the daemon must stop at once.
+it notice a dead peer within seconds, and because the lock connection is a lease
+(``LEASE``: the server ends a session that says nothing for that long). The
+active daemon checks its own lock connection every few seconds: once that fails,
+PostgreSQL may already have handed the lock to the standby, so ``HeldLock.lost``
+is set and the daemon must stop at once.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ from leernet.store.engine import safe_url, sqlite_path
 log = logging.getLogger("leernet.lock")
 
 LOCK_KEY = 7261001  # pg_advisory_lock key: "leernet daemon"
+# The lock connection is a lease: the server ends the session (and so releases the lock)
+# after this long without a statement, and the active daemon checks it every CHECK_SECONDS.
+# That also covers a cut the server's TCP cannot see (a proxy or NAT box that keeps the
+# connection open but forwards nothing). PostgreSQL 14+; older servers rely on keepalives.
+LEASE = "10s"
 POLL_SECONDS = 1.0  # how often a standby asks for the lock
 CHECK_SECONDS = 2.0  # how often the active daemon checks its lock connection
 CHECK_TIMEOUT = 5.0  # a check that takes longer counts as a lost connection
@@ -136,6 +143,7 @@ async def _acquire(engine: AsyncEngine, url: str, *, wait: bool, held: HeldLock)
         conn: AsyncConnection | None = None
         try:
             conn = await engine.connect()
+            await _lease(conn)
             await _wait_for(conn, url, wait=wait, held=held)
         except (SQLAlchemyError, OSError):
             # The database went away under the standby: connect again and keep waiting.
@@ -148,6 +156,18 @@ async def _acquire(engine: AsyncEngine, url: str, *, wait: bool, held: HeldLock)
             raise
         else:
             return conn
+
+
+async def _lease(conn: AsyncConnection) -> None:
+    try:
+        await conn.execute(text(f"SET idle_session_timeout = '{LEASE}'"))
+    except SQLAlchemyError:
+        await conn.rollback()  # before PostgreSQL 14: the server's TCP keepalives only
+        log.warning(
+            "PostgreSQL has no idle_session_timeout: a silent network cut is noticed by TCP keepalives only"
+        )
+    else:
+        await conn.commit()
 
 
 async def _wait_for(conn: AsyncConnection, url: str, *, wait: bool, held: HeldLock) -> None:
