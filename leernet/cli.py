@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -125,11 +126,34 @@ def run(once: bool, log_format: str, no_inbox: bool) -> None:
     """Run the service: planner, sender and receiver."""
     from leernet.daemon import run_daemon  # noqa: PLC0415
     from leernet.logs import setup_logging  # noqa: PLC0415
+    from leernet.watchdog import Notifier  # noqa: PLC0415
 
     setup_logging(log_format)
     settings = load_settings()
-    code = asyncio.run(run_daemon(settings, once=once, inbox=not no_inbox, console=out))
+    # systemd's own variables (sd_notify(3)), not settings: where to say READY and WATCHDOG.
+    notifier = Notifier.from_environment(dict(os.environ))
+    code = asyncio.run(
+        run_daemon(settings, once=once, inbox=not no_inbox, console=out, notifier=notifier)
+    )
     sys.exit(code)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="The same facts as JSON, for monitoring.")
+@friendly
+def health(as_json: bool) -> None:
+    """Exit 0 when the service is well; otherwise one line per problem and exit 1."""
+    import json  # noqa: PLC0415
+
+    from leernet.health import check, lines  # noqa: PLC0415
+
+    found = asyncio.run(check(load_settings(), now_utc()))
+    if as_json:
+        click.echo(json.dumps(found.as_json(), indent=2))
+    else:
+        for line in lines(found):
+            click.echo(line)
+    sys.exit(0 if found.well else 1)
 
 
 @main.command()

@@ -32,12 +32,14 @@ from leernet.notices import failure_notifier, notify
 from leernet.planner import planner_pass
 from leernet.process import Processor
 from leernet.settings import Settings
-from leernet.store import daemon_lock, open_store
+from leernet.store import daemon_lock, open_store, state
 from leernet.store import schema as t
+from leernet.watchdog import Notifier
 
 log = logging.getLogger("leernet.daemon")
 PLANNER_MAX_SLEEP = 60.0  # the planner wakes at least every minute
 SENDER_MAX_SLEEP = 30.0
+HEARTBEAT_SECONDS = 60.0
 
 
 def system_now() -> datetime:
@@ -54,6 +56,7 @@ class Service:
     # The longest the planner and sender sleep; tests with a moved clock make it short.
     planner_sleep: float = PLANNER_MAX_SLEEP
     sender_sleep: float = SENDER_MAX_SLEEP
+    heartbeat_sleep: float = HEARTBEAT_SECONDS
 
     def __post_init__(self) -> None:
         self.factory = Factory(self.settings)
@@ -140,6 +143,33 @@ class Service:
     async def receiver_loop(self, stop: asyncio.Event) -> None:
         await self.inbox.run_forever(stop)
 
+    async def heartbeat(self) -> None:
+        """Write and log the queue depth and the inbox lag (what an operator greps for)."""
+        now = self.now()
+        async with self.engine.begin() as conn:
+            queued = (
+                await conn.execute(select(func.count()).where(t.outbox.c.state.in_(PENDING_STATES)))
+            ).scalar_one()
+            seen = self.inbox.last_contact
+            if seen is not None:
+                await state.mark(conn, state.IMAP_CONTACT, seen)
+            await state.mark(conn, state.HEARTBEAT, now, f"queued={queued}")
+        lag = round((now - seen).total_seconds()) if seen is not None else None
+        log.info(
+            "heartbeat: %s queued, last IMAP contact %s s ago",
+            queued,
+            lag,
+            extra={"event": "heartbeat", "queued": queued, "inbox_lag_seconds": lag},
+        )
+
+    async def heartbeat_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.heartbeat()
+            except SQLAlchemyError as exc:
+                log.error("heartbeat failed: %s", exc, extra={"event": "heartbeat-failed"})  # noqa: TRY400 - the database's own words
+            await _wait(stop, self.heartbeat_sleep)
+
 
 LOCK_LOST = 3  # exit code: the lock's database connection was lost mid-run
 
@@ -214,6 +244,7 @@ async def run_daemon(
     stop: asyncio.Event | None = None,
     ready: Callable[[], Awaitable[None]] | None = None,
     tick: float | None = None,
+    notifier: Notifier | None = None,
 ) -> int:
     """Run the service (or one pass with ``once``); return the process exit code."""
     settings.secret_value()
@@ -223,7 +254,7 @@ async def run_daemon(
         async with daemon_lock(engine, settings.database_url, wait=not once) as lock:
             service = Service(engine, settings, now)
             if tick is not None:
-                service.planner_sleep = service.sender_sleep = tick
+                service.planner_sleep = service.sender_sleep = service.heartbeat_sleep = tick
             if inbox:
                 await check_mailbox(settings)
             if once:
@@ -234,6 +265,8 @@ async def run_daemon(
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.add_signal_handler(sig, stop.set)
             log.info("leernet runs", extra={"event": "started"})
+            notifier = notifier or Notifier()
+            notifier.send("READY=1")
             if ready is not None:
                 await ready()
             async with asyncio.TaskGroup() as tg:
@@ -244,6 +277,9 @@ async def run_daemon(
                 if inbox:
                     loops.append(tg.create_task(service.receiver_loop(stop)))
                 tg.create_task(_stop_when_lost(lock.lost, stop, loops))
+                tg.create_task(service.heartbeat_loop(stop))
+                tg.create_task(notifier.keep_alive(stop))
+            notifier.send("STOPPING=1")
             if lock.lost.is_set():
                 # Another daemon may hold the lock now: stop, let systemd restart us as standby.
                 log.error("leernet stopped: the daemon lock was lost", extra={"event": "stopped"})
@@ -263,6 +299,7 @@ async def _once(service: Service, *, inbox: bool, console: Console | None) -> in
     received = None
     if inbox:
         received = await service.inbox.run_once()
+    await service.heartbeat()
     await service.plan_once()  # answers may change what is due (e.g. a reminder)
     second = await service.send_once()
     sent = first.sent + second.sent

@@ -43,7 +43,7 @@ class TestMigrations:
         async with engine.connect() as conn:
             version = (await conn.execute(text("SELECT version FROM schema_version"))).scalar()
         await engine.dispose()
-        assert version == SCHEMA_VERSION == 4
+        assert version == SCHEMA_VERSION == 5
         assert "ix_outbox_recipient" in await indexes(url)
 
     async def test_a_newer_database_is_refused(self, tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ def v2_metadata() -> MetaData:
     """The schema as release 2 left it: the message bytes in ``outbox.raw``, no ``outbox_body``."""
     old = MetaData()
     for table in metadata.sorted_tables:
-        if table.name in (outbox_body.name, "summary_previews"):
+        if table.name in (outbox_body.name, "summary_previews", "service_state"):
             continue
         copy = table.to_metadata(old)
         if table.name == outbox.name:
@@ -132,7 +132,7 @@ async def check_upgrade(url: str) -> None:
                     )
                 )
             }
-        assert version == SCHEMA_VERSION == 4
+        assert version == SCHEMA_VERSION == 5
         assert "raw" not in columns
         assert "summary_previews" in tables  # v4: manager summaries are previewed first
         assert moved == bytes_of

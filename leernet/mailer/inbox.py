@@ -91,6 +91,8 @@ class Inbox:
         self.mailbox = f"{settings.imap_user}@{settings.imap_host}/{settings.imap_folder}"
         self._archive = Archive(engine, self.mailbox, processor, now, settings.max_message_bytes)
         self._outage = False
+        self._now = now
+        self.last_contact: datetime | None = None  # the last pass that read the folder
 
     async def run_once(self) -> InboxResult:
         """Connect, process everything in the folder, log out. Raises ``MailboxError``."""
@@ -102,6 +104,7 @@ class Inbox:
             session.close()
             raise
         await session.logout()
+        self.last_contact = self._now()
         return result
 
     async def run_forever(self, stop: asyncio.Event | None = None) -> None:
@@ -143,6 +146,7 @@ class Inbox:
             self._outage = False
         while not stop.is_set():
             await self._sync(session, p)
+            self.last_contact = self._now()
             if session.has("IDLE"):
                 await session.idle(min(self._settings.imap_idle_seconds, _IDLE_MAX), stop)
                 await session.noop()  # a half-open connection fails here, not silently

@@ -25,6 +25,7 @@ from leernet.store.schema import (
     outbox,
     outbox_body,
     schema_version,
+    service_state,
     summary_previews,
 )
 
@@ -65,8 +66,13 @@ async def _v4(conn: AsyncConnection) -> None:
     await conn.run_sync(lambda c: summary_previews.create(c, checkfirst=True))
 
 
+async def _v5(conn: AsyncConnection) -> None:
+    # What `leernet health` reads: the last IMAP contact and the daemon's heartbeat.
+    await conn.run_sync(lambda c: service_state.create(c, checkfirst=True))
+
+
 # Version -> the step that brings the database from version-1 to it. Append, never edit.
-MIGRATIONS: dict[int, Migration] = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
+MIGRATIONS: dict[int, Migration] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5}
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

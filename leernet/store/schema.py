@@ -250,4 +250,14 @@ summary_previews = Table(
     Column("hold_inbox_id", ForeignKey("inbox.id", ondelete="SET NULL")),
 )
 
-SCHEMA_VERSION = 4
+service_state = Table(
+    "service_state",
+    metadata,
+    # Small facts the running service keeps for `leernet health` and itself (v5): the last
+    # IMAP contact, the last heartbeat with the queue depth.
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False, default=""),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+SCHEMA_VERSION = 5
