@@ -16,12 +16,14 @@ import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
 from rich.console import Console
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from leernet.cli import main
 from leernet.commands import start_network
 from leernet.daemon import run_daemon
 from leernet.network import load_network
+from leernet.plan import plan
+from leernet.planner import candidate_steps
 from leernet.settings import Security
 from leernet.store import open_store
 from leernet.store import schema as t
@@ -43,17 +45,30 @@ class Clock:
         return self.t
 
 
-async def settle(smtp: SmtpTestServer, quiet: float = 0.4, limit: float = 15) -> int:
-    """Wait until the SMTP server has received nothing new for ``quiet`` seconds."""
-    deadline = time.monotonic() + limit
-    count, since = len(smtp.received), time.monotonic()
-    while time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-        if len(smtp.received) != count:
-            count, since = len(smtp.received), time.monotonic()
-        elif time.monotonic() - since >= quiet:
-            return count
-    return count
+async def done_at(db: Path, now: datetime, limit: float = 120) -> None:
+    """Wait until the daemon has done everything due at ``now``: every step planned, all sent.
+
+    An event in the store, not a quiet period: a busy machine only makes it come later.
+    """
+    engine = await open_store(f"sqlite+aiosqlite:///{db}")
+    try:
+        async with asyncio.timeout(limit):
+            while True:
+                async with engine.connect() as conn:
+                    steps = await candidate_steps(conn, now)
+                    marked = {r[0] for r in await conn.execute(select(t.plan_marks.c.key))}
+                    pending = (
+                        await conn.execute(
+                            select(func.count()).where(
+                                t.outbox.c.state.notin_(("sent", "failed", "skipped", "cancelled"))
+                            )
+                        )
+                    ).scalar_one()
+                if not plan(steps, marked, now).due and pending == 0:
+                    return
+                await asyncio.sleep(0.05)
+    finally:
+        await engine.dispose()
 
 
 class TestLoops:
@@ -69,35 +84,39 @@ class TestLoops:
                     database_url=f"sqlite+aiosqlite:///{tmp_path / 'leernet.db'}",
                     imap_poll_seconds=0.2, imap_idle_seconds=1,
                 )  # fmt: skip
-                quiet = Console(file=(tmp_path / "start.log").open("w"))
-                await start_network(
-                    EXAMPLE, settings, clock.now(), quiet, dry_run=False, out_dir=None
-                )
+                db = tmp_path / "leernet.db"
+                with (tmp_path / "start.log").open("w") as log:
+                    await start_network(
+                        EXAMPLE, settings, clock.now(), Console(file=log), dry_run=False,
+                        out_dir=None,
+                    )  # fmt: skip
                 stop = asyncio.Event()
                 daemon = asyncio.create_task(
                     run_daemon(settings, once=False, now=clock.now, stop=stop, tick=0.05)
                 )
-                assert await settle(smtp) == 17  # 12 invites, 5 manager notes
-                moments = []
-                for s in network.sessions:
-                    moments += [
-                        s.start - timedelta(days=1),  # reminders, low-acceptance warning
-                        s.end + timedelta(hours=2),  # evaluation requests
-                        s.end + timedelta(days=3, hours=2),  # evaluation reminders
-                        s.end + timedelta(days=6, hours=2),  # digest (and the closing)
-                    ]
-                last = network.sessions[-1]
-                # The closing summaries, three days after their preview at the last digest.
-                moments.append(last.end + timedelta(days=9, hours=2))
-                # Jan's growth conversation: his preview, then his summary.
-                moments.append(datetime(2027, 9, 11, 8, 0, tzinfo=UTC))
-                moments.append(datetime(2027, 9, 14, 8, 0, tzinfo=UTC))
-                for moment in moments:
-                    clock.t = moment
-                    await settle(smtp)
-                stop.set()
-                assert await asyncio.wait_for(daemon, 20) == 0
-                quiet.file.close()
+                try:
+                    await done_at(db, clock.now())
+                    assert len(smtp.received) == 17  # 12 invites, 5 manager notes
+                    moments = []
+                    for s in network.sessions:
+                        moments += [
+                            s.start - timedelta(days=1),  # reminders, low-acceptance warning
+                            s.end + timedelta(hours=2),  # evaluation requests
+                            s.end + timedelta(days=3, hours=2),  # evaluation reminders
+                            s.end + timedelta(days=6, hours=2),  # digest (and the closing)
+                        ]
+                    last = network.sessions[-1]
+                    # The closing summaries, three days after their preview at the last digest.
+                    moments.append(last.end + timedelta(days=9, hours=2))
+                    # Jan's growth conversation: his preview, then his summary.
+                    moments.append(datetime(2027, 9, 11, 8, 0, tzinfo=UTC))
+                    moments.append(datetime(2027, 9, 14, 8, 0, tzinfo=UTC))
+                    for moment in moments:
+                        clock.t = moment
+                        await done_at(db, moment)
+                finally:
+                    stop.set()
+                    assert await asyncio.wait_for(daemon, 30) == 0
 
         ids = Counter(m.message_id for m in smtp.received)
         assert max(ids.values()) == 1, "a message was sent twice"
@@ -165,8 +184,9 @@ class TestProcess:
                 daemon.send_signal(signal.SIGTERM)
                 _, errors = daemon.communicate(timeout=30)
             finally:
-                if daemon.poll() is None:
+                if daemon.poll() is None:  # a failure above: never leave the daemon running
                     daemon.kill()
+                    daemon.communicate(timeout=30)
             assert daemon.returncode == 0, errors
             assert "leernet stopped" in errors
             again = runner.invoke(main, ["run", "--once"], env=environment)

@@ -469,7 +469,15 @@ class TestOutage:
         stop = asyncio.Event()
         with caplog.at_level(logging.DEBUG, logger="leernet.inbox"):
             task = asyncio.create_task(make_inbox(engine, account, Recorder()).run_forever(stop))
-            await asyncio.sleep(1.5)  # tries at 0 s and 1 s (backoff 1 s, 2 s, ...)
+
+            def retried() -> bool:  # tries at 0 s, 1 s, 3 s (backoff 1 s, 2 s, ...)
+                return any(
+                    r.name == "leernet.inbox" and r.levelno == logging.DEBUG for r in caplog.records
+                )
+
+            async with asyncio.timeout(30):
+                while not retried():
+                    await asyncio.sleep(0.05)
             stop.set()
             await asyncio.wait_for(task, 5)
         mine = [r for r in caplog.records if r.name == "leernet.inbox"]

@@ -108,6 +108,12 @@ _UIDS = itertools.count(1000)
 CONTEXT = Context(SERVICE, "mx.example.org", lambda _t: None, lambda _m: None)
 
 
+PLAIN_HEAD = (
+    b"From: p1@example.com\r\nTo: netwerk@example.org\r\nSubject: plain\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+)
+
+
 def parse_time(raw: bytes) -> float:
     """Seconds to read, classify a mail and read its answers: the pure part of processing.
 
@@ -137,22 +143,29 @@ async def archived(svc: Service, raw: bytes) -> tuple[str, list[Any]]:
 
 
 class TestMalformedMail:
-    async def test_every_malformed_mail_is_handled_within_a_second(
+    async def test_every_malformed_mail_is_handled_in_linear_time(
         self, world: tuple[Service, list[Any]], figure: list[str]
     ) -> None:
-        """Huge, deeply nested, mis-encoded or mis-addressed mail is archived with an outcome in under a second; only a genuine answer is confirmed."""
+        """Huge, deeply nested, mis-encoded or mis-addressed mail is archived with an outcome;
+        reading it costs no more than a few times reading a plain mail of the same size
+        (measured beside it, so a busy machine slows both); only a genuine answer is confirmed."""
         svc, _ = world
         slowest, outcomes = 0.0, {}
         for i, (name, raw) in enumerate(cases().items()):
             raw = raw.replace(b"\r\n\r\n", f"\r\nX-Case: {i}\r\n\r\n".encode(), 1)  # noqa: PLW2901
-            parse = parse_time(raw)
+            plain = parse_time(PLAIN_HEAD + b"a" * max(0, len(raw) - len(PLAIN_HEAD)))
+            parse = min(parse_time(raw) for _ in range(2))
             start = time.perf_counter()
             outcome, new = await archived(svc, raw)
             took = time.perf_counter() - start
             slowest = max(slowest, parse)
-            outcomes[name] = f"{outcome}: parse {parse:.2f}s, stored {took:.2f}s"
-            assert parse < 1.0, (name, parse)
-            assert took < 3.0, (name, took)  # with a 25 MB INSERT and an fsync
+            outcomes[name] = (
+                f"{outcome}: parse {parse:.2f}s (plain {plain:.2f}s), stored {took:.2f}s"
+            )
+            # Super-linear parsing shows as hundreds of times the plain mail; 25x + 1 s is far
+            # above any honest difference (2,000 MIME levels cost the stdlib ~0.7 s) and far
+            # below a blow-up; a busy machine slows the plain mail alike.
+            assert parse < 25 * plain + 1.0, (name, parse, plain)
             others = [r for r in new if r.recipient not in {ORGANISER, P1}]
             assert others == [], name
             assert {r.kind for r in new if r.recipient == P1} <= {"confirmation", "answer-again"}
