@@ -442,3 +442,10 @@ async def summary_previews(
                 sent_at=r.sent_at if r.state == "sent" else None,
             )
     return found
+
+
+async def rollcall_order(conn: AsyncConnection, digest_key: str) -> tuple[str, ...] | None:
+    """The participants as numbered in the digest keyed ``digest_key`` (None: not kept)."""
+    r = t.rollcall_orders
+    found = (await conn.execute(select(r.c.emails).where(r.c.digest_key == digest_key))).first()
+    return None if found is None else tuple(str(e) for e in found.emails)

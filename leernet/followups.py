@@ -106,6 +106,12 @@ class StepMessages:
                 and att.rsvp(m.id, session.number) != DECLINED
                 and evals.get(m.id, session.number) is None
             ]
+        await record.save_rollcall_order(
+            self.conn,
+            digest_key=self.step.key,
+            network_id=self.reg.id,
+            emails=[p.email for p in views.roll_call(self.net)],
+        )
         return [self.digest(att, evals)]
 
     async def _requested(self, number: int) -> set[str]:

@@ -665,7 +665,10 @@ class Processor:
         )
         if not verified:
             return None  # classify decides: it will be put aside for a person
-        people = views.roll_call(net)
+        # Numbered as in the digest answered, not as the network is now (an update may
+        # have added or removed people since).
+        kept = await facts.rollcall_order(conn, digest_keys[0])
+        people = kept if kept is not None else tuple(p.email for p in views.roll_call(net))
         call = parse_rollcall(reply_text(msg), len(people))
         if call.empty:
             return None
@@ -673,7 +676,7 @@ class Processor:
         marked: dict[str, bool] = {}
         for numbers, present in ((call.present, True), (call.absent, False)):
             for i in numbers:
-                member = reg.member(people[i - 1].email)
+                member = reg.member(people[i - 1])
                 if member is None:
                     continue
                 await record.record_presence(

@@ -379,6 +379,17 @@ async def hold_summary(
     return Hold(found=True, already_sent=sent is not None)
 
 
+async def save_rollcall_order(
+    conn: AsyncConnection, *, digest_key: str, network_id: int, emails: Sequence[str]
+) -> None:
+    """Keep the numbering of the participants in one digest, for the roll call that answers it."""
+    r = t.rollcall_orders
+    await conn.execute(r.delete().where(r.c.digest_key == digest_key))
+    await conn.execute(
+        r.insert().values(digest_key=digest_key, network_id=network_id, emails=list(emails))
+    )
+
+
 async def erase_participant(conn: AsyncConnection, network_id: int, email: str) -> int | None:
     """Erase what a participant sent and what is still waiting for them; return their id.
 

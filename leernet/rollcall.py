@@ -6,10 +6,17 @@ import re
 from dataclasses import dataclass
 
 _LINE = re.compile(
-    r"^\s*(?P<word>aanwezig|afwezig|present|absent|niet aanwezig|not present)\s*[:=-]?\s*"
-    r"(?P<numbers>\d[\d\s,;.&en and]*)$",
+    r"^\s*(?P<word>aanwezig|afwezig|present|absent|niet aanwezig|not present)\b\s*[:=-]?\s*"
+    r"(?P<numbers>\d.*)$",
     re.IGNORECASE,
 )
+# Numbers separated by a comma, semicolon or "&", by the words "en"/"and", or by spaces
+# only, maybe with a final full stop. Each separator needs something the others cannot
+# match, so a failing line costs one pass.
+_NUMBERS = re.compile(
+    r"\d{1,3}(?:(?:\s*[,;&]\s*|\s+(?:en|and)\s+|\s+)\d{1,3})*\s*\.?", re.IGNORECASE
+)
+_MAX_LINE = 300
 _ABSENT = {"afwezig", "absent", "niet aanwezig", "not present"}
 
 
@@ -32,8 +39,11 @@ def parse_rollcall(text: str, size: int) -> RollCall:
         line = raw.strip()
         if line.startswith(">"):
             break  # the quoted digest follows
-        m = _LINE.match(line)
+        m = _LINE.match(line[:_MAX_LINE])
         if not m:
+            continue
+        if len(line) > _MAX_LINE or not _NUMBERS.fullmatch(m.group("numbers")):
+            unknown.append(line[:100])  # "afwezig: 2 en dan nee, 4": not guessed
             continue
         present = m.group("word").lower() not in _ABSENT
         numbers = [int(n) for n in re.findall(r"\d+", m.group("numbers"))]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import email
 import email.policy
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -152,8 +153,9 @@ class World:
         return preview
 
 
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+@asynccontextmanager
+async def open_world(tmp_path: Path) -> AsyncIterator[World]:
+    """The lifecycle network registered in a fresh store, with the service's settings."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'leernet.db'}"
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
@@ -171,6 +173,12 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         yield World(engine, reg, settings)
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    async with open_world(tmp_path) as w:
+        yield w
 
 
 def to_carla(mails: list[Mail]) -> list[Mail]:

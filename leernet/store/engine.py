@@ -24,6 +24,7 @@ from leernet.store.schema import (
     metadata,
     outbox,
     outbox_body,
+    rollcall_orders,
     schema_version,
     service_state,
     summary_previews,
@@ -67,8 +68,10 @@ async def _v4(conn: AsyncConnection) -> None:
 
 
 async def _v5(conn: AsyncConnection) -> None:
-    # What `leernet health` reads: the last IMAP contact and the daemon's heartbeat.
+    # What `leernet health` reads: the last IMAP contact and the daemon's heartbeat; and the
+    # participants' numbering of each digest, for the organiser's roll call.
     await conn.run_sync(lambda c: service_state.create(c, checkfirst=True))
+    await conn.run_sync(lambda c: rollcall_orders.create(c, checkfirst=True))
 
 
 # Version -> the step that brings the database from version-1 to it. Append, never edit.

@@ -260,4 +260,14 @@ service_state = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )
 
+rollcall_orders = Table(
+    "rollcall_orders",
+    metadata,
+    # The numbering of the participants in one digest (v5): the organiser's "afwezig: 2"
+    # means the second person of THAT digest, even after an update changed the list.
+    Column("digest_key", String(300), primary_key=True),
+    Column("network_id", ForeignKey("networks.id", ondelete="CASCADE"), nullable=False),
+    Column("emails", JSON, nullable=False),  # number i is emails[i - 1]
+)
+
 SCHEMA_VERSION = 5
