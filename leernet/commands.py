@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leernet import facts, registry
 from leernet.build import Factory
-from leernet.changes import diff, organiser_sentences, session_sentences
+from leernet.changes import Changes, diff, organiser_sentences, session_sentences
 from leernet.errors import LeernetError, NetworkFileError, Problem
 from leernet.mailer import views
 from leernet.mailer.outbox import PENDING_STATES, Outgoing, enqueue
@@ -191,12 +191,9 @@ def _update_messages(
     factory: Factory,
     before: registry.Registered,
     reg: registry.Registered,
-    changes: object,
+    changes: Changes,
     now: datetime,
 ) -> list[Outgoing]:
-    from leernet.changes import Changes  # noqa: PLC0415
-
-    assert isinstance(changes, Changes)
     net = reg.network
     added = {p.email.lower() for p in changes.added}
     removed = {p.email.lower() for p in changes.removed}
