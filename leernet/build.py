@@ -12,7 +12,7 @@ from datetime import datetime
 
 from leernet.calendar.invite import cancel_template, request_template
 from leernet.mailer import views
-from leernet.mailer.compose import Envelope, compose, message_id
+from leernet.mailer.compose import Attachment, Envelope, compose, message_id
 from leernet.mailer.outbox import Outgoing
 from leernet.mailer.render import Renderer
 from leernet.model import Network, Participant, Person, Session
@@ -61,6 +61,7 @@ class Factory:
         in_reply_to: str | None = None,
         auto_submitted: str = "auto-generated",
         language: str | None = None,
+        attachments: tuple[Attachment, ...] = (),
     ) -> Outgoing:
         lang = language or network.language
         rendered = self.renderer.render(template, lang, context)
@@ -76,7 +77,15 @@ class Factory:
             auto_submitted=auto_submitted,
             language=lang,
         )
-        raw = compose(envelope, rendered, msg_id=msg_id, date=now, calendar=calendar, method=method)
+        raw = compose(
+            envelope,
+            rendered,
+            msg_id=msg_id,
+            date=now,
+            calendar=calendar,
+            method=method,
+            attachments=attachments,
+        )
         return Outgoing(key, kind, to.email.lower(), msg_id, raw, network_id, not_after)
 
     # -- the series invite and its changes --------------------------------------------
@@ -214,6 +223,7 @@ class Factory:
         token: str | None = None,
         in_reply_to: str | None = None,
         auto_submitted: str = "auto-generated",
+        attachments: tuple[Attachment, ...] = (),
     ) -> Outgoing:
         return self._message(
             key=key,
@@ -228,4 +238,5 @@ class Factory:
             not_after=not_after,
             in_reply_to=in_reply_to,
             auto_submitted=auto_submitted,
+            attachments=attachments,
         )

@@ -96,6 +96,12 @@ def manager_notes(
     return [factory.manager_start(reg, m, staff, now) for m, staff in by_manager.values()]
 
 
+def start_messages(factory: Factory, reg: registry.Registered, now: datetime) -> list[Outgoing]:
+    """What starting a network sends: every participant's invite, one note per manager."""
+    messages = [factory.invite(reg, m, now) for m in reg.active_members]
+    return messages + manager_notes(factory, reg, reg.network.participants, now)
+
+
 async def _queue(
     conn: AsyncConnection,
     messages: list[Outgoing],
@@ -134,8 +140,7 @@ async def start_network(
                         f"network {network.slug!r} is already registered: use leernet update {path}"
                     )
                 reg = await registry.register(conn, network, source, factory.secret, now)
-                messages = [factory.invite(reg, m, now) for m in reg.active_members]
-                messages += manager_notes(factory, reg, network.participants, now)
+                messages = start_messages(factory, reg, now)
                 out.print(
                     f"{network.slug}: {len(reg.active_members)} invite(s), "
                     f"{len(messages) - len(reg.active_members)} manager note(s)"

@@ -142,3 +142,20 @@ class Network:
             if p.email.lower() == wanted:
                 return p
         return None
+
+
+def no_network(language: str, questions: tuple[Question, ...] = ()) -> Network:
+    """A network with nothing in it: for a message about mail that names no network."""
+    epoch = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
+    return Network(
+        slug="-",
+        name="leernet",
+        goal="",
+        language=language,
+        timezone="UTC",
+        organiser=Person("", ""),
+        sessions=(),
+        participants=(),
+        questions=questions,
+        series=Series(epoch, 1, 1, 60),
+    )

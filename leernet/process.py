@@ -41,6 +41,7 @@ from leernet.mailer.mailtext import reply_text
 from leernet.mailer.outbox import enqueue
 from leernet.model import QuestionKind
 from leernet.notices import notify
+from leernet.organiser.desk import Desk
 from leernet.registry import Member, Registered
 from leernet.rollcall import parse_rollcall
 from leernet.store import schema as t
@@ -148,6 +149,7 @@ class Processor:
         self.on_queued = on_queued or (lambda: None)
         self.service = factory.settings.service_address
         self._organiser_cache: tuple[float, frozenset[str]] | None = None
+        self.desk = Desk(factory, now)
         self._batch: _Batch | None = None
 
     async def prepare(self, conn: AsyncConnection, raws: list[bytes]) -> None:
@@ -206,6 +208,13 @@ class Processor:
         else:
             by_token = await self._candidates_by_token(conn, tokens)
             sent = await self._sent(conn, refs)
+        # An organiser's request (to the plain address) or their reply to a preview (a
+        # token that is no participant's): only then does the desk look anything up.
+        if not tokens or not tokens <= by_token.keys():
+            desk = await self.desk.handle(conn, msg, tokens - by_token.keys(), inbox_id)
+            if desk is not None:
+                self.on_queued()
+                return desk
         rollcall = await self._rollcall(conn, msg, tokens, sent, inbox_id)
         if rollcall is not None:
             return rollcall

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     admin_address: str = ""
     confirmations_per_hour: int = Field(default=4, ge=1)
 
+    # Who may start a network by mail: addresses and "@domain" entries, comma-separated.
+    # Empty: nobody (organisers of a registered network still manage that network).
+    organisers: str = ""
+
     database_url: str = "sqlite+aiosqlite:///./leernet.db"
     templates_dir: Path | None = None
     send_give_up_hours: float = 5 * 24
@@ -85,6 +89,13 @@ class Settings(BaseSettings):
                 )
                 raise ValueError(msg)
         return self
+
+    def may_start_networks(self, address: str) -> bool:
+        """Whether ``address`` is named in ``LEERNET_ORGANISERS`` (itself or its @domain)."""
+        wanted = address.strip().lower()
+        domain = "@" + wanted.rpartition("@")[2]
+        entries = {e.strip().lower() for e in self.organisers.split(",") if e.strip()}
+        return wanted in entries or domain in entries
 
     @property
     def service_domain(self) -> str:

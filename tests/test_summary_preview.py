@@ -102,14 +102,22 @@ class World:
         ]
 
     async def reply(
-        self, body: str, at: datetime, *, subject: str, in_reply_to: str = "", sender: str = BERT
+        self,
+        body: str,
+        at: datetime,
+        *,
+        subject: str,
+        in_reply_to: str = "",
+        sender: str = BERT,
+        to: str = "",
+        dmarc: str = "pass",
     ) -> str:
         """A reply from ``sender`` as their mail client sends it; returns the disposition."""
         token = participant_token(SECRET, self.reg.slug, sender)
         headers = [
-            "Authentication-Results: mx.example.org; dmarc=pass header.from=example.com",
+            f"Authentication-Results: mx.example.org; dmarc={dmarc} header.from=example.com",
             f"From: Bert Claes <{sender}>",
-            f"To: Lerend netwerk <{reply_address(SERVICE, token)}>",
+            f"To: Lerend netwerk <{to or reply_address(SERVICE, token)}>",
             f"Subject: {subject}",
             f"Date: {format_datetime(at)}",
             f"Message-ID: {make_msgid(domain='example.com')}",
@@ -120,6 +128,10 @@ class World:
         if in_reply_to:
             headers += [f"In-Reply-To: {in_reply_to}", f"References: {in_reply_to}"]
         raw = ("\r\n".join(headers) + "\r\n\r\n" + body.replace("\n", "\r\n")).encode()
+        return await self.receive(raw, at)
+
+    async def receive(self, raw: bytes, at: datetime) -> str:
+        """One mail through the real processor, archived as the inbox does; its outcome."""
         self.uid += 1
         async with self.engine.begin() as conn:
             inbox_id = (
@@ -154,7 +166,7 @@ class World:
 
 
 @asynccontextmanager
-async def open_world(tmp_path: Path) -> AsyncIterator[World]:
+async def open_world(tmp_path: Path, **overrides: object) -> AsyncIterator[World]:
     """The lifecycle network registered in a fresh store, with the service's settings."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'leernet.db'}"
     settings = Settings(  # type: ignore[call-arg]
@@ -163,6 +175,7 @@ async def open_world(tmp_path: Path) -> AsyncIterator[World]:
         secret=SECRET,
         database_url=url,
         authserv_id="mx.example.org",
+        **overrides,
     )
     engine = await open_store(url)
     async with engine.begin() as conn:

@@ -99,6 +99,26 @@ def _multipart(subtype: str, boundary: str, parts: list[bytes]) -> bytes:
     return b"".join(out)
 
 
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent along: its name, MIME type and bytes."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def _attachment(a: Attachment) -> bytes:
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", a.filename)[:80] or "bijlage"
+    disposition = f'Content-Disposition: attachment; filename="{name}"\r\n'
+    if a.content_type == "message/rfc822":
+        # RFC 2046 5.2.1: a message/rfc822 part is 7bit, 8bit or binary, never base64; our
+        # own mail is 7bit (QP and base64 inside), so it goes in as it is.
+        body = a.data if a.data.endswith(b"\r\n") else a.data + b"\r\n"
+        return _part(f'message/rfc822; name="{name}"', body, "7bit", disposition)
+    return _part(f'{a.content_type}; name="{name}"', _b64(a.data), "base64", disposition)
+
+
 def compose(
     envelope: Envelope,
     rendered: Rendered,
@@ -107,6 +127,7 @@ def compose(
     date: datetime,
     calendar: bytes | None = None,
     method: str = "REQUEST",
+    attachments: tuple[Attachment, ...] = (),
 ) -> bytes:
     """The full message bytes (CRLF line ends)."""
     seed = hashlib.sha256(msg_id.encode("utf-8")).hexdigest()
@@ -135,6 +156,9 @@ def compose(
     html = _part('text/html; charset="utf-8"', _qp(rendered.html), "quoted-printable")
     if calendar is None:
         body = _multipart("alternative", f"alt-{seed[:24]}", [text, html])
+        if attachments:
+            files = [_attachment(a) for a in attachments]
+            body = _multipart("mixed", f"mix-{seed[24:48]}", [body, *files])
     else:
         cal_inline = _part(
             f'text/calendar; method={method}; charset="UTF-8"', _b64(calendar), "base64"

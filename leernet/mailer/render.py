@@ -44,6 +44,8 @@ KINDS: tuple[str, ...] = (
     "manager_summary",
     "summary_preview",
     "summary_held",
+    "organiser_preview",
+    "organiser_started",
     "notice",
     "rollcall_recorded",
 )

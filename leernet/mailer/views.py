@@ -441,6 +441,66 @@ def summary_held(network: Network, participant: Participant, *, already_sent: bo
     }
 
 
+def organiser_preview(
+    network: Network | None,
+    *,
+    organiser_name: str,
+    language: str,
+    errors: Sequence[str],
+    warnings: Sequence[str],
+    expires: datetime | None,
+) -> Context:
+    """The network as leernet understood an organiser's request, to confirm by reply.
+
+    ``network`` is None when the request could not be read at all (only errors).
+    ``expires`` is None when there is nothing to confirm (errors).
+    """
+    lang = "en" if language == "en" else "nl"
+    out: Context = {
+        "network": _network(network),
+        "recipient_name": organiser_name,
+        "recipient_first_name": first_name(organiser_name),
+        "language": lang,
+        "errors": list(errors),
+        "warnings": list(warnings),
+        "can_start": network is not None and not errors and expires is not None,
+        "sessions": [],
+        "participants": [],
+        "questions": [],
+        "expires_on": "",
+    }
+    if network is None:
+        return out
+    out["sessions"] = [session_view(network, s) for s in network.sessions]
+    out["participants"] = [
+        {
+            "name": p.name,
+            "email": p.email,
+            "manager": f"{p.manager_name} <{p.manager_email}>" if p.manager_email else "",
+            "growth": textfmt.long_date(p.growth_conversation, lang)
+            if p.growth_conversation
+            else "",
+        }
+        for p in network.participants
+    ]
+    out["questions"] = [
+        {"number": q.number, "text": q.text, "shared": q.share_with_manager}
+        for q in network.questions
+    ]
+    if expires is not None:
+        out["expires_on"] = textfmt.long_date(network.local(expires), lang)
+    return out
+
+
+def organiser_started(network: Network, invites: int, manager_notes: int) -> Context:
+    """The organiser's confirmation that their network started, and what is on its way."""
+    return _base(network, network.organiser.name) | {
+        "invites": invites,
+        "manager_notes": manager_notes,
+        "slug": network.slug,
+    }
+
+
 def notice(
     network: Network | None,
     *,
@@ -516,6 +576,15 @@ def sample_contexts(network: Network) -> dict[str, Context]:
         ),
         "summary_preview": summary_preview(network, p, "Dag Carla,\n\nSamenvatting.", last.end),
         "summary_held": summary_held(network, p, already_sent=False),
+        "organiser_preview": organiser_preview(
+            network,
+            organiser_name=network.organiser.name,
+            language=network.language,
+            errors=['rij 7: "jan@" is geen e-mailadres'],
+            warnings=["11 deelnemers"],
+            expires=last.end,
+        ),
+        "organiser_started": organiser_started(network, len(people), 1),
         "notice": notice(
             network,
             title="Titel",

@@ -22,6 +22,7 @@ from leernet.store.inloop import connect_for
 from leernet.store.schema import (
     SCHEMA_VERSION,
     metadata,
+    organiser_requests,
     outbox,
     outbox_body,
     rollcall_orders,
@@ -72,6 +73,8 @@ async def _v5(conn: AsyncConnection) -> None:
     # participants' numbering of each digest, for the organiser's roll call.
     await conn.run_sync(lambda c: service_state.create(c, checkfirst=True))
     await conn.run_sync(lambda c: rollcall_orders.create(c, checkfirst=True))
+    # Networks asked for by mail, previewed to their organiser until confirmed.
+    await conn.run_sync(lambda c: organiser_requests.create(c, checkfirst=True))
 
 
 # Version -> the step that brings the database from version-1 to it. Append, never edit.

@@ -270,4 +270,21 @@ rollcall_orders = Table(
     Column("emails", JSON, nullable=False),  # number i is emails[i - 1]
 )
 
+organiser_requests = Table(
+    "organiser_requests",
+    metadata,
+    # A network an organiser asked for by mail (v5): previewed to them, started only by a
+    # reply to that preview carrying its token, and only once.
+    Column("id", Integer, primary_key=True),
+    Column("token", String(32), nullable=False, unique=True),  # the preview's reply token
+    Column("organiser_email", String(254), nullable=False),  # lower case, verified sender
+    Column("slug", String(100), nullable=False),
+    Column("source", Text, nullable=False),  # the network file as understood
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime),  # started (or found already started): never again
+    Column("network_id", ForeignKey("networks.id", ondelete="SET NULL")),
+    Column("inbox_id", ForeignKey("inbox.id", ondelete="SET NULL")),
+    Index("ix_organiser_requests_sender", "organiser_email", "created_at"),
+)
+
 SCHEMA_VERSION = 5

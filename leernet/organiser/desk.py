@@ -1,0 +1,295 @@
+"""Organisers start a network by mail: request -> preview to them -> START by reply -> started.
+
+Runs inside the inbox processor, before classification, for two kinds of mail:
+
+* **a request**: sent to the plain service address (no reply token) with a
+  network file (``*.toml``) attached. It counts only when its sender is named in
+  ``LEERNET_ORGANISERS`` and our mail server's DMARC verdict is not a fail, and
+  it never acts by itself: the organiser gets a preview (the network as
+  understood, every problem, the invite as a participant will get it) whose
+  Reply-To carries a fresh token. A spoofed request therefore yields at most one
+  preview in the real organiser's mailbox, and previews per sender are limited.
+* **a confirmation**: a reply carrying a preview's token, from that organiser,
+  within ``PREVIEW_VALID``, whose first line is START (ja/yes/oui). It registers
+  the network and queues the invites and manager notes exactly as
+  ``leernet start``; the request is claimed in the same transaction, so a replay
+  or a second confirmation starts nothing. An expired or used preview, or any
+  other answer, gets a fresh preview instead.
+
+A sender that may not start networks never gets an answer (no backscatter): the
+mail is set aside and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import Message
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from leernet import registry
+from leernet.build import Factory
+from leernet.commands import start_messages
+from leernet.errors import NetworkFileError
+from leernet.mailer import headers as h
+from leernet.mailer import views
+from leernet.mailer.archive import Disposition
+from leernet.mailer.compose import Attachment
+from leernet.mailer.mailtext import reply_text
+from leernet.mailer.outbox import Outgoing, enqueue
+from leernet.model import Network, Person, no_network
+from leernet.network import parse_network
+from leernet.organiser import requests
+from leernet.registry import Member, Registered
+from leernet.tokens import participant_token
+
+log = logging.getLogger("leernet.organiser")
+
+PREVIEW_VALID = timedelta(days=7)
+PREVIEWS_PER_DAY = 10  # per sender: a spoofed flood costs the real organiser at most this
+_MAX_FILE = 256 * 1024  # a network file is a few kB
+_START = re.compile(r"^\W*(start|ja|yes|oui)\W*$", re.IGNORECASE)
+_AUTOMATIC = re.compile(r"^(?!no\b)\S", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Understood:
+    """What a request said: the network file and the network, or why not."""
+
+    source: str
+    network: Network | None
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def network_file(msg: Message) -> str | None:
+    """The text of the first ``*.toml`` attachment, or None."""
+    for part in msg.walk():
+        name = (part.get_filename() or "").lower()
+        if not name.endswith(".toml") or part.is_multipart():
+            continue
+        data = part.get_payload(decode=True)
+        if isinstance(data, bytes) and len(data) <= _MAX_FILE:
+            return data.decode("utf-8", errors="replace").lstrip("\ufeff")
+    return None
+
+
+def understand(source: str, now: datetime) -> Understood:
+    """Read a network file as ``leernet check`` does; every problem in words."""
+    try:
+        loaded = parse_network(source, now=now)
+    except NetworkFileError as exc:
+        errors = tuple(f"{p.field}: {p.message}" if p.field else p.message for p in exc.problems)
+        return Understood(source, None, errors, ())
+    return Understood(source, loaded.network, (), tuple(loaded.warnings))
+
+
+def starts(text: str) -> bool:
+    """Whether the reply's first line (before any quote) says START."""
+    for line in text.splitlines():
+        if line.strip():
+            return bool(_START.match(line.strip()[:40]))
+    return False
+
+
+def provisional(network: Network, secret: str) -> Registered:
+    """The network as it will be registered, to build the invite a participant will get."""
+    members = tuple(
+        Member(
+            0,
+            p.email.lower(),
+            p.name,
+            p.manager_name,
+            p.manager_email,
+            participant_token(secret, network.slug, p.email),
+            removed=False,
+            bounced=False,
+        )
+        for p in network.participants
+    )
+    return Registered(0, network, 0, members)
+
+
+class Desk:
+    """The organiser's desk in the inbox processor (see the module docstring)."""
+
+    def __init__(self, factory: Factory, now: Callable[[], datetime]) -> None:
+        self.f = factory
+        self.settings = factory.settings
+        self.now = now
+
+    async def handle(
+        self, conn: AsyncConnection, msg: Message, tokens: AbstractSet[str], inbox_id: int
+    ) -> Disposition | None:
+        """The disposition of an organiser's request or confirmation; None for other mail."""
+        pending = await requests.by_tokens(conn, tokens)
+        if pending:
+            return await self._confirmation(conn, msg, pending[0], inbox_id)
+        if tokens:
+            return None  # a reply to a participant's address: not a request
+        source = network_file(msg)
+        if source is None or _is_automatic(msg):
+            return None
+        sender, why = h.from_address(msg)
+        if sender is None:
+            return Disposition("organiser-refused", f"network file from {why}", attention=True)
+        if not self.settings.may_start_networks(sender):
+            log.info(
+                "a network file from %s, who is not in LEERNET_ORGANISERS: set aside, no answer",
+                sender,
+                extra={"event": "organiser-refused", "inbox_id": inbox_id},
+            )
+            return Disposition(
+                "organiser-refused", f"{sender} may not start networks", attention=True
+            )
+        if not self._verified(msg):
+            return Disposition(
+                "rejected", f"network file from {sender}: DMARC failed", attention=True
+            )
+        return await self._preview(conn, msg, sender, source, inbox_id)
+
+    def _verified(self, msg: Message) -> bool:
+        authserv = self.settings.authserv_id or self.settings.imap_host
+        return h.dmarc_result(msg, authserv) != "fail"
+
+    async def _preview(
+        self, conn: AsyncConnection, msg: Message, sender: str, source: str, inbox_id: int
+    ) -> Disposition:
+        now = self.now()
+        if await requests.recent_count(conn, sender, now - timedelta(days=1)) >= PREVIEWS_PER_DAY:
+            log.warning(
+                "preview rate limit reached for %s", sender, extra={"event": "rate-limited"}
+            )
+            return Disposition(
+                "organiser-request", f"{sender}: too many requests today", attention=True
+            )
+        parsed = understand(source, now)
+        network = parsed.network
+        errors = parsed.errors
+        if network is not None and await registry.get(conn, network.slug) is not None:
+            errors = (
+                *errors,
+                f"network.slug: {network.slug!r} is already in use; choose another slug",
+            )
+        if network is not None and not h.same_mailbox(network.organiser.email, sender):
+            errors = (
+                *errors,
+                (
+                    f"organiser.email: {network.organiser.email} is not you ({sender}); "
+                    "only the organiser named in the file can start it"
+                ),
+            )
+        language = network.language if network is not None else _language(msg)
+        token = requests.new_token()
+        can_start = network is not None and not errors
+        request_id = await requests.save(
+            conn,
+            token=token,
+            organiser_email=sender,
+            slug=network.slug if network is not None else "",
+            source=source,
+            now=now,
+            inbox_id=inbox_id,
+        )
+        context = views.organiser_preview(
+            network,
+            organiser_name=network.organiser.name if network is not None else "",
+            language=language,
+            errors=errors,
+            warnings=parsed.warnings,
+            expires=now + PREVIEW_VALID if can_start else None,
+        )
+        attachments: tuple[Attachment, ...] = ()
+        if can_start and network is not None and network.participants:
+            reg = provisional(network, self.f.secret)
+            invite = self.f.invite(reg, reg.members[0], now)
+            attachments = (Attachment("uitnodiging.eml", "message/rfc822", invite.raw),)
+        out = self.f.to_person(
+            network or no_network(language),
+            None,
+            Person(network.organiser.name if network is not None else "", sender),
+            key=f"organiser-preview/{request_id}",
+            kind="organiser-preview",
+            template="organiser_preview",
+            context=context,
+            now=now,
+            token=token if can_start else None,
+            in_reply_to=h.own_message_id(msg) or None,
+            auto_submitted="auto-replied",
+            attachments=attachments,
+        )
+        await enqueue(conn, [out], now)
+        what = "ready to start" if can_start else f"{len(errors)} problem(s)"
+        return Disposition("organiser-request", f"preview to {sender}: {what}", attention=False)
+
+    async def _confirmation(
+        self, conn: AsyncConnection, msg: Message, request: requests.Request, inbox_id: int
+    ) -> Disposition:
+        sender, _ = h.from_address(msg)
+        if sender is None or not h.same_mailbox(sender, request.organiser_email):
+            return Disposition(
+                "rejected", "a reply to an organiser's preview, not from them", attention=True
+            )
+        if not self._verified(msg) or _is_automatic(msg):
+            return Disposition(
+                "rejected", f"confirmation from {sender}: not verified", attention=True
+            )
+        now = self.now()
+        fresh = now - request.created_at <= PREVIEW_VALID
+        if request.used or not fresh or not starts(reply_text(msg)):
+            # Never act on it: the organiser gets the network as it stands, to confirm anew.
+            return await self._preview(conn, msg, sender, request.source, inbox_id)
+        parsed = understand(request.source, now)
+        network = parsed.network
+        if network is None or parsed.errors or await registry.get(conn, network.slug) is not None:
+            return await self._preview(conn, msg, sender, request.source, inbox_id)
+        reg = await registry.register(conn, network, request.source, self.f.secret, now)
+        if not await requests.claim(conn, request.id, now, reg.id):
+            raise RuntimeError("claimed twice in one transaction")  # pragma: no cover
+        messages = start_messages(self.f, reg, now)
+        invites = len(reg.active_members)
+        started = self._started(reg, msg, invites, len(messages) - invites, now)
+        await enqueue(conn, [*messages, started], now)
+        log.info("network %s started by mail", network.slug, extra={"event": "organiser-started"})
+        return Disposition(
+            "organiser-start",
+            f"{network.slug} started by {sender}: {len(messages)} message(s) queued",
+            attention=False,
+            network_id=reg.id,
+        )
+
+    def _started(
+        self, reg: Registered, msg: Message, invites: int, notes: int, now: datetime
+    ) -> Outgoing:
+        net = reg.network
+        return self.f.to_person(
+            net,
+            reg.id,
+            Person(net.organiser.name, net.organiser.email),
+            key=f"organiser-started/{net.slug}",
+            kind="organiser-started",
+            template="organiser_started",
+            context=views.organiser_started(net, invites, notes),
+            now=now,
+            in_reply_to=h.own_message_id(msg) or None,
+            auto_submitted="auto-replied",
+        )
+
+
+def _is_automatic(msg: Message) -> bool:
+    auto = h.header_text(msg, "Auto-Submitted").split(";")[0].strip()
+    return bool(auto and _AUTOMATIC.match(auto)) or h.header_text(msg, "Precedence").lower() in {
+        "bulk",
+        "junk",
+        "list",
+        "auto_reply",
+    }
+
+
+def _language(msg: Message) -> str:
+    return "en" if h.header_text(msg, "Content-Language").lower().startswith("en") else "nl"

@@ -1,0 +1,210 @@
+"""Organisers start a network from their mailbox: request, preview, START by reply, started.
+
+Through the real inbox processor and store: the organiser sends the network
+file to the service address; only they get a preview (with the invite as a
+participant will get it); only their reply with the preview's token starts it,
+once; strangers and spoofers get no answer and start nothing.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from leernet import registry
+from leernet.organiser.desk import PREVIEWS_PER_DAY
+from leernet.store import schema as t
+from tests.test_summary_preview import SERVICE, World, open_world
+
+ROOT = Path(__file__).parents[1]
+ORGANISER = "an.peeters@example.org"
+SLUG = "per-mail-2027"
+SOURCE = (
+    (ROOT / "config" / "network.example.toml")
+    .read_text(encoding="utf-8")
+    .replace('slug = "hr-ovl-2027"', f'slug = "{SLUG}"')
+)
+ASKED = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+PARTICIPANTS = SOURCE.count("[[participants]]")
+
+
+def request(
+    source: str = SOURCE, *, sender: str = ORGANISER, dmarc: str = "pass", to: str = SERVICE
+) -> bytes:
+    """The organiser's mail: a few words and the network file attached."""
+    msg = EmailMessage()
+    msg["Authentication-Results"] = f"mx.example.org; dmarc={dmarc} header.from=example.org"
+    msg["From"] = f"An Peeters <{sender}>"
+    msg["To"] = f"Lerend netwerk <{to}>"
+    msg["Subject"] = "Nieuw lerend netwerk"
+    msg["Date"] = format_datetime(ASKED)
+    msg["Message-ID"] = make_msgid(domain="example.org")
+    msg.set_content("Dag, hierbij ons nieuwe netwerk.\n\nGroeten,\nAn\n")
+    msg.add_attachment(
+        source.encode(), maintype="application", subtype="toml", filename="netwerk.toml"
+    )
+    return msg.as_bytes(policy=email.policy.SMTP)
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    async with open_world(tmp_path, organisers=f"{ORGANISER},@vormingsfonds.be") as w:
+        yield w
+
+
+async def previews(world: World) -> list[EmailMessage]:
+    out = []
+    for m in await world.mails():
+        if m.kind == "organiser-preview":
+            async with world.engine.connect() as conn:
+                raw = (
+                    await conn.execute(
+                        select(t.outbox_body.c.raw).join(t.outbox).where(t.outbox.c.key == m.key)
+                    )
+                ).scalar_one()
+            parsed = email.message_from_bytes(raw, policy=email.policy.default)
+            assert isinstance(parsed, EmailMessage)
+            out.append(parsed)
+    return out
+
+
+async def confirm(
+    world: World, preview: EmailMessage, text: str = "START", at: datetime = ASKED, **kw: str
+) -> str:
+    reply_to = parseaddr(str(preview["Reply-To"]))[1]
+    return await world.reply(
+        f"{text}\n\nOp 5 december schreef Lerend netwerk:\n> Antwoord met START",
+        at,
+        subject=f"Re: {preview['Subject']}",
+        in_reply_to=str(preview["Message-ID"]),
+        sender=kw.get("sender", ORGANISER),
+        to=reply_to,
+        dmarc=kw.get("dmarc", "pass"),
+    )
+
+
+async def kinds(world: World) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for m in await world.mails():
+        out[m.kind] = out.get(m.kind, 0) + 1
+    return out
+
+
+class TestRequest:
+    async def test_a_request_gets_a_preview_for_the_organiser_only(self, world: World) -> None:
+        """The organiser's network file brings one preview to them, with the invite attached; nobody else gets anything."""
+        assert await world.receive(request(), ASKED) == "organiser-request"
+        mails = await world.mails()
+        assert [(m.kind, m.recipient) for m in mails] == [("organiser-preview", ORGANISER)]
+        (preview,) = await previews(world)
+        text = preview.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "Antwoord dan met START" in text
+        assert "Bert Claes <bert.claes@example.com>" in text
+        assert parseaddr(str(preview["Reply-To"]))[1].startswith("netwerk+")
+        (attached,) = [
+            p for p in preview.iter_attachments() if p.get_filename() == "uitnodiging.eml"
+        ]
+        assert attached.get_content_type() == "message/rfc822"
+        (invite,) = attached.iter_parts()  # the message itself, as a participant gets it
+        assert "bert.claes@example.com" in str(invite["To"])
+        calendar = next(p for p in invite.walk() if p.get_content_type() == "text/calendar")
+        assert "BEGIN:VCALENDAR" in calendar.get_content()
+        async with world.engine.connect() as conn:
+            assert await registry.get(conn, SLUG) is None  # nothing registered yet
+
+    async def test_a_file_with_errors_says_what_to_fix_and_cannot_be_started(
+        self, world: World
+    ) -> None:
+        """A bad address: the preview names the field, says "pas aan", and offers no START."""
+        broken = SOURCE.replace('email = "bert.claes@example.com"', 'email = "bert@"')
+        await world.receive(request(broken), ASKED)
+        (preview,) = await previews(world)
+        text = preview.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "Pas aan wat hieronder staat" in text
+        assert "'bert@' is not an email address" in text
+        assert "START" not in text
+        assert preview["Reply-To"] is None
+
+    async def test_a_stranger_gets_no_answer(self, world: World) -> None:
+        """Someone not in LEERNET_ORGANISERS: the mail is set aside, nothing is sent to anyone."""
+        outcome = await world.receive(request(sender="mallory@example.net"), ASKED)
+        assert outcome == "organiser-refused"
+        assert await world.mails() == []
+
+    async def test_a_domain_entry_lets_a_colleague_ask(self, world: World) -> None:
+        """ "@vormingsfonds.be" in LEERNET_ORGANISERS: a colleague there gets a preview too."""
+        colleague = "els@vormingsfonds.be"
+        source = SOURCE.replace(f'email = "{ORGANISER}"', f'email = "{colleague}"')
+        assert await world.receive(request(source, sender=colleague), ASKED) == "organiser-request"
+        assert [m.recipient for m in await world.mails()] == [colleague]
+
+    async def test_a_spoofed_request_is_refused(self, world: World) -> None:
+        """From the organiser's address but DMARC failed at our server: no preview at all."""
+        assert await world.receive(request(dmarc="fail"), ASKED) == "rejected"
+        assert await world.mails() == []
+
+    async def test_previews_per_sender_are_limited(self, world: World) -> None:
+        """A flood of requests costs the organiser at most a day's worth of previews."""
+        for i in range(PREVIEWS_PER_DAY + 5):
+            await world.receive(request(), ASKED + timedelta(minutes=i))
+        assert (await kinds(world)) == {"organiser-preview": PREVIEWS_PER_DAY}
+
+
+class TestConfirmation:
+    async def test_start_by_reply_starts_the_network_once(self, world: World) -> None:
+        """START in reply to the preview registers the network and queues every invite; a replay changes nothing."""
+        await world.receive(request(), ASKED)
+        (preview,) = await previews(world)
+        assert await confirm(world, preview) == "organiser-start"
+        after = await kinds(world)
+        assert after["invite"] == PARTICIPANTS
+        assert after["organiser-started"] == 1
+        assert after["manager-start"] >= 1
+        async with world.engine.connect() as conn:
+            assert await registry.get(conn, SLUG) is not None
+        # The same confirmation again, or a second one: never a second set of invites.
+        await confirm(world, preview, at=ASKED + timedelta(minutes=5))
+        again = await kinds(world)
+        assert again["invite"] == PARTICIPANTS
+        assert again["organiser-started"] == 1
+
+    async def test_a_confirmation_from_someone_else_starts_nothing(self, world: World) -> None:
+        """The preview's token in a reply from another address, or with DMARC failed: nothing starts."""
+        await world.receive(request(), ASKED)
+        (preview,) = await previews(world)
+        assert await confirm(world, preview, sender="mallory@example.net") == "rejected"
+        assert await confirm(world, preview, dmarc="fail") == "rejected"
+        assert "invite" not in await kinds(world)
+
+    async def test_an_expired_preview_is_answered_with_a_fresh_one(self, world: World) -> None:
+        """START eight days later: not acted on; the organiser gets a new preview to confirm."""
+        await world.receive(request(), ASKED)
+        (preview,) = await previews(world)
+        outcome = await confirm(world, preview, at=ASKED + timedelta(days=8))
+        assert outcome == "organiser-request"
+        assert await kinds(world) == {"organiser-preview": 2}
+
+    async def test_any_other_answer_is_not_a_start(self, world: World) -> None:
+        """ "Kan sessie 3 een uur later?" is no START: a fresh preview, nothing sent to participants."""
+        await world.receive(request(), ASKED)
+        (preview,) = await previews(world)
+        await confirm(world, preview, text="Kan sessie 3 een uur later?")
+        assert await kinds(world) == {"organiser-preview": 2}
+
+    async def test_participants_get_nothing_before_the_confirmation(self, world: World) -> None:
+        """Until START, every queued message goes to the organiser."""
+        await world.receive(request(), ASKED)
+        await world.receive(request(), ASKED + timedelta(hours=1))
+        async with world.engine.connect() as conn:
+            others = (
+                await conn.execute(select(func.count()).where(t.outbox.c.recipient != ORGANISER))
+            ).scalar_one()
+        assert others == 0
