@@ -44,7 +44,7 @@ from leernet.mailer.mailtext import reply_text
 from leernet.mailer.outbox import Outgoing, enqueue
 from leernet.model import Network, Person, no_network
 from leernet.network import parse_network
-from leernet.organiser import requests
+from leernet.organiser import pending
 from leernet.registry import Member, Registered
 from leernet.tokens import participant_token
 
@@ -127,9 +127,9 @@ class Desk:
         self, conn: AsyncConnection, msg: Message, tokens: AbstractSet[str], inbox_id: int
     ) -> Disposition | None:
         """The disposition of an organiser's request or confirmation; None for other mail."""
-        pending = await requests.by_tokens(conn, tokens)
-        if pending:
-            return await self._confirmation(conn, msg, pending[0], inbox_id)
+        previewed = await pending.by_tokens(conn, tokens)
+        if previewed:
+            return await self._confirmation(conn, msg, previewed[0], inbox_id)
         if tokens:
             return None  # a reply to a participant's address: not a request
         source = network_file(msg)
@@ -161,7 +161,7 @@ class Desk:
         self, conn: AsyncConnection, msg: Message, sender: str, source: str, inbox_id: int
     ) -> Disposition:
         now = self.now()
-        if await requests.recent_count(conn, sender, now - timedelta(days=1)) >= PREVIEWS_PER_DAY:
+        if await pending.recent_count(conn, sender, now - timedelta(days=1)) >= PREVIEWS_PER_DAY:
             log.warning(
                 "preview rate limit reached for %s", sender, extra={"event": "rate-limited"}
             )
@@ -185,9 +185,9 @@ class Desk:
                 ),
             )
         language = network.language if network is not None else _language(msg)
-        token = requests.new_token()
+        token = pending.new_token()
         can_start = network is not None and not errors
-        request_id = await requests.save(
+        request_id = await pending.save(
             conn,
             token=token,
             organiser_email=sender,
@@ -228,7 +228,7 @@ class Desk:
         return Disposition("organiser-request", f"preview to {sender}: {what}", attention=False)
 
     async def _confirmation(
-        self, conn: AsyncConnection, msg: Message, request: requests.Request, inbox_id: int
+        self, conn: AsyncConnection, msg: Message, request: pending.Request, inbox_id: int
     ) -> Disposition:
         sender, _ = h.from_address(msg)
         if sender is None or not h.same_mailbox(sender, request.organiser_email):
@@ -249,7 +249,7 @@ class Desk:
         if network is None or parsed.errors or await registry.get(conn, network.slug) is not None:
             return await self._preview(conn, msg, sender, request.source, inbox_id)
         reg = await registry.register(conn, network, request.source, self.f.secret, now)
-        if not await requests.claim(conn, request.id, now, reg.id):
+        if not await pending.claim(conn, request.id, now, reg.id):
             raise RuntimeError("claimed twice in one transaction")  # pragma: no cover
         messages = start_messages(self.f, reg, now)
         invites = len(reg.active_members)

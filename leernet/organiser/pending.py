@@ -1,4 +1,6 @@
-"""Networks asked for by mail: the stored requests behind each preview (``organiser_requests``).
+"""Networks asked for by mail and not yet started: the request behind each preview.
+
+Stored in ``organiser_requests``.
 
 A request is written when its preview is queued and carries the preview's reply
 token: a random 130-bit capability that only the organiser's mailbox receives.
