@@ -19,13 +19,14 @@ from datetime import UTC, datetime
 from rich.console import Console
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leernet.build import Factory
 from leernet.errors import LeernetError, MailboxError
 from leernet.followups import step_builder
+from leernet.mailer.budget import headline
 from leernet.mailer.imap import ImapSession
-from leernet.mailer.inbox import Inbox
+from leernet.mailer.inbox import Disposition, Inbox
 from leernet.mailer.outbox import PENDING_STATES, DrainResult, Outbox
 from leernet.notices import failure_notifier, notify
 from leernet.planner import planner_pass
@@ -70,6 +71,7 @@ class Service:
             self.processor,
             self.now,
             on_login_refused=self.login_refused,
+            on_set_aside=self.set_aside,
         )
         self.build = step_builder(self.factory)
 
@@ -86,6 +88,27 @@ class Service:
                 now=now,
                 values={"mailbox": self.inbox.mailbox, "reason": str(exc)[:300]},
             )
+        self.kick.set()
+
+    async def set_aside(
+        self, conn: AsyncConnection, inbox_id: int, raw: bytes, disposition: Disposition
+    ) -> None:
+        """Tell a person about a mail the inbox set aside unprocessed (error, budget, crash)."""
+        sender, subject = headline(raw)
+        await notify(
+            conn,
+            self.factory,
+            key=f"notice/attention/{inbox_id}",
+            network_id=None,
+            topic="attention",
+            now=self.now(),
+            values={
+                "sender": sender[:200] or "?",
+                "subject": subject[:200] or "-",
+                "folder": self.settings.imap_attention_folder,
+                "reason": disposition.reason[:500],
+            },
+        )
         self.kick.set()
 
     async def plan_once(self) -> datetime | None:

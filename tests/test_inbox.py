@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from leernet.errors import MailboxError, MessageError
 from leernet.mailer import inbox as inbox_module
 from leernet.mailer.archive import message_id
+from leernet.mailer.budget import Budget, BudgetExceeded
 from leernet.mailer.imap import parse_delimiter, parse_fetch, parse_search, server_folder, uid_set
 from leernet.mailer.inbox import Disposition, Inbox, InboxResult
 from leernet.store import imap_state, inbox, open_store
@@ -54,17 +56,40 @@ def mail(n: int, subject: str = "", body: str = "", message_id: str = "") -> byt
     ).encode()
 
 
+# Enough pure-Python steps to take seconds: a budget of milliseconds stops it long before.
+BURN_STEPS = 30_000_000
+
+
+def burn(steps: int = BURN_STEPS) -> int:
+    """A pure-Python loop of ``steps`` steps; returns how many it completed."""
+    done = 0
+    for _ in range(steps):
+        done += 1
+    return done
+
+
 @dataclass
 class Recorder:
-    """A processor: 'attention' in the Subject sets the mail aside, 'explode' raises."""
+    """A processor: 'attention' in the Subject sets the mail aside, 'explode' raises, 'burn' loops."""
 
     calls: list[bytes] = field(default_factory=list)
     proxy: FaultProxy | None = None  # cut after each success: a crash between commit and MOVE
+    burnt: list[int] = field(default_factory=list)  # steps done by each 'burn' that returned
 
     async def __call__(self, conn: AsyncConnection, row_id: int, raw: bytes) -> Disposition:
         self.calls.append(raw)
         stored = (await conn.execute(select(inbox.c.raw).where(inbox.c.id == row_id))).scalar()
         assert stored == raw  # runs inside the archive transaction
+        if b"burn-cpu" in raw:
+            self.burnt.append(burn())
+        if b"burn-regex" in raw:
+            # Catastrophic backtracking: 2**40 steps inside the C regex engine.
+            self.burnt.append(bool(re.match(r"(a+)+$", "a" * 40 + "b")))
+        if b"burn-swallowed" in raw:
+            try:  # a parser that catches everything must not keep the hang going
+                self.burnt.append(burn())
+            except Exception:
+                self.burnt.append(-1)
         if b"explode-leernet" in raw:
             raise MessageError("could not understand this reply")
         if b"explode-bug" in raw:
@@ -106,7 +131,17 @@ def dovecot_without_move() -> Iterator[DovecotServer]:
 
 def make_inbox(engine: AsyncEngine, account: ImapAccount, processor: Any, **settings: Any) -> Inbox:
     batch = settings.pop("batch_size", 100)
-    return Inbox(engine, account.settings(**settings), processor, lambda: NOW, batch_size=batch)
+    on_set_aside = settings.pop("on_set_aside", None)
+    # The in-flight log lives beside the database: the test's, not one in the working directory.
+    settings.setdefault("database_url", engine.url.render_as_string(hide_password=False))
+    return Inbox(
+        engine,
+        account.settings(**settings),
+        processor,
+        lambda: NOW,
+        batch_size=batch,
+        on_set_aside=on_set_aside,
+    )
 
 
 def via(proxy: FaultProxy, account: ImapAccount) -> ImapAccount:
@@ -320,6 +355,45 @@ class TestDovecot:
         assert [r.raw for r in stored] == raws
         assert await messages(dovecot, ATTENTION) == raws[:2]
 
+    @pytest.mark.parametrize("marker", ["burn-cpu", "burn-regex", "burn-swallowed"])
+    async def test_a_mail_over_its_budget_is_set_aside_and_the_batch_goes_on(
+        self,
+        engine: AsyncEngine,
+        dovecot: ImapAccount,  # noqa: F811
+        marker: str,
+    ) -> None:
+        """A mail whose processing runs over its CPU budget is archived as 'budget' in needs-attention and reported; the rest of the batch is processed."""
+        raws = [mail(1), mail(2), mail(3, marker), mail(4), mail(5, "attention")]
+        await append(dovecot, *raws)
+        recorder = Recorder()
+        told: list[tuple[int, bytes, Disposition]] = []
+
+        async def on_set_aside(
+            _conn: AsyncConnection, row_id: int, raw: bytes, disposition: Disposition
+        ) -> None:
+            told.append((row_id, raw, disposition))
+
+        box = make_inbox(
+            engine, dovecot, recorder, mail_budget_seconds=0.05, on_set_aside=on_set_aside
+        )
+        assert await box.run_once() == InboxResult(fetched=5, processed=5, moved=5)
+        stored = await rows(engine)
+        assert [(r.raw, r.outcome, r.folder) for r in stored] == [
+            (raws[0], "evaluation", PROCESSED),
+            (raws[1], "evaluation", PROCESSED),
+            (raws[2], "budget", ATTENTION),
+            (raws[3], "evaluation", PROCESSED),
+            (raws[4], "unknown", ATTENTION),
+        ]
+        assert "LEERNET_MAIL_BUDGET_SECONDS" in stored[2].reason
+        assert recorder.burnt == []  # no burn ran to its end
+        assert recorder.calls.count(raws[2]) == 1  # not run again when the batch is redone
+        assert [(row_id, raw, d.outcome) for row_id, raw, d in told] == [
+            (stored[2].id, raws[2], "budget")
+        ]
+        assert await messages(dovecot, ATTENTION) == [raws[2], raws[4]]
+        assert await messages(dovecot, PROCESSED) == [raws[0], raws[1], raws[3]]
+
     async def test_too_large_mail_is_kept_by_its_header(
         self,
         engine: AsyncEngine,
@@ -458,6 +532,46 @@ class TestPymap:
         finally:
             stop.set()
             await asyncio.wait_for(task, 10)
+
+
+class TestBudget:
+    def test_the_budget_stops_a_loop_by_counting_its_steps(self) -> None:
+        """A tiny budget stops a loop of 30 million steps long before its end."""
+        steps = [0]
+
+        def counted() -> None:
+            for _ in range(BURN_STEPS):
+                steps[0] += 1
+
+        with pytest.raises(BudgetExceeded), Budget(0.02).limit():
+            counted()
+        assert 0 < steps[0] < BURN_STEPS
+
+    def test_a_block_within_its_budget_is_untouched_and_leaves_no_timer(self) -> None:
+        """A block that finishes in time runs to its end and leaves the CPU timer and handler as found."""
+        import signal  # noqa: PLC0415
+
+        before = signal.getsignal(signal.SIGPROF)
+        with Budget(5).limit():
+            assert burn(1000) == 1000
+        assert signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0)
+        assert signal.getsignal(signal.SIGPROF) is before
+
+    def test_off_the_main_thread_the_budget_is_off(self) -> None:
+        """In a worker thread (no signals there) the block simply runs: it degrades, never breaks."""
+        import threading  # noqa: PLC0415
+
+        done: list[int] = []
+        thread = threading.Thread(target=lambda: done.append(_limited(Budget(0.001))))
+        thread.start()
+        thread.join()
+        assert done == [200_000]
+
+
+def _limited(budget: Budget) -> int:
+    assert not budget.enabled
+    with budget.limit():
+        return burn(200_000)
 
 
 class TestOutage:
