@@ -357,10 +357,16 @@ class Archive:
         self.inflight.started(key[0], key[1], digest)
         try:
             with self._budget.limit():
-                return await self._processor(conn, row_id, raw)
-        finally:
-            # Also after an error or the budget: only a process that dies leaves an ``S`` alone.
-            self.inflight.ended(*key)
+                disposition = await self._processor(conn, row_id, raw)
+        except BudgetExceeded:
+            # The ``S`` stays until the mail is set aside and committed: should the roll-back
+            # fail too, the next pass (``Inbox._recover``) sets it aside without running it.
+            raise
+        except BaseException:
+            self.inflight.ended(*key)  # an error is this process's to handle, not a crash
+            raise
+        self.inflight.ended(*key)
+        return disposition
 
     async def _seen(self, conn: AsyncConnection, digests: list[str]) -> _Seen:
         """Of these SHA-256 digests, those archived before: digest -> (row id, folder)."""

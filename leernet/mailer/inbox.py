@@ -106,7 +106,6 @@ class Inbox:
             on_set_aside=on_set_aside,
         )
         self._outage = False
-        self._recovered = False
 
     async def run_once(self) -> InboxResult:
         """Connect, process everything in the folder, log out. Raises ``MailboxError``."""
@@ -186,13 +185,12 @@ class Inbox:
         uidvalidity = await session.select(s.imap_folder)
         await self._archive.begin(uidvalidity)
         p = _Pass(uidvalidity, Folders(processed, attention))
-        if not self._recovered:
-            await self._recover(session, p)
-            self._recovered = True
+        # At every (re)connection: after a crash, or a pass that failed while a mail was in hand.
+        await self._recover(session, p)
         return p
 
     async def _recover(self, session: ImapSession, p: _Pass) -> None:
-        """Set aside, unprocessed, the mail a previous process died on; before anything else."""
+        """Set aside, unprocessed, the mail a previous process (or pass) died on; before anything else."""
         archive = self._archive
         left = archive.inflight.interrupted()
         if not left:
