@@ -598,3 +598,54 @@ class TestOutage:
         account = ImapAccount("127.0.0.1", free_port(), "netwerk")
         with pytest.raises(MailboxError, match="connect"):
             await make_inbox(engine, account, Recorder()).run_once()
+
+
+@pytest.mark.postgres
+class TestPostgres:
+    async def test_a_mail_over_budget_on_postgresql_spares_the_other_tasks(
+        self,
+        postgres_url: str,  # a fixture of tests/conftest.py
+        pymap: ImapAccount,  # noqa: F811
+        tmp_path: Any,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """On PostgreSQL, where the processor awaits the server, only the mail over budget is stopped: a busy task beside it is never, and the in-flight log is a file in the working directory."""
+        from sqlalchemy import text  # noqa: PLC0415
+
+        from leernet.mailer.inflight import InFlight  # noqa: PLC0415
+
+        monkeypatch.chdir(tmp_path)
+        engine = await open_store(postgres_url)
+        try:
+            async with engine.begin() as conn:  # the session's cluster is shared by tests
+                await conn.execute(text("TRUNCATE inbox, imap_state RESTART IDENTITY CASCADE"))
+            raws = [mail(1), mail(2, "burn-cpu"), mail(3)]
+            await append(pymap, *raws)
+            stop = asyncio.Event()
+            rounds = [0]
+
+            async def busy() -> None:  # CPU in another task, between the processor's awaits
+                while not stop.is_set():
+                    burn(20_000)
+                    rounds[0] += 1
+                    await asyncio.sleep(0)
+
+            beside = asyncio.create_task(busy())
+            box = make_inbox(
+                engine, pymap, Recorder(), database_url=postgres_url, mail_budget_seconds=0.05
+            )
+            try:
+                assert await box.run_once() == InboxResult(fetched=3, processed=3, moved=3)
+            finally:
+                stop.set()
+                await beside  # raises here if the budget had struck the wrong task
+            stored = await rows(engine)
+            assert [r.outcome for r in stored] == ["evaluation", "budget", "evaluation"]
+            assert rounds[0] > 0
+            path = InFlight.for_store(postgres_url).path
+            assert path is not None
+            assert path.parent == tmp_path
+            assert path.name.startswith("leernet-")
+            assert not path.exists()  # removed after the commit
+        finally:
+            await engine.dispose()
