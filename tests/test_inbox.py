@@ -649,3 +649,39 @@ class TestPostgres:
             assert not path.exists()  # removed after the commit
         finally:
             await engine.dispose()
+
+
+class TestInFlightLog:
+    def test_a_started_mail_without_its_end_is_the_one_to_blame(self, tmp_path: Any) -> None:
+        """Of the lines a killed process left, only a mail started and never ended is named; a cut last line is ignored."""
+        from leernet.mailer.inflight import InFlight  # noqa: PLC0415
+
+        path = tmp_path / "leernet.db.inflight"
+        done, hung = "a" * 64, "b" * 64
+        path.write_bytes(
+            b"P 7 1 2 3\n"
+            + f"S 7 1 {done}\nE 7 1\nS 7 2 {hung}\nS 7 3 {done[:20]}".encode()  # cut by the kill
+        )
+        left = InFlight(path).interrupted()
+        assert left.started == ((7, 2, hung),)
+        assert left.read_ahead == frozenset()
+
+    def test_a_batch_that_died_while_read_ahead_is_processed_one_by_one(
+        self, tmp_path: Any
+    ) -> None:
+        """A read-ahead line with no mail started after it names the batch's mails for one-by-one processing."""
+        from leernet.mailer.inflight import InFlight  # noqa: PLC0415
+
+        path = tmp_path / "leernet.db.inflight"
+        path.write_bytes(b"S 7 1 " + b"a" * 64 + b"\nE 7 1\nP 7 4 5 6\n")
+        left = InFlight(path).interrupted()
+        assert left.started == ()
+        assert left.read_ahead == {(7, 4), (7, 5), (7, 6)}
+        assert left
+
+    def test_no_file_means_nothing_in_flight(self, tmp_path: Any) -> None:
+        """Without a log (a clean stop, or an in-memory store) nothing is set aside."""
+        from leernet.mailer.inflight import InFlight  # noqa: PLC0415
+
+        assert not InFlight(tmp_path / "none.inflight").interrupted()
+        assert InFlight.for_store("sqlite+aiosqlite:///:memory:").path is None
