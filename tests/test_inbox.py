@@ -394,6 +394,25 @@ class TestDovecot:
         assert await messages(dovecot, ATTENTION) == [raws[2], raws[4]]
         assert await messages(dovecot, PROCESSED) == [raws[0], raws[1], raws[3]]
 
+    async def test_a_mail_the_processor_fails_on_is_reported(
+        self,
+        engine: AsyncEngine,
+        dovecot: ImapAccount,  # noqa: F811
+    ) -> None:
+        """A mail set aside because the processor raised is reported (a person is told); mails the processor set aside itself are not reported twice."""
+        raws = [mail(1, "explode-bug"), mail(2, "attention"), mail(3)]
+        await append(dovecot, *raws)
+        told: list[tuple[bytes, str]] = []
+
+        async def on_set_aside(
+            _conn: AsyncConnection, _row_id: int, raw: bytes, disposition: Disposition
+        ) -> None:
+            told.append((raw, disposition.outcome))
+
+        box = make_inbox(engine, dovecot, Recorder(), on_set_aside=on_set_aside)
+        await box.run_once()
+        assert told == [(raws[0], "error")]
+
     async def test_too_large_mail_is_kept_by_its_header(
         self,
         engine: AsyncEngine,
