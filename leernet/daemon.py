@@ -34,6 +34,7 @@ from leernet.process import Processor
 from leernet.settings import Settings
 from leernet.store import daemon_lock, open_store
 from leernet.store import schema as t
+from leernet.tokens import token_from_address
 
 log = logging.getLogger("leernet.daemon")
 PLANNER_MAX_SLEEP = 60.0  # the planner wakes at least every minute
@@ -93,18 +94,31 @@ class Service:
     async def set_aside(
         self, conn: AsyncConnection, inbox_id: int, raw: bytes, disposition: Disposition
     ) -> None:
-        """Tell a person about a mail the inbox set aside unprocessed (error, budget, crash)."""
-        sender, subject = headline(raw)
+        """Tell a person about a mail the inbox set aside unprocessed (error, budget, crash).
+
+        The organiser of the network whose reply address the mail was sent to, as
+        for other attention mail; else the admin or the organisers (``notify``).
+        """
+        head = headline(raw)
+        tokens = [
+            tok
+            for a in head.recipients[:20]
+            if (tok := token_from_address(self.settings.service_address, a))
+        ]
+        network_id = None
+        if tokens:
+            query = select(t.participants.c.network_id).where(t.participants.c.token.in_(tokens))
+            network_id = (await conn.execute(query.limit(1))).scalar()
         await notify(
             conn,
             self.factory,
             key=f"notice/attention/{inbox_id}",
-            network_id=None,
+            network_id=network_id,
             topic="attention",
             now=self.now(),
             values={
-                "sender": sender[:200] or "?",
-                "subject": subject[:200] or "-",
+                "sender": head.sender[:200] or "?",
+                "subject": head.subject[:200] or "-",
                 "folder": self.settings.imap_attention_folder,
                 "reason": disposition.reason[:500],
             },

@@ -27,17 +27,20 @@ import asyncio
 import contextlib
 import signal
 import threading
+from dataclasses import dataclass
 from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 
+from leernet.mailer.headers import recipient_addresses
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from types import FrameType
 
-__all__ = ["Budget", "BudgetExceeded", "headline"]
+__all__ = ["Budget", "BudgetExceeded", "Headline", "headline"]
 
 _TIMER = getattr(signal, "ITIMER_PROF", None)
 _SIGNAL = getattr(signal, "SIGPROF", None)
@@ -115,8 +118,17 @@ class Budget:
         raise BudgetExceeded(self.seconds)
 
 
-def headline(raw: bytes, limit: int = 64 * 1024) -> tuple[str, str]:
-    """(From address, Subject) of a mail set aside, read from its first ``limit`` bytes only.
+@dataclass(frozen=True, slots=True)
+class Headline:
+    """What a report about a mail set aside may name: its sender, subject and recipients."""
+
+    sender: str = ""
+    subject: str = ""
+    recipients: tuple[str, ...] = ()
+
+
+def headline(raw: bytes, limit: int = 64 * 1024) -> Headline:
+    """The headline of a mail set aside, read from the header in its first ``limit`` bytes only.
 
     A mail that ran over its budget must not be parsed in full again to report it.
     """
@@ -125,6 +137,7 @@ def headline(raw: bytes, limit: int = 64 * 1024) -> tuple[str, str]:
         msg = BytesHeaderParser(policy=compat32).parsebytes(head)
         sender = parseaddr(str(msg.get("From", "")))[1]
         subject = str(make_header(decode_header(str(msg.get("Subject", "")))))
+        recipients = tuple(recipient_addresses(msg))
     except Exception:
-        return "", ""
-    return sender, " ".join(subject.split())
+        return Headline()
+    return Headline(sender, " ".join(subject.split()), recipients)

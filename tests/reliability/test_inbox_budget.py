@@ -10,7 +10,7 @@ from sqlalchemy import select
 from leernet.mailer.archive import message_id
 from leernet.store import schema as t
 from tests.dovecot import ImapAccount, append, messages, uids
-from tests.reliability.harness import SERVICE
+from tests.reliability.harness import ORGANISER, SERVICE
 from tests.reliability.service import answers_to, evaluation_requests, outbox_rows, running_service
 from tests.smtpserver import SmtpTestServer
 
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 ATTENTION = "leernet.needs-attention"
+ADMIN = "beheer@example.org"
 
 # A stranger's REPLY whose VTIMEZONE changes offset every minute from 1601: expanding its
 # transitions to convert the RECURRENCE-ID never ends (dateutil, one step per minute).
@@ -69,6 +70,7 @@ class TestBudgetWithTheRealProcessor:
             "imap_user": dovecot.user,
             "imap_password": dovecot.password,
             "mail_budget_seconds": 1.0,
+            "admin_address": ADMIN,
         }
         with SmtpTestServer() as smtp:
             async with running_service(tmp_path, n=4, smtp_port=smtp.port, **imap) as (
@@ -103,10 +105,12 @@ class TestBudgetWithTheRealProcessor:
                 assert all(r.folder == ATTENTION for r in budget)
                 assert all(r.outcome for r in rows)
                 assert len(by_mid) == 5
-                ids = {r.id: r for r in await outbox_rows(svc.engine, kind="notice")}
-                keys = {row.key for row in ids.values()}
+                # A participant's mail is told to their network's organiser, a stranger's to
+                # the admin (as other attention mail is).
+                told = {row.key for row in await outbox_rows(svc.engine, kind="notice")}
                 for r in budget:
-                    assert any(k.startswith(f"notice/attention/{r.id}/") for k in keys)
+                    who = ADMIN if r.message_id == "<vtz-minutely@evil.example>" else ORGANISER
+                    assert f"notice/attention/{r.id}/{who}" in told
                 evaluated = await _evaluated(svc.engine)
                 members = {r.recipient for r in requests}
                 others = {r.recipient for r in (requests[0], requests[1], requests[3])}
