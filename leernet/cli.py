@@ -20,7 +20,9 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from leernet.errors import LeernetError, NetworkFileError
+from leernet.private import write_bytes
 from leernet.settings import Settings
+from leernet.terminal import esc
 
 F = TypeVar("F", bound=Callable[..., Any])
 out = Console(highlight=False)
@@ -39,7 +41,7 @@ def load_settings() -> Settings:
         for e in exc.errors():
             field = ".".join(str(x) for x in e["loc"])
             where = f"setting LEERNET_{field.upper()}" if field else "settings"
-            err.print(f"[red]{where}:[/red] {str(e['msg']).removeprefix('Value error, ')}")
+            err.print(f"[red]{where}:[/red] {esc(str(e['msg']).removeprefix('Value error, '))}")
         raise SystemExit(2) from None
 
 
@@ -52,13 +54,14 @@ def friendly(fn: F) -> F:
             return fn(*args, **kwargs)
         except NetworkFileError as exc:
             err.print(
-                f"[red]{exc.path or 'network file'} is not valid[/red] ({len(exc.problems)} problem(s)):"
+                f"[red]{esc(exc.path or 'network file')} is not valid[/red]"
+                f" ({len(exc.problems)} problem(s)):"
             )
             for p in exc.problems:
-                err.print(f"  [bold]{p.field or '(file)'}[/bold]: {p.message}")
+                err.print(f"  [bold]{esc(p.field or '(file)')}[/bold]: {esc(p.message)}")
             raise SystemExit(1) from None
         except (LeernetError, ValueError) as exc:
-            err.print(f"[red]error:[/red] {exc}")
+            err.print(f"[red]error:[/red] {esc(exc)}")
             raise SystemExit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -179,8 +182,8 @@ def export(slug: str, fmt: str, out_file: Path | None) -> None:
     if out_file is None:
         sys.stdout.buffer.write(data)
     else:
-        out_file.write_bytes(data)
-        err.print(f"written to {out_file}")
+        write_bytes(out_file, data)
+        err.print(f"written to {esc(out_file)}")
 
 
 @main.command()

@@ -12,7 +12,7 @@ from rich.console import Console
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from leernet import facts, registry
+from leernet import facts, private, registry
 from leernet.build import Factory
 from leernet.changes import Changes, diff, organiser_sentences, session_sentences
 from leernet.errors import LeernetError, NetworkFileError, Problem
@@ -25,6 +25,7 @@ from leernet.show import show_network
 from leernet.store import open_store
 from leernet.store import schema as t
 from leernet.store.engine import sqlite_path
+from leernet.terminal import esc
 
 
 class _Rollback(Exception):  # noqa: N818 - control flow for --dry-run, never escapes
@@ -45,8 +46,8 @@ def check_network(
             [Problem(f"template {p.template}", str(p)) for p in problems], str(path)
         )
     for w in loaded.warnings:
-        err.print(f"[yellow]warning[/yellow] {w}")
-    out.print(f"[green]{path} is valid[/green] ({len(loaded.warnings)} warning(s))")
+        err.print(f"[yellow]warning[/yellow] {esc(w)}")
+    out.print(f"[green]{esc(path)} is valid[/green] ({len(loaded.warnings)} warning(s))")
     return loaded.network
 
 
@@ -73,11 +74,11 @@ def _safe(text: str) -> str:
 
 
 def write_eml(out_dir: Path, messages: Sequence[Outgoing]) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private.make_dirs(out_dir)
     written = []
     for i, m in enumerate(messages, start=1):
         path = out_dir / f"{i:03d}-{_safe(m.kind)}-{_safe(m.recipient)}.eml"
-        path.write_bytes(m.raw)
+        private.write_bytes(path, m.raw)  # every participant's reply token is in these
         written.append(path)
     return written
 
@@ -114,7 +115,9 @@ async def _queue(
     if dry_run:
         assert out_dir is not None
         paths = write_eml(out_dir, messages)
-        out.print(f"dry run: wrote {len(paths)} message(s) to {out_dir}; nothing was sent or saved")
+        out.print(
+            f"dry run: wrote {len(paths)} message(s) to {esc(out_dir)}; nothing was sent or saved"
+        )
         raise _Rollback
     new = await enqueue(conn, messages, now)
     out.print(f"queued {new} message(s); [bold]leernet run[/bold] sends them")
@@ -142,7 +145,7 @@ async def start_network(
                 reg = await registry.register(conn, network, source, factory.secret, now)
                 messages = start_messages(factory, reg, now)
                 out.print(
-                    f"{network.slug}: {len(reg.active_members)} invite(s), "
+                    f"{esc(network.slug)}: {len(reg.active_members)} invite(s), "
                     f"{len(messages) - len(reg.active_members)} manager note(s)"
                 )
                 await _queue(conn, messages, now, out, dry_run=dry_run, out_dir=out_dir)
@@ -170,12 +173,12 @@ async def update_network(
                 new = with_registered_slots(loaded.network, reg.network.series)
                 changes = diff(reg.network, new, await facts.answered_questions(conn, reg.id))
                 for w in loaded.warnings:
-                    out.print(f"[yellow]warning[/yellow] {w}")
+                    out.print(f"[yellow]warning[/yellow] {esc(w)}")
                 if changes.empty:
-                    out.print(f"{new.slug}: nothing changed")
+                    out.print(f"{esc(new.slug)}: nothing changed")
                     return
                 for sentence in organiser_sentences(changes, new):
-                    out.print(f"  • {sentence}")
+                    out.print(f"  • {esc(sentence)}")
                 source = path.read_text(encoding="utf-8")
                 reg2 = await registry.save_update(
                     conn,
@@ -275,7 +278,8 @@ async def erase_participant(slug: str, email: str, settings: Settings, out: Cons
         if pid is None:
             raise LeernetError(f"{email} is not a participant of {slug}")
     out.print(
-        f"erased the answers, replies and raw mail of {email} in {slug}; their pending messages are cancelled"
+        f"erased the answers, replies and raw mail of {esc(email)} in {esc(slug)};"
+        " their pending messages are cancelled"
     )
 
 
@@ -303,7 +307,7 @@ async def purge_network(
                 )
             data = await report.export(conn, slug)
         # The organiser's copy is written before anything is deleted.
-        out_file.write_text(report.export_json(data), encoding="utf-8")
+        private.write_bytes(out_file, report.export_json(data).encode("utf-8"))
         async with engine.begin() as conn:
             await record.purge_network(conn, reg.id, now)
-    out.print(f"exported {slug} to {out_file}, then deleted its free text and raw mail")
+    out.print(f"exported {esc(slug)} to {esc(out_file)}, then deleted its free text and raw mail")

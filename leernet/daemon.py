@@ -20,13 +20,14 @@ from datetime import UTC, datetime
 from rich.console import Console
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leernet.build import Factory
 from leernet.errors import LeernetError, MailboxError
 from leernet.followups import step_builder
+from leernet.mailer.budget import headline
 from leernet.mailer.imap import ImapSession
-from leernet.mailer.inbox import Inbox
+from leernet.mailer.inbox import Disposition, Inbox
 from leernet.mailer.outbox import PENDING_STATES, DrainResult, Outbox
 from leernet.notices import failure_notifier, notify
 from leernet.planner import planner_pass
@@ -34,6 +35,7 @@ from leernet.process import Processor
 from leernet.settings import Settings
 from leernet.store import daemon_lock, open_store, state
 from leernet.store import schema as t
+from leernet.tokens import token_from_address
 from leernet.watchdog import Notifier
 
 log = logging.getLogger("leernet.daemon")
@@ -74,6 +76,7 @@ class Service:
             self.processor,
             self.now,
             on_login_refused=self.login_refused,
+            on_set_aside=self.set_aside,
         )
         self.build = step_builder(self.factory)
 
@@ -90,6 +93,40 @@ class Service:
                 now=now,
                 values={"mailbox": self.inbox.mailbox, "reason": str(exc)[:300]},
             )
+        self.kick.set()
+
+    async def set_aside(
+        self, conn: AsyncConnection, inbox_id: int, raw: bytes, disposition: Disposition
+    ) -> None:
+        """Tell a person about a mail the inbox set aside unprocessed (error, budget, crash).
+
+        The organiser of the network whose reply address the mail was sent to, as
+        for other attention mail; else the admin or the organisers (``notify``).
+        """
+        head = headline(raw)
+        tokens = [
+            tok
+            for a in head.recipients[:20]
+            if (tok := token_from_address(self.settings.service_address, a))
+        ]
+        network_id = None
+        if tokens:
+            query = select(t.participants.c.network_id).where(t.participants.c.token.in_(tokens))
+            network_id = (await conn.execute(query.limit(1))).scalar()
+        await notify(
+            conn,
+            self.factory,
+            key=f"notice/attention/{inbox_id}",
+            network_id=network_id,
+            topic="attention",
+            now=self.now(),
+            values={
+                "sender": head.sender[:200] or "?",
+                "subject": head.subject[:200] or "-",
+                "folder": self.settings.imap_attention_folder,
+                "reason": disposition.reason[:500],
+            },
+        )
         self.kick.set()
 
     async def plan_once(self) -> datetime | None:

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from leernet import facts, registry
 from leernet.errors import LeernetError
 from leernet.store import schema as t
+from leernet.terminal import PlainTable, esc
 from leernet.textfmt import decimal
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ async def status(conn: AsyncConnection, slug: str) -> StatusReport:
 
 def _table(title: str) -> Table:
     """A table of ``leernet status``: compact, so that it fits 80 columns."""
-    return Table(
+    return PlainTable(
         title=title,
         title_justify="left",
         box=box.SIMPLE_HEAD,
@@ -128,7 +129,7 @@ def render_status(report: StatusReport, console: Console) -> None:
     from zoneinfo import ZoneInfo  # noqa: PLC0415 - only rendering needs the zone
 
     zone = ZoneInfo(report.timezone)
-    console.print(f"[bold]{report.name}[/bold] ({report.slug})")
+    console.print(f"[bold]{esc(report.name)}[/bold] ({esc(report.slug)})")
     sessions = _table("Sessions")
     sessions.add_column("#", justify="right")
     sessions.add_column("date", no_wrap=True)

@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     templates_dir: Path | None = None
     send_give_up_hours: float = 5 * 24
     max_message_bytes: int = 25 * 1024 * 1024
+    # CPU seconds one incoming mail may take; over it the mail is set aside (0: no limit).
+    mail_budget_seconds: float = Field(default=5.0, ge=0)
     retention_days: int = 365
 
     @model_validator(mode="after")

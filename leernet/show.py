@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from leernet.model import Network
+from leernet.terminal import PlainTable as Table
+from leernet.terminal import esc
 from leernet.textfmt import when
 
 _KIND = {"kickoff": "kick-off", "session": "session", "closing": "closing"}
@@ -13,20 +15,25 @@ _KIND = {"kickoff": "kick-off", "session": "session", "closing": "closing"}
 
 def show_network(network: Network, console: Console) -> None:
     console.print(
-        f"[bold]{network.name}[/bold]  ({network.slug}, {network.language}, {network.timezone})"
+        f"[bold]{esc(network.name)}[/bold]  "
+        f"({esc(network.slug)}, {network.language}, {esc(network.timezone)})"
     )
-    console.print(f"Goal: {network.goal}")
-    console.print(f"Organiser: {network.organiser.name} <{network.organiser.email}>")
+    console.print(f"Goal: {esc(network.goal)}")
+    console.print(f"Organiser: {esc(network.organiser.name)} <{esc(network.organiser.email)}>")
     place = " · ".join(x for x in (network.location, network.online_url) if x)
     if place:
-        console.print(f"Where: {place}")
+        console.print(f"Where: {esc(place)}")
     sessions = Table(title=f"{len(network.sessions)} sessions", title_justify="left")
     for col in ("#", "kind", "when (local)", "title", "work form / speaker", "where"):
         sessions.add_column(col, overflow="fold")
     for s in network.sessions:
         extra = " / ".join(x for x in (s.work_form, s.speaker) if x)
         where = s.location or s.online_url or ""
-        title = f"[strike]{s.title}[/strike] (cancelled)" if s.cancelled else s.title
+        title = (
+            Text.from_markup(f"[strike]{esc(s.title)}[/strike] (cancelled)")
+            if s.cancelled
+            else s.title
+        )
         sessions.add_row(
             str(s.number),
             _KIND[s.kind.value],

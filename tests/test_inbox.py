@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from leernet.errors import MailboxError, MessageError
 from leernet.mailer import inbox as inbox_module
 from leernet.mailer.archive import message_id
+from leernet.mailer.budget import Budget, BudgetExceeded
 from leernet.mailer.imap import parse_delimiter, parse_fetch, parse_search, server_folder, uid_set
 from leernet.mailer.inbox import Disposition, Inbox, InboxResult
 from leernet.store import imap_state, inbox, open_store
@@ -54,17 +56,40 @@ def mail(n: int, subject: str = "", body: str = "", message_id: str = "") -> byt
     ).encode()
 
 
+# Enough pure-Python steps to take seconds: a budget of milliseconds stops it long before.
+BURN_STEPS = 30_000_000
+
+
+def burn(steps: int = BURN_STEPS) -> int:
+    """A pure-Python loop of ``steps`` steps; returns how many it completed."""
+    done = 0
+    for _ in range(steps):
+        done += 1
+    return done
+
+
 @dataclass
 class Recorder:
-    """A processor: 'attention' in the Subject sets the mail aside, 'explode' raises."""
+    """A processor: 'attention' in the Subject sets the mail aside, 'explode' raises, 'burn' loops."""
 
     calls: list[bytes] = field(default_factory=list)
     proxy: FaultProxy | None = None  # cut after each success: a crash between commit and MOVE
+    burnt: list[int] = field(default_factory=list)  # steps done by each 'burn' that returned
 
     async def __call__(self, conn: AsyncConnection, row_id: int, raw: bytes) -> Disposition:
         self.calls.append(raw)
         stored = (await conn.execute(select(inbox.c.raw).where(inbox.c.id == row_id))).scalar()
         assert stored == raw  # runs inside the archive transaction
+        if b"burn-cpu" in raw:
+            self.burnt.append(burn())
+        if b"burn-regex" in raw:
+            # Catastrophic backtracking: 2**40 steps inside the C regex engine.
+            self.burnt.append(bool(re.match(r"(a+)+$", "a" * 40 + "b")))
+        if b"burn-swallowed" in raw:
+            try:  # a parser that catches everything must not keep the hang going
+                self.burnt.append(burn())
+            except Exception:
+                self.burnt.append(-1)
         if b"explode-leernet" in raw:
             raise MessageError("could not understand this reply")
         if b"explode-bug" in raw:
@@ -106,7 +131,17 @@ def dovecot_without_move() -> Iterator[DovecotServer]:
 
 def make_inbox(engine: AsyncEngine, account: ImapAccount, processor: Any, **settings: Any) -> Inbox:
     batch = settings.pop("batch_size", 100)
-    return Inbox(engine, account.settings(**settings), processor, lambda: NOW, batch_size=batch)
+    on_set_aside = settings.pop("on_set_aside", None)
+    # The in-flight log lives beside the database: the test's, not one in the working directory.
+    settings.setdefault("database_url", engine.url.render_as_string(hide_password=False))
+    return Inbox(
+        engine,
+        account.settings(**settings),
+        processor,
+        lambda: NOW,
+        batch_size=batch,
+        on_set_aside=on_set_aside,
+    )
 
 
 def via(proxy: FaultProxy, account: ImapAccount) -> ImapAccount:
@@ -320,6 +355,64 @@ class TestDovecot:
         assert [r.raw for r in stored] == raws
         assert await messages(dovecot, ATTENTION) == raws[:2]
 
+    @pytest.mark.parametrize("marker", ["burn-cpu", "burn-regex", "burn-swallowed"])
+    async def test_a_mail_over_its_budget_is_set_aside_and_the_batch_goes_on(
+        self,
+        engine: AsyncEngine,
+        dovecot: ImapAccount,  # noqa: F811
+        marker: str,
+    ) -> None:
+        """A mail whose processing runs over its CPU budget is archived as 'budget' in needs-attention and reported; the rest of the batch is processed."""
+        raws = [mail(1), mail(2), mail(3, marker), mail(4), mail(5, "attention")]
+        await append(dovecot, *raws)
+        recorder = Recorder()
+        told: list[tuple[int, bytes, Disposition]] = []
+
+        async def on_set_aside(
+            _conn: AsyncConnection, row_id: int, raw: bytes, disposition: Disposition
+        ) -> None:
+            told.append((row_id, raw, disposition))
+
+        box = make_inbox(
+            engine, dovecot, recorder, mail_budget_seconds=0.05, on_set_aside=on_set_aside
+        )
+        assert await box.run_once() == InboxResult(fetched=5, processed=5, moved=5)
+        stored = await rows(engine)
+        assert [(r.raw, r.outcome, r.folder) for r in stored] == [
+            (raws[0], "evaluation", PROCESSED),
+            (raws[1], "evaluation", PROCESSED),
+            (raws[2], "budget", ATTENTION),
+            (raws[3], "evaluation", PROCESSED),
+            (raws[4], "unknown", ATTENTION),
+        ]
+        assert "LEERNET_MAIL_BUDGET_SECONDS" in stored[2].reason
+        assert recorder.burnt == []  # no burn ran to its end
+        assert recorder.calls.count(raws[2]) == 1  # not run again when the batch is redone
+        assert [(row_id, raw, d.outcome) for row_id, raw, d in told] == [
+            (stored[2].id, raws[2], "budget")
+        ]
+        assert await messages(dovecot, ATTENTION) == [raws[2], raws[4]]
+        assert await messages(dovecot, PROCESSED) == [raws[0], raws[1], raws[3]]
+
+    async def test_a_mail_the_processor_fails_on_is_reported(
+        self,
+        engine: AsyncEngine,
+        dovecot: ImapAccount,  # noqa: F811
+    ) -> None:
+        """A mail set aside because the processor raised is reported (a person is told); mails the processor set aside itself are not reported twice."""
+        raws = [mail(1, "explode-bug"), mail(2, "attention"), mail(3)]
+        await append(dovecot, *raws)
+        told: list[tuple[bytes, str]] = []
+
+        async def on_set_aside(
+            _conn: AsyncConnection, _row_id: int, raw: bytes, disposition: Disposition
+        ) -> None:
+            told.append((raw, disposition.outcome))
+
+        box = make_inbox(engine, dovecot, Recorder(), on_set_aside=on_set_aside)
+        await box.run_once()
+        assert told == [(raws[0], "error")]
+
     async def test_too_large_mail_is_kept_by_its_header(
         self,
         engine: AsyncEngine,
@@ -460,6 +553,46 @@ class TestPymap:
             await asyncio.wait_for(task, 10)
 
 
+class TestBudget:
+    def test_the_budget_stops_a_loop_by_counting_its_steps(self) -> None:
+        """A tiny budget stops a loop of 30 million steps long before its end."""
+        steps = [0]
+
+        def counted() -> None:
+            for _ in range(BURN_STEPS):
+                steps[0] += 1
+
+        with pytest.raises(BudgetExceeded), Budget(0.02).limit():
+            counted()
+        assert 0 < steps[0] < BURN_STEPS
+
+    def test_a_block_within_its_budget_is_untouched_and_leaves_no_timer(self) -> None:
+        """A block that finishes in time runs to its end and leaves the CPU timer and handler as found."""
+        import signal  # noqa: PLC0415
+
+        before = signal.getsignal(signal.SIGPROF)
+        with Budget(5).limit():
+            assert burn(1000) == 1000
+        assert signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0)
+        assert signal.getsignal(signal.SIGPROF) is before
+
+    def test_off_the_main_thread_the_budget_is_off(self) -> None:
+        """In a worker thread (no signals there) the block simply runs: it degrades, never breaks."""
+        import threading  # noqa: PLC0415
+
+        done: list[int] = []
+        thread = threading.Thread(target=lambda: done.append(_limited(Budget(0.001))))
+        thread.start()
+        thread.join()
+        assert done == [200_000]
+
+
+def _limited(budget: Budget) -> int:
+    assert not budget.enabled
+    with budget.limit():
+        return burn(200_000)
+
+
 class TestOutage:
     async def test_unreachable_server_is_logged_once(
         self, engine: AsyncEngine, caplog: pytest.LogCaptureFixture
@@ -492,3 +625,90 @@ class TestOutage:
         account = ImapAccount("127.0.0.1", free_port(), "netwerk")
         with pytest.raises(MailboxError, match="connect"):
             await make_inbox(engine, account, Recorder()).run_once()
+
+
+@pytest.mark.postgres
+class TestPostgres:
+    async def test_a_mail_over_budget_on_postgresql_spares_the_other_tasks(
+        self,
+        postgres_url: str,  # a fixture of tests/conftest.py
+        pymap: ImapAccount,  # noqa: F811
+        tmp_path: Any,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """On PostgreSQL, where the processor awaits the server, only the mail over budget is stopped: a busy task beside it is never, and the in-flight log is a file in the working directory."""
+        from sqlalchemy import text  # noqa: PLC0415
+
+        from leernet.mailer.inflight import InFlight  # noqa: PLC0415
+
+        monkeypatch.chdir(tmp_path)
+        engine = await open_store(postgres_url)
+        try:
+            async with engine.begin() as conn:  # the session's cluster is shared by tests
+                await conn.execute(text("TRUNCATE inbox, imap_state RESTART IDENTITY CASCADE"))
+            raws = [mail(1), mail(2, "burn-cpu"), mail(3)]
+            await append(pymap, *raws)
+            stop = asyncio.Event()
+            rounds = [0]
+
+            async def busy() -> None:  # CPU in another task, between the processor's awaits
+                while not stop.is_set():
+                    burn(20_000)
+                    rounds[0] += 1
+                    await asyncio.sleep(0)
+
+            beside = asyncio.create_task(busy())
+            box = make_inbox(
+                engine, pymap, Recorder(), database_url=postgres_url, mail_budget_seconds=0.05
+            )
+            try:
+                assert await box.run_once() == InboxResult(fetched=3, processed=3, moved=3)
+            finally:
+                stop.set()
+                await beside  # raises here if the budget had struck the wrong task
+            stored = await rows(engine)
+            assert [r.outcome for r in stored] == ["evaluation", "budget", "evaluation"]
+            assert rounds[0] > 0
+            path = InFlight.for_store(postgres_url).path
+            assert path is not None
+            assert path.parent == tmp_path
+            assert path.name.startswith("leernet-")
+            assert not path.exists()  # removed after the commit
+        finally:
+            await engine.dispose()
+
+
+class TestInFlightLog:
+    def test_a_started_mail_without_its_end_is_the_one_to_blame(self, tmp_path: Any) -> None:
+        """Of the lines a killed process left, only a mail started and never ended is named; a cut last line is ignored."""
+        from leernet.mailer.inflight import InFlight  # noqa: PLC0415
+
+        path = tmp_path / "leernet.db.inflight"
+        done, hung = "a" * 64, "b" * 64
+        path.write_bytes(
+            b"P 7 1 2 3\n"
+            + f"S 7 1 {done}\nE 7 1\nS 7 2 {hung}\nS 7 3 {done[:20]}".encode()  # cut by the kill
+        )
+        left = InFlight(path).interrupted()
+        assert left.started == ((7, 2, hung),)
+        assert left.read_ahead == frozenset()
+
+    def test_a_batch_that_died_while_read_ahead_is_processed_one_by_one(
+        self, tmp_path: Any
+    ) -> None:
+        """A read-ahead line with no mail started after it names the batch's mails for one-by-one processing."""
+        from leernet.mailer.inflight import InFlight  # noqa: PLC0415
+
+        path = tmp_path / "leernet.db.inflight"
+        path.write_bytes(b"S 7 1 " + b"a" * 64 + b"\nE 7 1\nP 7 4 5 6\n")
+        left = InFlight(path).interrupted()
+        assert left.started == ()
+        assert left.read_ahead == {(7, 4), (7, 5), (7, 6)}
+        assert left
+
+    def test_no_file_means_nothing_in_flight(self, tmp_path: Any) -> None:
+        """Without a log (a clean stop, or an in-memory store) nothing is set aside."""
+        from leernet.mailer.inflight import InFlight  # noqa: PLC0415
+
+        assert not InFlight(tmp_path / "none.inflight").interrupted()
+        assert InFlight.for_store("sqlite+aiosqlite:///:memory:").path is None

@@ -7,6 +7,14 @@ disposition is written; then the IMAP checkpoint (UIDVALIDITY + last UID, RFC
 seen before is not processed again. A processor that raises costs one message,
 never the loop (STYLE rule 8): the batch is redone one mail per transaction,
 where that mail's transaction is rolled back and it is archived as ``error``.
+
+The last line of defence: the processor runs under a CPU-time budget
+(``mailer/budget.py``); a mail that exceeds it is archived as ``budget``, set
+aside and reported, and the batch goes on. Around each processor call the
+in-flight log (``mailer/inflight.py``) notes the mail, so that after a crash
+the next start sets that mail aside (``interrupted``) instead of running the
+processor on it again. A mail the archive sets aside itself (``error``,
+``budget``, ``interrupted``) is reported through ``on_set_aside``.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.errors import LeernetError
+from leernet.mailer.budget import Budget, BudgetExceeded
+from leernet.mailer.inflight import InFlight
 from leernet.store.schema import imap_state, inbox
 
 if TYPE_CHECKING:
@@ -48,6 +58,8 @@ class Disposition:
 
 # (the open transaction, the inbox row id, the raw bytes) -> what to record and where to move.
 Processor = Callable[[AsyncConnection, int, bytes], Awaitable[Disposition]]
+# Told, in the mail's transaction, about a mail the archive set aside without a processor's say.
+SetAside = Callable[[AsyncConnection, int, bytes, Disposition], Awaitable[None]]
 
 
 @runtime_checkable
@@ -96,6 +108,10 @@ class Archive:
         processor: Processor,
         now: Callable[[], datetime],
         max_bytes: int,
+        *,
+        budget: Budget | None = None,
+        inflight: InFlight | None = None,
+        on_set_aside: SetAside | None = None,
     ) -> None:
         self._engine = engine
         self.mailbox = mailbox
@@ -103,6 +119,13 @@ class Archive:
         self._now = now
         self._max_bytes = max_bytes
         self._moved: dict[int, list[int]] = {}  # uidvalidity -> UIDs moved, not yet written
+        self._budget = budget or Budget(0)
+        self.inflight = inflight or InFlight(None)
+        self._on_set_aside = on_set_aside
+        # (uidvalidity, uid) -> set aside without running the processor (over budget, crashed on)
+        self.skip: dict[tuple[int, int], Disposition] = {}
+        # (uidvalidity, uid) of mails to process one per transaction (a crash while reading ahead)
+        self.alone: set[tuple[int, int]] = set()
 
     async def begin(self, uidvalidity: int) -> None:
         """Start the checkpoint, or restart it when UIDVALIDITY changed (old UIDs mean nothing)."""
@@ -152,9 +175,11 @@ class Archive:
         a processor raises, the batch is rolled back and its mails are stored
         again one transaction each (``store``), so that mail alone is set aside.
         """
-        if len(batch) == 1:
-            message, too_large = batch[0]
-            return [await self.store(uidvalidity, message, folders, too_large=too_large)]
+        if len(batch) == 1 or any((uidvalidity, m.uid) in self.alone for m, _ in batch):
+            return [
+                await self.store(uidvalidity, message, folders, too_large=too_large)
+                for message, too_large in batch
+            ]
         logs: list[tuple[str, dict[str, Any]]] = []
         out: list[tuple[str, bool]] = []
         batch_aware = self._processor if isinstance(self._processor, BatchAware) else None
@@ -167,7 +192,11 @@ class Archive:
                 seen = await self._seen(conn, [_digest(m, large) for m, large in batch])
                 if batch_aware is not None:
                     small = [m.data for m, large in batch if not large]
-                    await batch_aware.prepare(conn, small)
+                    self.inflight.reading_ahead(uidvalidity, [m.uid for m, _ in batch])
+                    # One mail's budget for reading all ahead (~1 ms each); over it, the
+                    # batch is redone one mail per transaction, each with its own budget.
+                    with self._budget.limit():
+                        await batch_aware.prepare(conn, small)
                 disposed: list[dict[str, Any]] = []
                 for message, too_large in batch:
                     folder, duplicate, values = await self._store(
@@ -185,13 +214,14 @@ class Archive:
                 if disposed:
                     await conn.execute(_DISPOSED, disposed)
                 await self._checkpoint(conn, uidvalidity, max(m.uid for m, _ in batch))
-            except _ProcessorError:
+            except (_ProcessorError, BudgetExceeded):
                 await transaction.rollback()
             except BaseException:
                 await transaction.rollback()
                 raise
             else:
                 await transaction.commit()
+                self.inflight.committed()
                 for text, extra in logs:
                     log.info(text, extra=extra)
                 return out
@@ -222,6 +252,7 @@ class Archive:
                 raise
             # Not the transaction begun above when a processor error replaced it (``_store``).
             await conn.commit()
+        self.inflight.committed()
         for text, extra in logs:
             log.info(text, extra=extra)
         return folder, duplicate
@@ -270,22 +301,38 @@ class Archive:
         }
         row_id = await _insert(conn, values)
         limit = self._max_bytes
+        key = (uidvalidity, message.uid)
+        ours = True  # the archive decided, not the processor: the archive has it reported
         try:
             if too_large:
                 reason = f"{message.size} bytes, more than max_message_bytes ({limit})"
                 disposition = Disposition("too-large", reason, attention=True)
+            elif key in self.skip:
+                disposition = self.skip.pop(key)
+                log.warning("message set aside unprocessed: %s", disposition.reason, extra=extra)
             else:
-                disposition = await self._processor(conn, row_id, raw)
+                disposition = await self._process(conn, row_id, raw, key, digest)
+                ours = False
         except OperationalError:
             raise  # the database, not the mail: a full disk or a lock is reported, not set aside
-        except Exception as exc:
+        except (Exception, BudgetExceeded) as exc:
+            if isinstance(exc, BudgetExceeded):
+                # Not again in the batch's second pass: straight to needs-attention.
+                self.skip[key] = _over_budget(exc, extra)
             if not alone:
                 raise _ProcessorError from exc
             # Roll back what the processor did; keep the mail, archived as an error.
             await conn.rollback()
-            disposition = _failure(exc, extra)
+            disposition = self.skip.pop(key) if key in self.skip else _failure(exc, extra)
             await conn.begin()
             row_id = await _insert(conn, values)
+        if ours and not too_large and self._on_set_aside is not None:
+            try:
+                await self._on_set_aside(conn, row_id, raw, disposition)
+            except OperationalError:
+                raise
+            except Exception:  # the report failed, not the mail: it is set aside all the same
+                log.exception("could not report the mail set aside", extra=extra)
         folder = folders.attention if disposition.attention else folders.processed
         seen[digest] = (row_id, folder)  # a second copy later in this batch is a duplicate
         logs.append((f"archived as {disposition.outcome}", {**extra, "inbox_id": row_id}))
@@ -302,6 +349,24 @@ class Archive:
                 "processed_at": now,
             },
         )
+
+    async def _process(
+        self, conn: AsyncConnection, row_id: int, raw: bytes, key: tuple[int, int], digest: str
+    ) -> Disposition:
+        """The processor on one mail, under the budget and noted in the in-flight log."""
+        self.inflight.started(key[0], key[1], digest)
+        try:
+            with self._budget.limit():
+                disposition = await self._processor(conn, row_id, raw)
+        except BudgetExceeded:
+            # The ``S`` stays until the mail is set aside and committed: should the roll-back
+            # fail too, the next pass (``Inbox._recover``) sets it aside without running it.
+            raise
+        except BaseException:
+            self.inflight.ended(*key)  # an error is this process's to handle, not a crash
+            raise
+        self.inflight.ended(*key)
+        return disposition
 
     async def _seen(self, conn: AsyncConnection, digests: list[str]) -> _Seen:
         """Of these SHA-256 digests, those archived before: digest -> (row id, folder)."""
@@ -373,7 +438,13 @@ def _digest(message: Fetched, too_large: bool) -> str:
     return hashlib.sha256((b"header-only\0" if too_large else b"") + message.data).hexdigest()
 
 
-def _failure(exc: Exception, extra: dict[str, Any]) -> Disposition:
+def _over_budget(exc: BudgetExceeded, extra: dict[str, Any]) -> Disposition:
+    log.error("processing exceeded its budget; message set aside", extra=extra)
+    reason = f"{exc}; set aside unprocessed (LEERNET_MAIL_BUDGET_SECONDS)"
+    return Disposition("budget", reason, attention=True)
+
+
+def _failure(exc: BaseException, extra: dict[str, Any]) -> Disposition:
     reason = str(exc) or type(exc).__name__
     if isinstance(exc, LeernetError):
         log.warning("message set aside: %s", reason, extra=extra)

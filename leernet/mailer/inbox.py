@@ -9,6 +9,8 @@ Exactly once, whatever breaks (DESIGN.md "Nothing is lost"):
    commit). A UID already archived under this UIDVALIDITY is only moved again.
    (Not ``UID SEARCH UID last+1:*``: that misses those leftovers, and ``n:*``
    always matches the highest UID even when it is below n, RFC 3501 6.4.8.)
+   After a crash, the mail the last process died on (the in-flight log,
+   ``mailer/inflight.py``) is archived and set aside first, unprocessed.
 3. The rest is fetched in batches of at most 100 (MAIL-NOTES gotcha 1), sizes
    first: a mail over ``max_message_bytes`` is archived by its header only.
    Each batch is stored and processed in one transaction (``Archive.store_batch``;
@@ -27,14 +29,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from leernet.errors import MailboxError
-from leernet.mailer.archive import Archive, Disposition, Folders, Processor
+from leernet.mailer.archive import Archive, Disposition, Folders, Processor, SetAside
+from leernet.mailer.budget import Budget
 from leernet.mailer.imap import Fetched, ImapSession, server_folder
+from leernet.mailer.inflight import InFlight
 from leernet.store.engine import store_errors
 
 if TYPE_CHECKING:
@@ -82,6 +87,7 @@ class Inbox:
         *,
         batch_size: int = BATCH,
         on_login_refused: Callable[[Exception], Awaitable[None]] | None = None,
+        on_set_aside: SetAside | None = None,
     ) -> None:
         self._settings = settings
         # Called once per outage when the server refuses our login: only a person can fix
@@ -89,7 +95,16 @@ class Inbox:
         self._on_login_refused = on_login_refused
         self._batch = max(1, min(batch_size, BATCH))
         self.mailbox = f"{settings.imap_user}@{settings.imap_host}/{settings.imap_folder}"
-        self._archive = Archive(engine, self.mailbox, processor, now, settings.max_message_bytes)
+        self._archive = Archive(
+            engine,
+            self.mailbox,
+            processor,
+            now,
+            settings.max_message_bytes,
+            budget=Budget(settings.mail_budget_seconds),
+            inflight=InFlight.for_store(settings.database_url),
+            on_set_aside=on_set_aside,
+        )
         self._outage = False
         self._now = now
         self.last_contact: datetime | None = None  # the last pass that read the folder
@@ -173,7 +188,38 @@ class Inbox:
             await session.ensure_folder(folder)
         uidvalidity = await session.select(s.imap_folder)
         await self._archive.begin(uidvalidity)
-        return _Pass(uidvalidity, Folders(processed, attention))
+        p = _Pass(uidvalidity, Folders(processed, attention))
+        # At every (re)connection: after a crash, or a pass that failed while a mail was in hand.
+        await self._recover(session, p)
+        return p
+
+    async def _recover(self, session: ImapSession, p: _Pass) -> None:
+        """Set aside, unprocessed, the mail a previous process (or pass) died on; before anything else."""
+        archive = self._archive
+        left = archive.inflight.interrupted()
+        if not left:
+            return
+        archive.alone |= {key for key in left.read_ahead if key[0] == p.uidvalidity}
+        died_on = {uid: digest for uv, uid, digest in left.started if uv == p.uidvalidity}
+        found = (
+            await session.fetch(sorted(died_on), "(UID RFC822.SIZE BODY.PEEK[])") if died_on else []
+        )
+        for message in found:
+            if hashlib.sha256(message.data).hexdigest() != died_on.get(message.uid):
+                continue  # not the mail that was in hand
+            reason = (
+                "the service stopped while processing this mail (a crash, or it was killed);"
+                " set aside unprocessed so that it cannot stop the service again"
+            )
+            log.error(
+                "mail set aside: the last run stopped while processing it",
+                extra={"mailbox": self.mailbox, "uid": message.uid},
+            )
+            archive.skip[(p.uidvalidity, message.uid)] = Disposition(
+                "interrupted", reason, attention=True
+            )
+            await archive.store(p.uidvalidity, message, p.folders, too_large=False)
+        archive.inflight.clear()
 
     async def _sync(self, session: ImapSession, p: _Pass) -> InboxResult:
         uids = await session.search_all()

@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from leernet.errors import StoreError
+from leernet.private import create_file
 from leernet.store.inloop import connect_for
 from leernet.store.schema import (
     SCHEMA_VERSION,
@@ -116,6 +117,12 @@ def create_engine(url: str) -> AsyncEngine:
 
 async def open_store(url: str) -> AsyncEngine:
     """Open the database and bring its schema up to date."""
+    path = sqlite_path(url)
+    if path is not None:
+        # SQLite creates its file 0644 under umask 022, and its -wal/-shm files take the
+        # database's mode: made 0600 first, none of them is readable by other users.
+        with contextlib.suppress(FileNotFoundError):  # no such folder: SQLite says so below
+            create_file(path)
     engine = create_engine(url)
     try:
         await migrate(engine)
