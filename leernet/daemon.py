@@ -286,6 +286,14 @@ async def run_daemon(
     """Run the service (or one pass with ``once``); return the process exit code."""
     settings.secret_value()
     engine = await open_store(settings.database_url)
+    stop = stop or asyncio.Event()
+    notifier = notifier or Notifier()
+    alive: asyncio.Task[None] | None = None
+    if not once:
+        # Started as far as systemd is concerned, also while waiting as a standby: the
+        # watchdog then guards the wait too.
+        notifier.send("READY=1")
+        alive = asyncio.create_task(notifier.keep_alive(stop))
     try:
         # On PostgreSQL a second daemon waits here as a hot standby (``store.lock``).
         async with daemon_lock(engine, settings.database_url, wait=not once) as lock:
@@ -296,14 +304,11 @@ async def run_daemon(
                 await check_mailbox(settings)
             if once:
                 return await _once(service, inbox=inbox, console=console)
-            stop = stop or asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.add_signal_handler(sig, stop.set)
             log.info("leernet runs", extra={"event": "started"})
-            notifier = notifier or Notifier()
-            notifier.send("READY=1")
             if ready is not None:
                 await ready()
             async with asyncio.TaskGroup() as tg:
@@ -315,7 +320,6 @@ async def run_daemon(
                     loops.append(tg.create_task(service.receiver_loop(stop)))
                 tg.create_task(_stop_when_lost(lock.lost, stop, loops))
                 tg.create_task(service.heartbeat_loop(stop))
-                tg.create_task(notifier.keep_alive(stop))
             notifier.send("STOPPING=1")
             if lock.lost.is_set():
                 # Another daemon may hold the lock now: stop, let systemd restart us as standby.
@@ -324,6 +328,10 @@ async def run_daemon(
             log.info("leernet stopped", extra={"event": "stopped"})
             return 0
     finally:
+        if alive is not None:
+            alive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await alive
         # A database that went silent (the lock lost to a network cut) must not hang the exit.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(LOST_GRACE):
