@@ -47,7 +47,7 @@ def token(email: str) -> str:
 
 def sent_message_id(email: str, kind: str = "invite") -> str:
     """The Message-ID of what we sent: the first invite (SEQUENCE 0) of ``leernet start``."""
-    return message_id(f"{kind}/{SLUG}/{email}/0", "example.org")
+    return message_id(f"{kind}/{SLUG}/{email}/0", "example.org", SECRET)
 
 
 def context(sequence: int = 0, authserv_id: str = "mx.example.org") -> Context:

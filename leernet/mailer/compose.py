@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,10 +42,16 @@ class Envelope:
     language: str = "nl"
 
 
-def message_id(key: str, domain: str) -> str:
-    """A stable Message-ID per outbox key: a resend after a crash carries the same one."""
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-    return f"<leernet.{digest}@{domain}>"
+def message_id(key: str, domain: str, secret: str) -> str:
+    """A stable Message-ID per outbox key: a resend after a crash carries the same one.
+
+    An HMAC of the key with the service's secret, not a plain hash: the key can be
+    guessed from a network's slug and an address, and a reply that cites one of our
+    Message-IDs (the fallback for mailboxes without plus addressing) must not be
+    forgeable by someone who never received that mail.
+    """
+    mac = hmac.new(secret.encode("utf-8"), b"leernet-msgid\0" + key.encode("utf-8"), "sha256")
+    return f"<leernet.{mac.hexdigest()[:32]}@{domain}>"
 
 
 def _clean(value: str) -> str:
