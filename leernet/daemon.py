@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leernet.build import Factory
+from leernet.commands import settings_warnings
 from leernet.errors import LeernetError, MailboxError
 from leernet.followups import step_builder
 from leernet.mailer.budget import headline
@@ -285,6 +286,8 @@ async def run_daemon(
 ) -> int:
     """Run the service (or one pass with ``once``); return the process exit code."""
     settings.secret_value()
+    for warning in settings_warnings(settings):
+        log.warning(warning, extra={"event": "settings"})
     engine = await open_store(settings.database_url)
     stop = stop or asyncio.Event()
     notifier = notifier or Notifier()

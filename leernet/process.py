@@ -221,7 +221,7 @@ class Processor:
         organisers = await self._organisers(conn)
         ctx = Context(
             service_address=self.service,
-            authserv_id=self.f.settings.authserv_id or self.f.settings.imap_host,
+            authserv_id=self.f.settings.authserv_id,
             lookup_token=lambda tok: by_token.get(tok.lower()),
             lookup_sent_message=lambda mid: sent.get(mid, (None, ""))[0],
             organiser_addresses=organisers,
@@ -669,7 +669,7 @@ class Processor:
             sender is not None
             and h.same_mailbox(sender, net.organiser.email)
             and any(token_matches(secret, slug, net.organiser.email, tok) for tok in tokens)
-            and h.dmarc_result(msg, self.f.settings.authserv_id or self.f.settings.imap_host)
+            and h.dmarc_result(msg, self.f.settings.authserv_id)
             != "fail"
         )
         if not verified:

@@ -57,8 +57,9 @@ class Settings(BaseSettings):
     imap_idle_seconds: float = Field(default=24 * 60, gt=0)  # re-issue IDLE well within 29 min
     imap_poll_seconds: float = Field(default=60, gt=0)
     imap_auth: str = "login"  # login | xoauth2 (password then holds the OAuth2 access token)
-    # The host name our own server writes in Authentication-Results (RFC 8601);
-    # only its verdicts are trusted. Empty: the SMTP/IMAP host.
+    # The authserv-id our own mail server writes in Authentication-Results (RFC 8601):
+    # only its DMARC verdicts are trusted. Gmail: mx.google.com; Microsoft 365 writes
+    # none: "-". Empty: no verdict is read at all (the daemon and `check` warn).
     authserv_id: str = ""
 
     # Who hears about mail that belongs to no network; empty: the organisers of running

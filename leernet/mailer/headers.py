@@ -141,33 +141,78 @@ def own_message_id(msg: Message) -> str:
     return f"<{found.group(1)}>"
 
 
+NO_AUTHSERV_ID = "-"  # our server writes Authentication-Results without one (Microsoft 365)
+_MAX_RESULTS = 50  # Authentication-Results fields read per mail
+_MAX_RESULT_CHARS = 8192  # of each: a real one is a few hundred characters
+_DMARC = re.compile(r"(?:^|;)\s*dmarc\s*=\s*([a-z]+)", re.IGNORECASE)
+# RFC 7489 11.2: a temporary or permanent error is no pass; a reply that cannot be
+# verified is set aside for a person, so these count as a fail (nothing is lost).
+_FAILING = {"fail", "temperror", "permerror"}
+
+
 def dmarc_result(msg: Message, authserv_id: str) -> str | None:
-    """DMARC result of the topmost Authentication-Results from ``authserv_id``, else None.
+    """Our own mail server's DMARC verdict: "fail", "pass", "none", ...; None when unknown.
 
     RFC 8601 2.2: ``authserv-id [version]; method=result ...``. Only our own
-    server's header is trusted; a sender can add any header claiming another
-    id (or ours, below the one our server prepends, 5 of RFC 8601).
+    server's headers are trusted, and every one of them is read (a server with
+    several milters writes one each): a fail in any is a fail. A sender can add
+    headers claiming our id (5 of RFC 8601) but only to their own harm, since
+    they can add a fail, never take one away. ``NO_AUTHSERV_ID`` is for servers
+    that write no id (Microsoft 365): then only the topmost header counts, the
+    one our server prepended. With no ``authserv_id`` configured there is no
+    verdict at all (the daemon and ``leernet check`` say so).
     """
     if not authserv_id:
         return None
+    headers = [v[:_MAX_RESULT_CHARS] for v in all_headers(msg, "Authentication-Results")]
     wanted = authserv_id.strip().lower()
-    for value in all_headers(msg, "Authentication-Results"):
-        text = _strip_comments(value)
-        head, _, rest = text.partition(";")
+    results: list[str] = []
+    for value in headers[:_MAX_RESULTS]:
+        head, _, rest = _strip_comments(value).partition(";")
         parts = head.split()
+        if wanted == NO_AUTHSERV_ID:
+            if parts and "=" not in parts[0]:
+                return None  # the topmost header names a server: not ours
+            match = _DMARC.search(";" + head + ";" + rest)
+            return match.group(1).lower() if match else "none"
         if not parts or parts[0].lower() != wanted:
             continue
-        match = re.search(r"(?:^|;)\s*dmarc\s*=\s*([a-z]+)", rest, re.IGNORECASE)
-        return match.group(1).lower() if match else "none"
-    return None
+        match = _DMARC.search(rest)
+        results.append(match.group(1).lower() if match else "none")
+    if not results:
+        return None
+    if any(r in _FAILING for r in results):
+        return "fail"
+    return "pass" if "pass" in results else results[0]
 
 
 def _strip_comments(value: str) -> str:
-    previous = None
-    while previous != value:  # nested comments, innermost first
-        previous = value
-        value = re.sub(r"\([^()]*\)", " ", value)
-    return value
+    """``value`` without its RFC 5322 comments (nested, quoted pairs), in one pass."""
+    out: list[str] = []
+    depth = 0
+    escaped = quoted = False
+    for ch in value:
+        if escaped:
+            escaped = False
+            if depth == 0:
+                out.append(ch)
+            continue
+        if ch == "\\":
+            escaped = True
+            if depth == 0:
+                out.append(ch)
+        elif quoted or (ch == '"' and depth == 0):
+            quoted = quoted != (ch == '"')  # a "(" inside a quoted string is no comment
+            out.append(ch)
+        elif ch == "(":
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+            if depth == 0:
+                out.append(" ")
+        elif depth == 0:
+            out.append(ch)
+    return "".join(out)
 
 
 def decoded(value: str) -> str:

@@ -154,8 +154,7 @@ class Desk:
         return await self._preview(conn, msg, sender, source, inbox_id)
 
     def _verified(self, msg: Message) -> bool:
-        authserv = self.settings.authserv_id or self.settings.imap_host
-        return h.dmarc_result(msg, authserv) != "fail"
+        return h.dmarc_result(msg, self.settings.authserv_id) != "fail"
 
     async def _preview(
         self, conn: AsyncConnection, msg: Message, sender: str, source: str, inbox_id: int
