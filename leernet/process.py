@@ -669,8 +669,7 @@ class Processor:
             sender is not None
             and h.same_mailbox(sender, net.organiser.email)
             and any(token_matches(secret, slug, net.organiser.email, tok) for tok in tokens)
-            and h.dmarc_result(msg, self.f.settings.authserv_id)
-            != "fail"
+            and h.dmarc_result(msg, self.f.settings.authserv_id) != "fail"
         )
         if not verified:
             return None  # classify decides: it will be put aside for a person
