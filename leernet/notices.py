@@ -38,6 +38,13 @@ _TEXT = {
         "message.title": "{name} stuurde een bericht",
         "message.what": "{name} antwoordde op een mail van het netwerk (onderwerp: {subject}). Het antwoord is geen evaluatie; je leest het hieronder.",
         "message.todo": "Antwoord {name} rechtstreeks als dat nodig is ({address}).",
+        "strangers.title": "Mails die de dienst niet kon nagaan",
+        "strangers.what": "Sinds {since} kwamen er {count} mail(s) binnen van {senders} afzender(s) die de dienst niet als deelnemer kon herkennen. Ze staan in de map '{folder}' van de dienstmailbox. Er is niets naar de afzenders gestuurd.",
+        "strangers.todo": "Meestal hoef je niets te doen. Wacht je op een antwoord van een deelnemer, kijk dan in de map en verwerk het zelf. Open geen links of bijlagen uit die mails: wat hieronder staat, schreef de afzender, niet leernet. Je krijgt hierover hoogstens één mail per dag.",
+        "strangers.unknown": "{n} zonder antwoordadres of verwijzing naar een mail van het netwerk",
+        "strangers.rejected": "{n} waarvan de afzender niet overeenkomt met de deelnemer (mogelijk vervalst)",
+        "strangers.line": "afzender volgens de mail: {sender}; onderwerp volgens de afzender: «{subject}»",
+        "strangers.more": "en nog {n} andere",
     },
     "en": {
         "attention.title": "A mail needs your attention",
@@ -55,6 +62,13 @@ _TEXT = {
         "message.title": "{name} sent a message",
         "message.what": "{name} replied to a mail of the network (subject: {subject}). It is not an evaluation; you can read it below.",
         "message.todo": "Answer {name} directly if needed ({address}).",
+        "strangers.title": "Mail the service could not verify",
+        "strangers.what": "Since {since}, {count} mail(s) arrived from {senders} sender(s) that the service could not recognise as participants. They are in the folder '{folder}' of the service mailbox. Nothing was sent to the senders.",
+        "strangers.todo": "Usually there is nothing to do. If you are waiting for a participant's answer, look in the folder and handle it yourself. Do not open links or attachments from these mails: what follows was written by the sender, not by leernet. You get at most one such mail a day.",
+        "strangers.unknown": "{n} without a reply address or reference to a mail of the network",
+        "strangers.rejected": "{n} whose sender does not match the participant (possibly forged)",
+        "strangers.line": "sender according to the mail: {sender}; subject according to the sender: «{subject}»",
+        "strangers.more": "and {n} more",
     },
 }
 
@@ -165,18 +179,53 @@ async def notify(
     details: Sequence[str] = (),
 ) -> int:
     """Queue one notice per organiser concerned; ``key`` makes it once-only."""
+    messages = await compose(
+        conn,
+        factory,
+        key=key,
+        network_id=network_id,
+        topic=topic,
+        now=now,
+        values=values,
+        details=details,
+    )
+    return await enqueue(conn, messages, now)
+
+
+def text(language: str, key: str, **values: object) -> str:
+    """A notice's text ``key`` (e.g. ``strangers.line``) in ``language``, filled in."""
+    return _t(language, key, **values)
+
+
+async def compose(
+    conn: AsyncConnection,
+    factory: Factory,
+    *,
+    key: str,
+    network_id: int | None,
+    topic: str,
+    now: datetime,
+    values: dict[str, object] | Callable[[str], dict[str, object]],
+    details: Sequence[str] | Callable[[str], Sequence[str]] = (),
+) -> list[Outgoing]:
+    """One notice per organiser concerned, composed, not queued (``notify`` queues them).
+
+    ``values`` and ``details`` may be functions of the recipient's language.
+    """
     messages: list[Outgoing] = []
     for network, nid, person in await _recipients(conn, factory, network_id, now):
         lang = network.language if network is not None else "nl"
+        given = values(lang) if callable(values) else values
+        lines = details(lang) if callable(details) else details
         # Every text may name the network for a command ('leernet status {slug}').
-        texts = {"slug": network.slug if network is not None else "SLUG", **values}
+        texts = {"slug": network.slug if network is not None else "SLUG", **given}
         context = views.notice(
             network,
             title=_t(lang, f"{topic}.title", **texts),
             what_happened=_t(lang, f"{topic}.what", **texts),
-            why=str(values.get("reason", "")),
+            why=str(given.get("reason", "")),
             what_to_do=_t(lang, f"{topic}.todo", **texts),
-            details=details,
+            details=lines,
             recipient_name=person.name,
             language=lang,
         )
@@ -193,7 +242,7 @@ async def notify(
                 now=now,
             )
         )
-    return await enqueue(conn, messages, now)
+    return messages
 
 
 def _placeholder(language: str) -> Network:

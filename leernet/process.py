@@ -42,6 +42,7 @@ from leernet.notices import notify
 from leernet.registry import Member, Registered
 from leernet.rollcall import parse_rollcall
 from leernet.store import schema as t
+from leernet.strangers import StrangerDigests, stranger_of
 from leernet.tokens import token_from_address, token_matches
 
 log = logging.getLogger("leernet.process")
@@ -136,6 +137,7 @@ class Processor:
         self.service = factory.settings.service_address
         self._organiser_cache: tuple[float, frozenset[str]] | None = None
         self._batch: _Batch | None = None
+        self.strangers = StrangerDigests(factory)  # one digest a day of unverified mail
 
     async def prepare(self, conn: AsyncConnection, raws: list[bytes]) -> None:
         """Read a FETCH batch's mails and look up their tokens and references in two queries.
@@ -185,7 +187,7 @@ class Processor:
         msg, tokens, refs = one.msg, one.tokens, list(one.refs)
         if isinstance(msg, Classification):
             # Too large, too deep, too odd to read: kept and put aside, and a person is told.
-            await self._attention(conn, msg, inbox_id)
+            await self._attention(conn, msg, inbox_id, raw=raw)
             return Disposition(msg.outcome.value, msg.reason, attention=True)
         if batch is not None:
             by_token = {tok: batch.by_token[tok] for tok in tokens if tok in batch.by_token}
@@ -218,7 +220,10 @@ class Processor:
             # mail it answers): that network's organiser is the one to tell.
             named = [cand.network_id for cand in by_token.values()]
             named += [cand.network_id for cand, _ in sent.values() if cand is not None]
-            await self._attention(conn, c, inbox_id, named[0] if named else None)
+            nid = named[0] if named else None
+            await self._attention(conn, c, inbox_id, nid, raw=raw)
+            # The network is kept with the mail: its daily digest counts it (strangers.py).
+            return Disposition(c.outcome.value, c.reason, attention=True, network_id=nid)
         return Disposition(c.outcome.value, c.reason, attention=c.attention)
 
     # -- looking things up ------------------------------------------------------------
@@ -528,12 +533,24 @@ class Processor:
         network_id: int | None = None,
         *,
         reason: str = "",
+        raw: bytes = b"",
     ) -> None:
         nid = (
             network_id
             if network_id is not None
             else (c.candidate.network_id if c.candidate else None)
         )
+        if raw and c.outcome in (Outcome.UNKNOWN, Outcome.REJECTED):
+            # Not verified: counted in the day's digest, never one notice per mail.
+            sender = c.from_address if "@" in c.from_address else ""
+            await self.strangers.add(
+                conn,
+                network_id=nid,
+                raw=raw,
+                stranger=stranger_of(raw, c.outcome.value, sender, c.subject),
+                now=self.now(),
+            )
+            return
         await notify(
             conn,
             self.f,
