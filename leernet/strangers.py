@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
@@ -77,8 +78,26 @@ class Stranger:
 
 @dataclass(slots=True)
 class _Tally:
+    """One open digest's counts, kept as counters: adding a mail costs the same at 10 or 10,000."""
+
     moment: datetime  # when the digest goes out
-    mails: dict[str, Stranger] = field(default_factory=dict)  # sha256 -> mail
+    seen: set[str] = field(default_factory=set)  # sha256 of the mails counted
+    first: list[Stranger] = field(default_factory=list)  # the first MAX_LINES, named
+    outcomes: Counter[str] = field(default_factory=Counter)
+    senders: set[str] = field(default_factory=set)
+    unnamed: int = 0  # mails whose sender could not be read (each counts as one)
+
+    def add(self, digest: str, stranger: Stranger) -> None:
+        if digest in self.seen:
+            return
+        self.seen.add(digest)
+        if len(self.first) < MAX_LINES:
+            self.first.append(stranger)
+        self.outcomes[stranger.outcome] += 1
+        if stranger.sender:
+            self.senders.add(stranger.sender)
+        else:
+            self.unnamed += 1
 
 
 def moment_after(now: datetime, zone: str) -> datetime:
@@ -133,7 +152,7 @@ class StrangerDigests:
         if tally is None or tally.moment != moment:
             tally = await self._load(conn, network_id, moment, now)
             self._open[network_id] = tally
-        tally.mails[hashlib.sha256(raw).hexdigest()] = stranger
+        tally.add(hashlib.sha256(raw).hexdigest(), stranger)
         language_texts = _texts(tally, moment - timedelta(days=1), zone, self.folder)
         key = f"notice/strangers/{network_id or '-'}/{moment:%Y-%m-%d}"
         messages = await notices.compose(
@@ -187,22 +206,26 @@ class StrangerDigests:
         )
         tally = _Tally(moment)
         for digest, raw, outcome in rows:
-            tally.mails[digest] = stranger_of(raw, outcome)
+            tally.add(digest, stranger_of(raw, outcome))
         return tally
 
 
 def _texts(
     tally: _Tally, since: datetime, zone: str, folder: str
 ) -> Callable[[str], tuple[dict[str, object], list[str]]]:
-    mails = list(tally.mails.values())
-    senders = {m.sender for m in mails if m.sender}
-    unnamed = sum(1 for m in mails if not m.sender)
+    count = len(tally.seen)
+    made: dict[str, tuple[dict[str, object], list[str]]] = {}
 
     def texts(lang: str) -> tuple[dict[str, object], list[str]]:
+        if lang not in made:
+            made[lang] = _make(lang)
+        return made[lang]
+
+    def _make(lang: str) -> tuple[dict[str, object], list[str]]:
         reasons = [
-            notices.text(lang, f"strangers.{outcome}", n=n)
+            notices.text(lang, f"strangers.{outcome}", n=tally.outcomes[outcome])
             for outcome in OUTCOMES
-            if (n := sum(1 for m in mails if m.outcome == outcome))
+            if tally.outcomes[outcome]
         ]
         lines = [
             notices.text(
@@ -211,14 +234,14 @@ def _texts(
                 sender=defuse(m.sender or "?", 60),
                 subject=defuse(m.subject or "-"),
             )
-            for m in mails[:MAX_LINES]
+            for m in tally.first
         ]
-        if len(mails) > MAX_LINES:
-            lines.append(notices.text(lang, "strangers.more", n=len(mails) - MAX_LINES))
+        if count > len(tally.first):
+            lines.append(notices.text(lang, "strangers.more", n=count - len(tally.first)))
         values: dict[str, object] = {
             "since": f"{since.astimezone(ZoneInfo(zone)):%d/%m/%Y %H:%M}",
-            "count": len(mails),
-            "senders": len(senders) + unnamed,
+            "count": count,
+            "senders": len(tally.senders) + tally.unnamed,
             "folder": folder,
             "reason": "; ".join(reasons),
         }

@@ -10,8 +10,10 @@ from email.policy import default
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from leernet import strangers
 from leernet.build import Factory
 from leernet.mailer.archive import Archive, Folders
 from leernet.mailer.imap import Fetched
@@ -128,6 +130,23 @@ class TestFlood:
                     assert "onderwerp volgens de afzender: «" in line, line
                     assert len(line) < 220
             assert "en nog " in plain  # 10 lines by name, the rest counted
+
+    async def test_work_per_mail_does_not_grow_with_the_flood(
+        self, started_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Rewriting the digest quotes at most ten senders, however many mails it counts."""
+        calls: list[int] = []
+        real = strangers.defuse
+
+        def counting(value: str, limit: int = 80) -> str:
+            calls.append(1)
+            return real(value, limit)
+
+        monkeypatch.setattr(strangers, "defuse", counting)
+        db = tmp_path / "leernet.db"
+        shutil.copy(started_db, db)
+        await run(db, [stranger(n, 50) for n in range(150)])
+        assert len(calls) <= 150 * 2 * strangers.MAX_LINES
 
     async def test_counts_survive_a_restart(self, started_db: Path, tmp_path: Path) -> None:
         """After a restart the day's digest is rewritten with the earlier mails still counted."""
