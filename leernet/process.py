@@ -39,6 +39,7 @@ from leernet.mailer.inbox import Disposition
 from leernet.mailer.mailtext import reply_text
 from leernet.mailer.outbox import enqueue
 from leernet.notices import notify
+from leernet.notices import text as notices_text
 from leernet.registry import Member, Registered
 from leernet.rollcall import parse_rollcall
 from leernet.store import schema as t
@@ -550,6 +551,26 @@ class Processor:
                 stranger=stranger_of(raw, c.outcome.value, sender, c.subject),
                 now=self.now(),
             )
+            return
+        if c.meeting_response and c.candidate is not None:
+            # A verified Outlook answer without a calendar part: said in the organiser's words.
+            who, answer = c.candidate, c.meeting_response
+            await notify(
+                conn,
+                self.f,
+                key=f"notice/meeting/{inbox_id}",
+                network_id=nid,
+                topic="meeting",
+                now=self.now(),
+                values=lambda lang: {
+                    "name": who.name,
+                    "address": who.email,
+                    "answer": notices_text(lang, f"meeting.{answer}"),
+                    "folder": self.f.settings.imap_attention_folder,
+                    "reason": (reason or c.reason)[:500],
+                },
+            )
+            self.on_queued()
             return
         await notify(
             conn,

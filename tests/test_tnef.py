@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import email
+import shutil
 import struct
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from leernet.mailer import tnef
 from leernet.mailer.classify import Outcome, classify
+from leernet.store import open_store
+from leernet.store import schema as t
 from tests.test_classify import BERT, BERT_TO, CTX
+from tests.test_process import ORGANISER, process, started_db
 from tests.tnefdata import LVL_MESSAGE, SIGNATURE, attribute, outlook_mail, winmail
+
+__all__ = ["started_db"]  # the fixture, shared with test_process
 
 
 class TestMessageClass:
@@ -61,6 +72,9 @@ class TestClassify:
             "Abgelehnt: Lerend netwerk werkbaar werk",
             "Refusé: Lerend netwerk werkbaar werk",
             "Provisoire: Lerend netwerk werkbaar werk",
+            "Accepté : Lerend netwerk werkbaar werk",
+            "Abgesagt: Lerend netwerk werkbaar werk",
+            "Mit Vorbehalt: Lerend netwerk werkbaar werk",
         ],
     )
     def test_a_response_subject_without_calendar_is_set_aside(self, subject: str) -> None:
@@ -103,3 +117,41 @@ class TestClassify:
         c = classify(raw, CTX)
         assert c.outcome == Outcome.UNKNOWN
         assert c.attention is True
+
+
+class TestProcess:
+    @pytest.mark.parametrize(
+        ("name", "words"),
+        [
+            ("outlook_tnef_accept", "Bert Claes beantwoordde de uitnodiging (komt)"),
+            ("outlook_tnef_decline_en", "Sofie Maes beantwoordde de uitnodiging (komt niet)"),
+        ],
+    )
+    async def test_the_organiser_reads_the_answer_and_nobody_is_answered(
+        self, name: str, words: str, started_db: Path, tmp_path: Path
+    ) -> None:
+        """A verified TNEF response records nothing, answers nobody, and tells the organiser once what it said."""
+        db = tmp_path / "leernet.db"
+        shutil.copy(started_db, db)
+        disposition, rows = await process(db, name)
+        assert disposition.attention is True
+        assert rows["rsvps"] == []
+        assert rows["evaluations"] == []
+        assert [(r.kind, r.recipient) for r in rows["queued"]] == [("notice", ORGANISER)]
+        engine = await open_store(f"sqlite+aiosqlite:///{db}")
+        try:
+            async with engine.connect() as conn:
+                raw = (
+                    await conn.execute(
+                        select(t.outbox_body.c.raw)
+                        .join(t.outbox, t.outbox.c.id == t.outbox_body.c.outbox_id)
+                        .where(t.outbox.c.kind == "notice")
+                    )
+                ).scalar_one()
+        finally:
+            await engine.dispose()
+        msg = email.message_from_bytes(raw, policy=default)
+        assert isinstance(msg, EmailMessage)
+        plain = msg.get_body(("plain",))
+        assert plain is not None
+        assert words in " ".join(str(plain.get_content()).split())

@@ -102,6 +102,7 @@ class Classification:
     answer_to_service: bool = False  # may anything be sent back (No loops)
     attention: bool = False  # goes to needs-attention and the organiser is told
     stale: bool = False  # the REPLY answers an older SEQUENCE than the latest invite
+    meeting_response: str = ""  # a verified Outlook response without calendar: its answer
 
 
 _BOUNCE_SENDERS = ("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon")
@@ -207,8 +208,10 @@ def _classify(msg: Message, ctx: Context) -> Classification:
     ]
     calendar = _calendar_reply(msg)
     # Outlook's response as winmail.dat or only a subject: never an evaluation, never answered.
-    meeting = meeting_response(msg, list(_walk(msg)), base["subject"]) if calendar is None else ""
-    automatic = meeting or _automatic(msg, base["subject"], has_token=bool(tokens))
+    meeting = meeting_response(msg, list(_walk(msg)), base["subject"]) if calendar is None else None
+    automatic = (
+        meeting.reason if meeting else _automatic(msg, base["subject"], has_token=bool(tokens))
+    )
     if automatic and not meeting and not (calendar is not None and calendar.method == "REPLY"):
         return result(Outcome.AUTO_REPLY, automatic)
 
@@ -234,7 +237,11 @@ def _classify(msg: Message, ctx: Context) -> Classification:
 
     if meeting:  # verified: the organiser reads it (its answer is not recorded by hand here)
         return result(
-            Outcome.AUTO_REPLY, f"{meeting}; set aside", candidate=candidate, attention=True
+            Outcome.AUTO_REPLY,
+            f"{meeting.reason}; set aside",
+            candidate=candidate,
+            attention=True,
+            meeting_response=meeting.answer,
         )
     answer = not automatic
     if calendar is None:

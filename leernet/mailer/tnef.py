@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from email.message import Message
 
 from tnefparse.tnef import TNEF, TNEFObject
@@ -32,7 +33,8 @@ _RESPONSE_SUBJECT = re.compile(
     r"^\s*(?P<word>accepted|declined|tentative|tentatively accepted|"
     r"geaccepteerd|aanvaard|geweigerd|afgewezen|voorlopig(?: geaccepteerd| aanvaard)?|"
     r"accepté|refusé|provisoire|provisoirement accepté|"
-    r"zugesagt|abgelehnt|mit vorbehalt angenommen|vorläufig zugesagt)\s*:",
+    r"accepté provisoirement|zugesagt|abgelehnt|abgesagt|mit vorbehalt(?: angenommen)?|"
+    r"vorläufig zugesagt)\s*:",
     re.IGNORECASE,
 )
 _SUBJECT_RESPONSES = {
@@ -46,6 +48,7 @@ _SUBJECT_RESPONSES = {
     "afgewezen": "declined",
     "refusé": "declined",
     "abgelehnt": "declined",
+    "abgesagt": "declined",
 }
 
 
@@ -69,8 +72,16 @@ def message_class(data: bytes) -> str:
     return ""
 
 
-def meeting_response(msg: Message, parts: list[Message], subject: str) -> str:
-    """Why ``msg`` is an Outlook meeting response without a calendar part, or ''.
+@dataclass(frozen=True, slots=True)
+class MeetingResponse:
+    """An Outlook meeting response without a calendar part: what it answered, and how we know."""
+
+    answer: str  # accepted | declined | tentative | unknown (PARTSTAT's words, lower case)
+    reason: str
+
+
+def meeting_response(msg: Message, parts: list[Message], subject: str) -> MeetingResponse | None:
+    """``msg`` as an Outlook meeting response without a calendar part, or None.
 
     ``parts`` are its MIME parts (walked by the caller with its limits); the caller
     has already found no text/calendar part. A winmail.dat that cannot be read
@@ -89,17 +100,22 @@ def meeting_response(msg: Message, parts: list[Message], subject: str) -> str:
                 exc,
                 extra={"event": "tnef.unreadable", "message_id": msg.get("Message-ID", "")},
             )
-            return f"Outlook TNEF attachment (winmail.dat) that cannot be read: {exc}"[:300]
+            why = f"Outlook TNEF attachment (winmail.dat) that cannot be read: {exc}"[:300]
+            return MeetingResponse("unknown", why)
         lowered = klass.lower()
         if lowered.startswith(_CLASS_PREFIX):
             kind = lowered.removeprefix(_CLASS_PREFIX)
-            answer = _RESPONSES.get(kind, kind)
-            return f"Outlook meeting response as TNEF ({klass}: {answer}) without a calendar part"
+            answer = _RESPONSES.get(kind, "unknown")
+            why = (
+                f"Outlook meeting response as TNEF ({klass[:60]}: {answer}) without a calendar part"
+            )
+            return MeetingResponse(answer, why)
         if klass and not _RESPONSE_SUBJECT.match(subject):
-            return ""  # an ordinary Outlook mail (IPM.Note) wrapped in TNEF
+            return None  # an ordinary Outlook mail (IPM.Note) wrapped in TNEF
     found = _RESPONSE_SUBJECT.match(subject)
     if found:
         word = found.group("word").lower()
         answer = _SUBJECT_RESPONSES.get(word, "tentative")
-        return f"meeting response subject {subject[:60]!r} ({answer}) without a calendar part"
-    return ""
+        why = f"meeting response subject {subject[:60]!r} ({answer}) without a calendar part"
+        return MeetingResponse(answer, why)
+    return None
