@@ -199,7 +199,7 @@ class StrangerDigests:
                 owner,
                 i.c.outcome.in_(OUTCOMES),
                 # The folder as the server names it ('leernet.needs-attention' on Dovecot).
-                i.c.folder.in_({server_folder(self.folder, d) for d in _DELIMITERS}),
+                i.c.folder.in_(sorted({server_folder(self.folder, d) for d in _DELIMITERS})),
                 i.c.received_at > moment - timedelta(days=1),
                 i.c.received_at <= now,
             )

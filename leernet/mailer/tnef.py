@@ -21,6 +21,9 @@ log = logging.getLogger("leernet.tnef")
 TNEF_TYPES = ("application/ms-tnef", "application/vnd.ms-tnef")
 # The message class is among the first attributes Outlook writes; a winmail.dat is
 # not walked further (its attachments can be megabytes and are none of our business).
+# tnefparse's own TNEF() copies the rest of the stream for every attribute (quadratic)
+# and its decode_mapi trusts the property count (2**32 loops on 8 bytes), so only
+# its attribute reader is used, on a memoryview, for a bounded number of attributes.
 _MAX_OBJECTS = 64
 _CLASS_PREFIX = "ipm.schedule.meeting."
 _RESPONSES = {
