@@ -55,7 +55,7 @@ _DOTTED = re.compile(r"(?<=\w)\.(?=\w)")
 def defuse(value: str, limit: int = _MAX_QUOTE) -> str:
     """A stranger's words made inert: no control or bidi characters, no link a client would open.
 
-    ``https://x.be`` becomes ``hxxps://x[.]be`` and ``a@b.be`` becomes ``a[at]b[.]be``:
+    ``https://x.be`` becomes ``hxxps[:]//x[.]be`` and ``a@b.be`` becomes ``a[at]b[.]be``:
     readable, but neither text nor HTML clients autolink them.
     """
     text = " ".join(_CONTROL.sub(" ", value).split())
@@ -64,7 +64,8 @@ def defuse(value: str, limit: int = _MAX_QUOTE) -> str:
     text = _SCHEME.sub(
         lambda m: ("hxxp" if m.group(1).lower() == "ht" else "fxp") + m.group(2) + "://", text
     )
-    return _DOTTED.sub("[.]", text.replace("@", "[at]")).replace("«", '"').replace("»", '"')
+    text = text.replace("://", "[:]//").replace("@", "[at]")  # any other scheme too (sftp://)
+    return _DOTTED.sub("[.]", text).replace("«", '"').replace("»", '"')
 
 
 @dataclass(frozen=True, slots=True)

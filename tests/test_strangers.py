@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import re
 import shutil
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from leernet import strangers
@@ -172,7 +175,9 @@ class TestDefuse:
     def test_links_and_addresses_are_made_inert(self) -> None:
         """A URL, a bare domain and an address are shown but no client would link them."""
         out = defuse("go https://evil.example/x and www.evil.example or a@evil.example", 200)
-        assert out == "go hxxps://evil[.]example/x and www[.]evil[.]example or a[at]evil[.]example"
+        assert (
+            out == "go hxxps[:]//evil[.]example/x and www[.]evil[.]example or a[at]evil[.]example"
+        )
 
     def test_control_and_bidi_characters_and_length(self) -> None:
         """Control and bidi characters become spaces, and a long subject is cut."""
@@ -187,3 +192,15 @@ class TestDefuse:
         late = moment_after(datetime(2027, 3, 1, 8, 0, tzinfo=UTC), zone)
         assert early.astimezone(UTC) == datetime(2027, 3, 1, 7, 0, tzinfo=UTC)
         assert late.astimezone(UTC) == datetime(2027, 3, 2, 7, 0, tzinfo=UTC)
+
+
+class TestDefuseProperty:
+    @given(st.text(max_size=300) | st.sampled_from(["sftp://a.b", "HTTPS://x.y", "a@b.c"]))
+    def test_nothing_a_client_would_link_survives(self, value: str) -> None:
+        """No scheme, no address and no dotted name survives defusing, and no line break."""
+        out = defuse(value, 300)
+        assert "://" not in out
+        assert "@" not in out
+        assert not re.search(r"\w\.\w", out)
+        assert "\n" not in out
+        assert "\r" not in out
