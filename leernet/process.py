@@ -543,7 +543,8 @@ class Processor:
         )
         if raw and c.outcome in (Outcome.UNKNOWN, Outcome.REJECTED):
             # Not verified: counted in the day's digest, never one notice per mail.
-            sender = c.from_address if "@" in c.from_address else ""
+            plain = "@" in c.from_address and not set(" <>,;") & set(c.from_address)
+            sender = c.from_address if plain else ""  # as strangers.stranger_of reads it back
             await self.strangers.add(
                 conn,
                 network_id=nid,
