@@ -24,7 +24,7 @@ from leernet.store import schema as t
 _TEXT = {
     "nl": {
         "attention.title": "Een mail vraagt je aandacht",
-        "attention.what": "De dienst kreeg een mail van {sender} (onderwerp: {subject}) die ze niet zelf kon verwerken.",
+        "attention.what": "De dienst kreeg een mail van {sender} (onderwerp volgens de afzender: «{subject}») die ze niet zelf kon verwerken.",
         "attention.todo": "Bekijk de mail in de map '{folder}' van de dienstmailbox. Hoort ze bij een deelnemer, verwerk ze dan zelf of vraag de deelnemer om opnieuw te antwoorden. Er is niets naar de afzender gestuurd.",
         "bounce.title": "Een mail kon niet bezorgd worden",
         "bounce.what": "Een mail aan {address} kwam terug als onbestelbaar.",
@@ -55,7 +55,7 @@ _TEXT = {
     },
     "en": {
         "attention.title": "A mail needs your attention",
-        "attention.what": "The service received a mail from {sender} (subject: {subject}) that it could not handle by itself.",
+        "attention.what": "The service received a mail from {sender} (subject according to the sender: «{subject}») that it could not handle by itself.",
         "attention.todo": "Look at it in the folder '{folder}' of the service mailbox. If it belongs to a participant, handle it yourself or ask them to answer again. Nothing was sent to the sender.",
         "bounce.title": "A mail could not be delivered",
         "bounce.what": "A mail to {address} came back as undeliverable.",

@@ -25,7 +25,7 @@ from leernet.store import open_store
 from leernet.store import schema as t
 from leernet.strangers import defuse, moment_after
 from tests.test_classify import token
-from tests.test_process import AFTER_ALL, ORGANISER, settings, started_db
+from tests.test_process import AFTER_ALL, ORGANISER, process, settings, started_db
 
 __all__ = ["started_db"]  # the fixture, shared with test_process
 
@@ -204,3 +204,18 @@ class TestDefuseProperty:
         assert not re.search(r"\w\.\w", out)
         assert "\n" not in out
         assert "\r" not in out
+
+
+class TestVerifiedNotice:
+    async def test_a_delegated_reply_keeps_its_own_notice_with_a_marked_subject(
+        self, started_db: Path, tmp_path: Path
+    ) -> None:
+        """A verified participant's DELEGATED reply gets one notice of its own, its subject marked as theirs."""
+        db = tmp_path / "leernet.db"
+        shutil.copy(started_db, db)
+        disposition, _ = await process(db, "outlook_delegated")
+        assert disposition.attention is True
+        (row,) = await notices(db)
+        assert row.key.startswith("notice/attention/")
+        plain = " ".join(texts(row.raw)[0].split())
+        assert "onderwerp volgens de afzender: «" in plain
