@@ -7,6 +7,7 @@ It never carries the body of the mail it is about (only sender, subject, reason)
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -124,6 +125,28 @@ _KIND_NAMES = {
 }
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
+_SCHEME = re.compile(r"\b(ht|f)tp(s?)://", re.IGNORECASE)
+_DOTTED = re.compile(r"(?<=\w)\.(?=\w)")
+_MAX_QUOTE = 80
+
+
+def defuse(value: str, limit: int = _MAX_QUOTE) -> str:
+    """A stranger's words made inert: no control or bidi characters, no link a client would open.
+
+    ``https://x.be`` becomes ``hxxps[:]//x[.]be`` and ``a@b.be`` becomes ``a[at]b[.]be``:
+    readable, but neither text nor HTML clients autolink them.
+    """
+    text = " ".join(_CONTROL.sub(" ", value).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = _SCHEME.sub(
+        lambda m: ("hxxp" if m.group(1).lower() == "ht" else "fxp") + m.group(2) + "://", text
+    )
+    text = text.replace("://", "[:]//").replace("@", "[at]")  # any other scheme too (sftp://)
+    return _DOTTED.sub("[.]", text).replace("«", '"').replace("»", '"')
+
+
 def _t(language: str, key: str, **values: object) -> str:
     lang = "en" if language == "en" else "nl"
     if "kind" in values:
@@ -231,6 +254,8 @@ async def compose(
         lang = network.language if network is not None else "nl"
         given = values(lang) if callable(values) else values
         lines = details(lang) if callable(details) else details
+        if topic == "attention":  # whoever sent it, its subject is the sender's words
+            given = {**given, "subject": defuse(str(given.get("subject", "")), 120) or "-"}
         # Every text may name the network for a command ('leernet status {slug}').
         texts = {"slug": network.slug if network is not None else "SLUG", **given}
         context = views.notice(

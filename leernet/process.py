@@ -43,7 +43,7 @@ from leernet.notices import text as notices_text
 from leernet.registry import Member, Registered
 from leernet.rollcall import parse_rollcall
 from leernet.store import schema as t
-from leernet.strangers import StrangerDigests, defuse, stranger_of
+from leernet.strangers import StrangerDigests, stranger_of
 from leernet.tokens import token_from_address, token_matches
 
 log = logging.getLogger("leernet.process")
@@ -582,7 +582,7 @@ class Processor:
             now=self.now(),
             values={
                 "sender": c.from_address[:200] or "?",
-                "subject": defuse(c.subject, 120) or "-",
+                "subject": c.subject[:200] or "-",
                 "folder": self.f.settings.imap_attention_folder,
                 "reason": (reason or c.reason)[:500],
             },

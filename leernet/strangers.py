@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -36,6 +35,7 @@ from leernet.build import Factory
 from leernet.mailer import headers as h
 from leernet.mailer.imap import server_folder
 from leernet.mailer.outbox import enqueue, rewrite_queued
+from leernet.notices import defuse
 from leernet.store import schema as t
 
 log = logging.getLogger("leernet.strangers")
@@ -44,28 +44,8 @@ HOUR = 8  # the digest goes out at 08:00 in the network's zone
 DEFAULT_ZONE = "Europe/Brussels"  # for mail that names no network
 OUTCOMES = ("unknown", "rejected")  # classify's outcomes for mail that failed verification
 MAX_LINES = 10  # senders listed by name in one digest; the rest are counted
-_MAX_QUOTE = 80
 _HEAD_BYTES = 64 * 1024
 _DELIMITERS = ("/", ".", "-", "\\")  # IMAP hierarchy delimiters seen in the wild
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
-_SCHEME = re.compile(r"\b(ht|f)tp(s?)://", re.IGNORECASE)
-_DOTTED = re.compile(r"(?<=\w)\.(?=\w)")
-
-
-def defuse(value: str, limit: int = _MAX_QUOTE) -> str:
-    """A stranger's words made inert: no control or bidi characters, no link a client would open.
-
-    ``https://x.be`` becomes ``hxxps[:]//x[.]be`` and ``a@b.be`` becomes ``a[at]b[.]be``:
-    readable, but neither text nor HTML clients autolink them.
-    """
-    text = " ".join(_CONTROL.sub(" ", value).split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    text = _SCHEME.sub(
-        lambda m: ("hxxp" if m.group(1).lower() == "ht" else "fxp") + m.group(2) + "://", text
-    )
-    text = text.replace("://", "[:]//").replace("@", "[at]")  # any other scheme too (sftp://)
-    return _DOTTED.sub("[.]", text).replace("«", '"').replace("»", '"')
 
 
 @dataclass(frozen=True, slots=True)
