@@ -10,6 +10,8 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from leernet.mailer import tnef
@@ -49,6 +51,19 @@ class TestMessageClass:
         data = struct.pack("<IH", SIGNATURE, 1) + filler
         assert tnef.message_class(data) == ""
         assert len(made) <= 64
+
+
+class TestArbitraryBytes:
+    @given(st.binary(max_size=2000))
+    def test_any_winmail_dat_is_read_or_set_aside(self, tail: bytes) -> None:
+        """Whatever follows the TNEF signature, the reader returns or the mail is set aside; it never raises."""
+        data = struct.pack("<IH", SIGNATURE, 1) + tail
+        raw = outlook_mail(
+            sender=BERT, to=BERT_TO, subject="RE: x", message_class="", body="1. 4", data=data
+        )
+        c = classify(raw, CTX)
+        assert c.outcome in (Outcome.EVALUATION, Outcome.AUTO_REPLY), c.reason
+        assert "could not be classified" not in c.reason
 
 
 def mail(subject: str, message_class: str | None, body: str = "") -> bytes:

@@ -35,7 +35,13 @@ def winmail(message_class: str, *, key: int = 0x1A2B) -> bytes:
 
 
 def outlook_mail(
-    *, sender: str, to: str, subject: str, message_class: str | None, body: str = ""
+    *,
+    sender: str,
+    to: str,
+    subject: str,
+    message_class: str | None,
+    body: str = "",
+    data: bytes | None = None,
 ) -> bytes:
     """An Outlook-shaped mail: a text/plain part and, if ``message_class``, a winmail.dat."""
     boundary = "_002_AM9PR02MB7283TNEF_"
@@ -45,12 +51,12 @@ def outlook_mail(
     )
     parts = [text]
     if message_class is not None:
-        data = base64.b64encode(winmail(message_class)).decode()
+        encoded = base64.b64encode(data or winmail(message_class)).decode()
         parts.append(
             f'--{boundary}\r\nContent-Type: application/ms-tnef; name="winmail.dat"\r\n'
             'Content-Disposition: attachment; filename="winmail.dat"\r\n'
             "Content-Transfer-Encoding: base64\r\n\r\n"
-            + "\r\n".join(textwrap.wrap(data, 76))
+            + "\r\n".join(textwrap.wrap(encoded, 76))
             + "\r\n"
         )
     head = (
