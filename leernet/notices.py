@@ -7,6 +7,7 @@ It never carries the body of the mail it is about (only sender, subject, reason)
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -24,7 +25,7 @@ from leernet.store import schema as t
 _TEXT = {
     "nl": {
         "attention.title": "Een mail vraagt je aandacht",
-        "attention.what": "De dienst kreeg een mail van {sender} (onderwerp: {subject}) die ze niet zelf kon verwerken.",
+        "attention.what": "De dienst kreeg een mail van {sender} (onderwerp volgens de afzender: «{subject}») die ze niet zelf kon verwerken.",
         "attention.todo": "Bekijk de mail in de map '{folder}' van de dienstmailbox. Hoort ze bij een deelnemer, verwerk ze dan zelf of vraag de deelnemer om opnieuw te antwoorden. Er is niets naar de afzender gestuurd.",
         "bounce.title": "Een mail kon niet bezorgd worden",
         "bounce.what": "Een mail aan {address} kwam terug als onbestelbaar.",
@@ -38,10 +39,24 @@ _TEXT = {
         "message.title": "{name} stuurde een bericht",
         "message.what": "{name} antwoordde op een mail van het netwerk (onderwerp: {subject}). Het antwoord is geen evaluatie; je leest het hieronder.",
         "message.todo": "Antwoord {name} rechtstreeks als dat nodig is ({address}).",
+        "meeting.title": "{name} antwoordde op de uitnodiging vanuit Outlook",
+        "meeting.what": "{name} beantwoordde de uitnodiging ({answer}), maar Outlook stuurde het antwoord zonder agenda-bijlage die leernet kan lezen. Daarom is het niet genoteerd. Er is niets teruggestuurd.",
+        "meeting.todo": "Vraag {name} ({address}) om de uitnodiging nog eens te beantwoorden vanuit de agenda, of hou het antwoord zelf bij. De mail staat in de map '{folder}'.",
+        "meeting.accepted": "komt",
+        "meeting.declined": "komt niet",
+        "meeting.tentative": "misschien",
+        "meeting.unknown": "antwoord niet leesbaar",
+        "strangers.title": "Mails die de dienst niet kon nagaan",
+        "strangers.what": "Sinds {since} kwamen er {count} mail(s) binnen van {senders} afzender(s) die de dienst niet als deelnemer kon herkennen. Ze staan in de map '{folder}' van de dienstmailbox. Er is niets naar de afzenders gestuurd.",
+        "strangers.todo": "Meestal hoef je niets te doen. Wacht je op een antwoord van een deelnemer, kijk dan in de map en verwerk het zelf. Open geen links of bijlagen uit die mails: wat hieronder staat, schreef de afzender, niet leernet. Je krijgt hierover hoogstens één mail per dag.",
+        "strangers.unknown": "{n} zonder antwoordadres of verwijzing naar een mail van het netwerk",
+        "strangers.rejected": "{n} waarvan de afzender niet overeenkomt met de deelnemer (mogelijk vervalst)",
+        "strangers.line": "afzender volgens de mail: {sender}; onderwerp volgens de afzender: «{subject}»",
+        "strangers.more": "en nog {n} andere",
     },
     "en": {
         "attention.title": "A mail needs your attention",
-        "attention.what": "The service received a mail from {sender} (subject: {subject}) that it could not handle by itself.",
+        "attention.what": "The service received a mail from {sender} (subject according to the sender: «{subject}») that it could not handle by itself.",
         "attention.todo": "Look at it in the folder '{folder}' of the service mailbox. If it belongs to a participant, handle it yourself or ask them to answer again. Nothing was sent to the sender.",
         "bounce.title": "A mail could not be delivered",
         "bounce.what": "A mail to {address} came back as undeliverable.",
@@ -55,6 +70,20 @@ _TEXT = {
         "message.title": "{name} sent a message",
         "message.what": "{name} replied to a mail of the network (subject: {subject}). It is not an evaluation; you can read it below.",
         "message.todo": "Answer {name} directly if needed ({address}).",
+        "meeting.title": "{name} answered the invitation from Outlook",
+        "meeting.what": "{name} answered the invitation ({answer}), but Outlook sent the answer without a calendar part that leernet can read. So it was not recorded. Nothing was sent back.",
+        "meeting.todo": "Ask {name} ({address}) to answer the invitation again from their calendar, or keep track of the answer yourself. The mail is in the folder '{folder}'.",
+        "meeting.accepted": "attending",
+        "meeting.declined": "not attending",
+        "meeting.tentative": "maybe",
+        "meeting.unknown": "answer not readable",
+        "strangers.title": "Mail the service could not verify",
+        "strangers.what": "Since {since}, {count} mail(s) arrived from {senders} sender(s) that the service could not recognise as participants. They are in the folder '{folder}' of the service mailbox. Nothing was sent to the senders.",
+        "strangers.todo": "Usually there is nothing to do. If you are waiting for a participant's answer, look in the folder and handle it yourself. Do not open links or attachments from these mails: what follows was written by the sender, not by leernet. You get at most one such mail a day.",
+        "strangers.unknown": "{n} without a reply address or reference to a mail of the network",
+        "strangers.rejected": "{n} whose sender does not match the participant (possibly forged)",
+        "strangers.line": "sender according to the mail: {sender}; subject according to the sender: «{subject}»",
+        "strangers.more": "and {n} more",
     },
 }
 
@@ -94,6 +123,28 @@ _KIND_NAMES = {
         "rollcall-recorded": "roll call confirmation",
     },
 }
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
+_SCHEME = re.compile(r"\b(ht|f)tp(s?)://", re.IGNORECASE)
+_DOTTED = re.compile(r"(?<=\w)\.(?=\w)")
+_MAX_QUOTE = 80
+
+
+def defuse(value: str, limit: int = _MAX_QUOTE) -> str:
+    """A stranger's words made inert: no control or bidi characters, no link a client would open.
+
+    ``https://x.be`` becomes ``hxxps[:]//x[.]be`` and ``a@b.be`` becomes ``a[at]b[.]be``:
+    readable, but neither text nor HTML clients autolink them.
+    """
+    text = " ".join(_CONTROL.sub(" ", value).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = _SCHEME.sub(
+        lambda m: ("hxxp" if m.group(1).lower() == "ht" else "fxp") + m.group(2) + "://", text
+    )
+    text = text.replace("://", "[:]//").replace("@", "[at]")  # any other scheme too (sftp://)
+    return _DOTTED.sub("[.]", text).replace("«", '"').replace("»", '"')
 
 
 def _t(language: str, key: str, **values: object) -> str:
@@ -161,22 +212,59 @@ async def notify(
     network_id: int | None,
     topic: str,
     now: datetime,
-    values: dict[str, object],
+    values: dict[str, object] | Callable[[str], dict[str, object]],
     details: Sequence[str] = (),
 ) -> int:
     """Queue one notice per organiser concerned; ``key`` makes it once-only."""
+    messages = await compose(
+        conn,
+        factory,
+        key=key,
+        network_id=network_id,
+        topic=topic,
+        now=now,
+        values=values,
+        details=details,
+    )
+    return await enqueue(conn, messages, now)
+
+
+def text(language: str, key: str, **values: object) -> str:
+    """A notice's text ``key`` (e.g. ``strangers.line``) in ``language``, filled in."""
+    return _t(language, key, **values)
+
+
+async def compose(
+    conn: AsyncConnection,
+    factory: Factory,
+    *,
+    key: str,
+    network_id: int | None,
+    topic: str,
+    now: datetime,
+    values: dict[str, object] | Callable[[str], dict[str, object]],
+    details: Sequence[str] | Callable[[str], Sequence[str]] = (),
+) -> list[Outgoing]:
+    """One notice per organiser concerned, composed, not queued (``notify`` queues them).
+
+    ``values`` and ``details`` may be functions of the recipient's language.
+    """
     messages: list[Outgoing] = []
     for network, nid, person in await _recipients(conn, factory, network_id, now):
         lang = network.language if network is not None else "nl"
+        given = values(lang) if callable(values) else values
+        lines = details(lang) if callable(details) else details
+        if topic == "attention":  # whoever sent it, its subject is the sender's words
+            given = {**given, "subject": defuse(str(given.get("subject", "")), 120) or "-"}
         # Every text may name the network for a command ('leernet status {slug}').
-        texts = {"slug": network.slug if network is not None else "SLUG", **values}
+        texts = {"slug": network.slug if network is not None else "SLUG", **given}
         context = views.notice(
             network,
             title=_t(lang, f"{topic}.title", **texts),
             what_happened=_t(lang, f"{topic}.what", **texts),
-            why=str(values.get("reason", "")),
+            why=str(given.get("reason", "")),
             what_to_do=_t(lang, f"{topic}.todo", **texts),
-            details=details,
+            details=lines,
             recipient_name=person.name,
             language=lang,
         )
@@ -193,7 +281,7 @@ async def notify(
                 now=now,
             )
         )
-    return await enqueue(conn, messages, now)
+    return messages
 
 
 def _placeholder(language: str) -> Network:

@@ -41,10 +41,12 @@ from leernet.mailer.mailtext import reply_text
 from leernet.mailer.outbox import enqueue
 from leernet.model import QuestionKind
 from leernet.notices import notify
+from leernet.notices import text as notices_text
 from leernet.organiser.desk import Desk
 from leernet.registry import Member, Registered
 from leernet.rollcall import parse_rollcall
 from leernet.store import schema as t
+from leernet.strangers import StrangerDigests, stranger_of
 from leernet.tokens import token_from_address, token_matches
 
 log = logging.getLogger("leernet.process")
@@ -151,6 +153,7 @@ class Processor:
         self._organiser_cache: tuple[float, frozenset[str]] | None = None
         self.desk = Desk(factory, now)
         self._batch: _Batch | None = None
+        self.strangers = StrangerDigests(factory)  # one digest a day of unverified mail
 
     async def prepare(self, conn: AsyncConnection, raws: list[bytes]) -> None:
         """Read a FETCH batch's mails and look up their tokens and references in two queries.
@@ -200,7 +203,7 @@ class Processor:
         msg, tokens, refs = one.msg, one.tokens, list(one.refs)
         if isinstance(msg, Classification):
             # Too large, too deep, too odd to read: kept and put aside, and a person is told.
-            await self._attention(conn, msg, inbox_id)
+            await self._attention(conn, msg, inbox_id, raw=raw)
             return Disposition(msg.outcome.value, msg.reason, attention=True)
         if batch is not None:
             by_token = {tok: batch.by_token[tok] for tok in tokens if tok in batch.by_token}
@@ -240,7 +243,10 @@ class Processor:
             # mail it answers): that network's organiser is the one to tell.
             named = [cand.network_id for cand in by_token.values()]
             named += [cand.network_id for cand, _ in sent.values() if cand is not None]
-            await self._attention(conn, c, inbox_id, named[0] if named else None)
+            nid = named[0] if named else None
+            await self._attention(conn, c, inbox_id, nid, raw=raw)
+            # The network is kept with the mail: its daily digest counts it (strangers.py).
+            return Disposition(c.outcome.value, c.reason, attention=True, network_id=nid)
         return Disposition(c.outcome.value, c.reason, attention=c.attention)
 
     # -- looking things up ------------------------------------------------------------
@@ -621,12 +627,45 @@ class Processor:
         network_id: int | None = None,
         *,
         reason: str = "",
+        raw: bytes = b"",
     ) -> None:
         nid = (
             network_id
             if network_id is not None
             else (c.candidate.network_id if c.candidate else None)
         )
+        if raw and c.outcome in (Outcome.UNKNOWN, Outcome.REJECTED):
+            # Not verified: counted in the day's digest, never one notice per mail.
+            plain = "@" in c.from_address and not set(" <>,;") & set(c.from_address)
+            sender = c.from_address if plain else ""  # as strangers.stranger_of reads it back
+            await self.strangers.add(
+                conn,
+                network_id=nid,
+                raw=raw,
+                stranger=stranger_of(raw, c.outcome.value, sender, c.subject),
+                now=self.now(),
+            )
+            return
+        if c.meeting_response and c.candidate is not None:
+            # A verified Outlook answer without a calendar part: said in the organiser's words.
+            who, answer = c.candidate, c.meeting_response
+            await notify(
+                conn,
+                self.f,
+                key=f"notice/meeting/{inbox_id}",
+                network_id=nid,
+                topic="meeting",
+                now=self.now(),
+                values=lambda lang: {
+                    "name": who.name,
+                    "address": who.email,
+                    "answer": notices_text(lang, f"meeting.{answer}"),
+                    "folder": self.f.settings.imap_attention_folder,
+                    "reason": (reason or c.reason)[:500],
+                },
+            )
+            self.on_queued()
+            return
         await notify(
             conn,
             self.f,

@@ -1,4 +1,4 @@
-"""No stranger may impersonate a participant: forged references, forged bounces, forged verdicts.
+"""No stranger may impersonate a participant: forged references and forged DMARC verdicts.
 
 Through the real processor and store (the lifecycle network, its mail as the
 planner queues it). Each test tries what an attacker who knows the network's

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import email
 from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.policy import default
 from pathlib import Path
 
 from sqlalchemy import select
@@ -72,3 +75,43 @@ class TestStrayMail:
         """With LEERNET_ADMIN_ADDRESS set, only that address is told, however many organisers."""
         told = await stray_notice(tmp_path, MAX_ORGANISERS_TOLD + 1, admin="hr@example.org")
         assert told == ["hr@example.org"]
+
+
+class TestAttentionSubject:
+    async def test_a_subject_is_marked_and_defused_whoever_reports_it(self, tmp_path: Path) -> None:
+        """Every attention notice shows the subject as the sender's words, with no link left in it."""
+        url = f"sqlite+aiosqlite:///{tmp_path / 'leernet.db'}"
+        settings = Settings(
+            _env_file=None,
+            service_address="netwerk@example.org",
+            secret=SECRET,
+            database_url=url,
+            admin_address="hr@example.org",
+        )
+        engine = await open_store(url)
+        try:
+            async with engine.begin() as conn:
+                await notify(
+                    conn,
+                    Factory(settings),
+                    key="notice/attention/7",
+                    network_id=None,
+                    topic="attention",
+                    now=NOW,
+                    values={
+                        "sender": "x@elders.be",
+                        "subject": "Log in: https://evil.example/a\r\nBcc: y",
+                        "folder": "f",
+                        "reason": "r",
+                    },
+                )
+                raw = (await conn.execute(select(t.outbox_body.c.raw))).scalar_one()
+        finally:
+            await engine.dispose()
+        msg = email.message_from_bytes(raw, policy=default)
+        assert isinstance(msg, EmailMessage)
+        plain = msg.get_body(("plain",))
+        assert plain is not None
+        text = " ".join(str(plain.get_content()).split())
+        assert "onderwerp volgens de afzender: «Log in: hxxps[:]//evil[.]example/a Bcc: y»" in text
+        assert "evil.example" not in text

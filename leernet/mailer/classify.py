@@ -8,7 +8,9 @@ Rules, in order, each outcome with a reason:
 4. an automatic message (RFC 3834 Auto-Submitted, X-Autoreply, Precedence, list
    headers, empty Return-Path, out-of-office subjects in nl/fr/en/de) -> AUTO_REPLY;
    except an iTIP REPLY that a calendar server sent automatically: it is read as
-   an RSVP but never answered;
+   an RSVP but never answered; an Outlook meeting response without a calendar part
+   (a TNEF winmail.dat, or an "Accepted:"/"Geaccepteerd:" subject) is never answered
+   and, once verified (steps 5-6), set aside for the organiser (``mailer/tnef.py``);
 5. the participant: a reply token in a plus-address of the service mailbox, or,
    for mailboxes without plus addressing, a Message-ID we sent in
    In-Reply-To/References; none -> UNKNOWN, needs attention;
@@ -38,6 +40,7 @@ from icalendar.enums import PARTSTAT
 
 from leernet.calendar.itip import ItipReply, read_reply
 from leernet.mailer import headers as h
+from leernet.mailer.tnef import meeting_response
 from leernet.tokens import reply_address, token_from_address
 
 if TYPE_CHECKING:
@@ -99,6 +102,7 @@ class Classification:
     answer_to_service: bool = False  # may anything be sent back (No loops)
     attention: bool = False  # goes to needs-attention and the organiser is told
     stale: bool = False  # the REPLY answers an older SEQUENCE than the latest invite
+    meeting_response: str = ""  # a verified Outlook response without calendar: its answer
 
 
 _BOUNCE_SENDERS = ("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon")
@@ -203,8 +207,12 @@ def _classify(msg: Message, ctx: Context) -> Classification:
         if t
     ]
     calendar = _calendar_reply(msg)
-    automatic = _automatic(msg, base["subject"], has_token=bool(tokens))
-    if automatic and not (calendar is not None and calendar.method == "REPLY"):
+    # Outlook's response as winmail.dat or only a subject: never an evaluation, never answered.
+    meeting = meeting_response(msg, list(_walk(msg)), base["subject"]) if calendar is None else None
+    automatic = (
+        meeting.reason if meeting else _automatic(msg, base["subject"], has_token=bool(tokens))
+    )
+    if automatic and not meeting and not (calendar is not None and calendar.method == "REPLY"):
         return result(Outcome.AUTO_REPLY, automatic)
 
     candidate, how = _candidate(msg, tokens, sender, ctx)
@@ -227,6 +235,14 @@ def _classify(msg: Message, ctx: Context) -> Classification:
         reason = f"Authentication-Results of {ctx.authserv_id} says dmarc=fail for {sender}"
         return result(Outcome.REJECTED, reason, attention=True)
 
+    if meeting:  # verified: the organiser reads it (its answer is not recorded by hand here)
+        return result(
+            Outcome.AUTO_REPLY,
+            f"{meeting.reason}; set aside",
+            candidate=candidate,
+            attention=True,
+            meeting_response=meeting.answer,
+        )
     answer = not automatic
     if calendar is None:
         return result(

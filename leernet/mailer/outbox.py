@@ -669,3 +669,24 @@ class Outbox:
             limit=limit,
             recover_orphans=first,
         )
+
+
+async def rewrite_queued(conn: AsyncConnection, item: Outgoing) -> bool:
+    """Replace the bytes of ``item.key``'s row while it waits untried; False once it is not.
+
+    For a notice that counts (the daily digest of unverified mail): the row is locked
+    first, so a sender that claims it sees the old bytes or the new, never half.
+    """
+    row_id = (
+        await conn.execute(
+            select(outbox.c.id)
+            .where(outbox.c.key == item.key, outbox.c.state == "queued", outbox.c.attempts == 0)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if row_id is None:
+        return False
+    await conn.execute(
+        outbox_body.update().where(outbox_body.c.outbox_id == row_id).values(raw=item.raw)
+    )
+    return True

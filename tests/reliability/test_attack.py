@@ -113,10 +113,9 @@ class TestSpoofing:
     async def test_spoofed_replies_are_never_recorded_or_answered(
         self, world: tuple[Service, list[Any], list[Any]], figure: list[str]
     ) -> None:
-        """Eleven spoofing variants: none recorded, nothing sent to the sender, the organiser told of each."""
+        """Eleven spoofing variants: none recorded, nothing sent to the sender, counted in one digest for the organiser."""
         svc, invites, _ = world
         invite = next(r.raw for r in invites if r.recipient == P1)
-        told = 0
         for i, (name, shape) in enumerate(spoofs(invite).items()):
             raw = shape.replace(b"<x1@example.com>", f"<spoof{i}@example.com>".encode())
             disposition, new = await process(svc, raw)
@@ -124,9 +123,10 @@ class TestSpoofing:
             assert await recorded(svc) == 0, name
             assert toward(new, *senders) == [], name
             assert disposition.attention, (name, disposition)
-            told += len(toward(new, ORGANISER))
-            assert toward(new, ORGANISER), (name, disposition)
-        figure.append(f"11 spoofing variants: 0 recorded, 0 answered, {told} organiser notices")
+        # Unverified mail is counted in one digest a day per network (or for mail naming none).
+        told = len(toward(await outbox_rows(svc.engine, kind="notice"), ORGANISER))
+        assert 1 <= told <= 2
+        figure.append(f"11 spoofing variants: 0 recorded, 0 answered, {told} organiser digest(s)")
 
     async def test_the_genuine_reply_is_recorded_and_confirmed(
         self, world: tuple[Service, list[Any], list[Any]]
