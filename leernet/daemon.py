@@ -36,6 +36,7 @@ from leernet.process import Processor
 from leernet.settings import Settings
 from leernet.store import daemon_lock, open_store, state
 from leernet.store import schema as t
+from leernet.strangers import stranger_of
 from leernet.tokens import token_from_address
 from leernet.watchdog import Notifier
 
@@ -114,6 +115,18 @@ class Service:
         if tokens:
             query = select(t.participants.c.network_id).where(t.participants.c.token.in_(tokens))
             network_id = (await conn.execute(query.limit(1))).scalar()
+        if network_id is None:
+            # No participant's reply address: a stranger's mail, counted in the day's digest
+            # like every other unverified mail (a flood of them is one notice, not many).
+            await self.processor.strangers.add(
+                conn,
+                network_id=None,
+                raw=raw,
+                stranger=stranger_of(raw, disposition.outcome),
+                now=self.now(),
+            )
+            self.kick.set()
+            return
         await notify(
             conn,
             self.factory,
