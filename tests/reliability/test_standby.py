@@ -1,9 +1,10 @@
 """Two daemons on one PostgreSQL: the second waits as a hot standby and takes over.
 
 Both are real ``leernet run`` processes against a throw-away PostgreSQL
-cluster and an SMTP sink. While the active one sends 500 messages it is
-killed with SIGKILL; the standby must take over within 30 seconds and
-deliver everything, each message at most twice and never altered.
+cluster, Dovecot and an SMTP sink. While the active one sends 500 messages and
+replies arrive, it is killed with SIGKILL (or its database connections go
+silent); the standby must take over within 30 seconds, deliver everything,
+each message at most twice and never altered, and record every reply once.
 """
 
 from __future__ import annotations
@@ -23,8 +24,13 @@ from urllib.parse import urlsplit
 import pytest
 
 from leernet.daemon import LOCK_LOST
+from leernet.tokens import participant_token, reply_address
+from tests.dovecot import ImapAccount, append, uids
 from tests.reliability.faultproxy import FaultProxy
 from tests.reliability.harness import (
+    SECRET,
+    SERVICE,
+    SLUG,
     Sink,
     daemon_env,
     kill9,
@@ -37,7 +43,7 @@ from tests.reliability.harness import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.postgres, pytest.mark.dovecot, pytest.mark.slow]
 
 _MID = re.compile(rb"^Message-ID:\s*(<[^>\r\n]+>)", re.IGNORECASE | re.MULTILINE)
 _COUNTER = itertools.count(1)
@@ -120,8 +126,25 @@ class Outcome:
         )
 
 
-def scenario(tmp_path: Path, url: str, *, active_url: str, fail: object) -> Outcome:
-    """Two daemons, 500 messages; ``fail(active)`` breaks the active one after 100 sends."""
+def reply(n: int) -> bytes:
+    """Participant ``n`` writes to their reply address (a message for the organiser)."""
+    sender = f"p{n}@example.com"
+    to = reply_address(SERVICE, participant_token(SECRET, SLUG, sender))
+    return (
+        f"From: Deelnemer {n} <{sender}>\r\nTo: {to}\r\nSubject: Vraag {n}\r\n"
+        f"Message-ID: <reply-{n}@example.com>\r\nDate: Fri, 04 Dec 2026 10:00:00 +0000\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nIs er parking?\r\n"
+    ).encode()
+
+
+REPLIES = 30  # 10 while the active daemon runs, 20 once it is broken
+
+
+def scenario(
+    tmp_path: Path, url: str, *, active_url: str, fail: object, account: ImapAccount
+) -> Outcome:
+    """Two daemons, 500 messages and 30 replies; ``fail(active)`` breaks the active one
+    after 100 sends."""
     start_network(
         tmp_path, network_toml(people(250)), settings_for(tmp_path / "x.db", database_url=url)
     )
@@ -129,7 +152,17 @@ def scenario(tmp_path: Path, url: str, *, active_url: str, fail: object) -> Outc
     active_dir.mkdir()
     standby_dir.mkdir()
     with Sink() as sink:
-        env = daemon_env(tmp_path / "x.db", smtp_port=sink.port, database_url=url, smtp_timeout=120)
+        env = daemon_env(
+            tmp_path / "x.db",
+            smtp_port=sink.port,
+            database_url=url,
+            smtp_timeout=120,
+            imap_port=account.port,
+            imap_user=account.user,
+            imap_password=account.password,
+            imap_poll_seconds=0.5,
+            imap_idle_seconds=2,
+        )
         # The sink holds the active daemon's first message until the standby waits, then
         # breaks the active daemon at the 100th message (after the dot, before the 250:
         # the worst moment for duplicates).
@@ -144,13 +177,14 @@ def scenario(tmp_path: Path, url: str, *, active_url: str, fail: object) -> Outc
             fail(active)  # type: ignore[operator]
 
         sink.trap("rcpt", 1, hold)
-        active = spawn(active_dir, {**env, "LEERNET_DATABASE_URL": active_url}, "run", "--no-inbox")
+        asyncio.run(append(account, *[reply(n) for n in range(1, 11)]))
+        active = spawn(active_dir, {**env, "LEERNET_DATABASE_URL": active_url}, "run")
         standby = None
         try:
             assert wait_until(lambda: logged(active_dir, "leernet runs"), 60), (
                 active_dir / "daemon.log"
             ).read_text()
-            standby = spawn(standby_dir, env, "run", "--no-inbox")
+            standby = spawn(standby_dir, env, "run")
             assert wait_until(lambda: logged(standby_dir, "hot standby"), 60), (
                 standby_dir / "daemon.log"
             ).read_text()
@@ -163,7 +197,9 @@ def scenario(tmp_path: Path, url: str, *, active_url: str, fail: object) -> Outc
                 standby_dir / "daemon.log"
             ).read_text()[-3000:]
             takeover = time.monotonic() - broken_at[0]
+            asyncio.run(append(account, *[reply(n) for n in range(11, REPLIES + 1)]))
             assert wait_until(lambda: unfinished(url) == 0, 180), unfinished(url)
+            assert wait_until(lambda: not asyncio.run(uids(account)), 120)
             active_exit = active.wait(60)
         finally:
             standby_waits.set()
@@ -183,24 +219,30 @@ def scenario(tmp_path: Path, url: str, *, active_url: str, fail: object) -> Outc
         copies[mid] += 1
         altered += mid not in rows or bytes(rows[mid]) != d.data  # type: ignore[arg-type]
     assert set(copies) == set(rows), "a message was lost"
+    # Every reply archived and processed exactly once (the archive is unique by content).
+    archived = query(url, "SELECT message_id, outcome FROM inbox")
+    assert sorted(str(m) for m, _ in archived) == sorted(
+        f"<reply-{n}@example.com>" for n in range(1, REPLIES + 1)
+    )
+    assert all(outcome == "message" for _, outcome in archived), archived
     return Outcome(takeover, sent_before, copies, altered, len(rows), active_exit)
 
 
 class TestHotStandby:
     def test_the_standby_takes_over_a_killed_daemon(
-        self, postgres_url: str, tmp_path: Path, figure: list[str]
+        self, postgres_url: str, tmp_path: Path, figure: list[str], dovecot: ImapAccount
     ) -> None:
         """SIGKILL of the active daemon mid-send: the standby takes over within 30 s, nothing is lost or altered."""
         url = asyncio.run(_fresh_database(postgres_url))
-        outcome = scenario(tmp_path, url, active_url=url, fail=kill9)
+        outcome = scenario(tmp_path, url, active_url=url, fail=kill9, account=dovecot)
         figure.append(outcome.line("SIGKILL of the active daemon"))
         assert outcome.takeover < TAKEOVER_LIMIT
-        assert outcome.rows == 500
+        assert outcome.rows == 500 + REPLIES  # each reply is forwarded to the organiser once
         assert max(outcome.copies.values()) <= 2
         assert outcome.altered == 0
 
     def test_the_standby_takes_over_when_the_active_daemon_is_cut_off(
-        self, postgres_url: str, tmp_path: Path, figure: list[str]
+        self, postgres_url: str, tmp_path: Path, figure: list[str], dovecot: ImapAccount
     ) -> None:
         """The active daemon's database connections go silent (a proxy stops forwarding): the
         server ends its lease, the standby takes over within 30 s, the cut-off daemon stops itself."""
@@ -211,10 +253,11 @@ class TestHotStandby:
                 url,
                 active_url=proxied,
                 fail=lambda _: loop.call_soon_threadsafe(proxy.stall),
+                account=dovecot,
             )
         figure.append(outcome.line("The active daemon's database cut off"))
         assert outcome.takeover < TAKEOVER_LIMIT
-        assert outcome.rows == 500
+        assert outcome.rows == 500 + REPLIES  # each reply is forwarded to the organiser once
         assert max(outcome.copies.values()) <= 2
         assert outcome.altered == 0
         assert outcome.active_exit == LOCK_LOST  # it noticed and stopped by itself
