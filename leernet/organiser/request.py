@@ -1,0 +1,132 @@
+"""An organiser's mail -> its parts: the meeting series, a participant list, a network file.
+
+Clients put these in different places: Outlook sends the series as the
+``text/calendar`` part of a ``multipart/alternative`` with the list attached
+beside it; Google sends the same calendar twice (inline and as
+``invite.ics``); Apple Mail attaches ``iCal-....ics``. This module only finds
+and decodes the parts; :mod:`series`, :mod:`participant_list` and
+:mod:`intake` read them. It is pure: bytes in, values out; it never raises on
+a malformed mail (a part that cannot be decoded is left out).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from dataclasses import dataclass
+from email.message import EmailMessage, Message
+from email.utils import getaddresses
+from pathlib import PurePath
+
+MAX_PARTS = 50  # an invite with a list is 3-6 parts; more is not an organiser writing
+MAX_PART_BYTES = 2 * 1024 * 1024
+
+_CALENDAR_TYPES = {"text/calendar", "application/ics", "text/x-vcalendar"}
+_LIST_SUFFIXES = {".xlsx", ".xlsm", ".csv", ".xls", ".ods"}
+_LIST_TYPES = {
+    "text/csv",
+    "application/csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.ms-excel",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OrganiserRequest:
+    sender: str  # the From address, lower case ("" when there is not exactly one)
+    sender_name: str
+    subject: str
+    message_id: str
+    language: str  # "nl", "en", "fr" from Content-Language, or ""
+    calendars: tuple[bytes, ...]  # distinct calendar objects, the inline one first
+    lists: tuple[Attachment, ...]  # spreadsheets and CSV files
+    network_files: tuple[Attachment, ...]  # *.toml
+    text: str  # the first text/plain part (for words such as START or status)
+
+
+def read_request(raw: bytes) -> OrganiserRequest:
+    """Find the parts of an organiser's mail; never raises."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    senders = getaddresses([str(v) for v in msg.get_all("From", [])])
+    sender_name, sender = senders[0] if len(senders) == 1 else ("", "")
+    calendars: list[bytes] = []
+    lists: list[Attachment] = []
+    files: list[Attachment] = []
+    text = ""
+    for count, part in enumerate(msg.walk()):
+        if count > MAX_PARTS:
+            break
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        filename = _filename(part)
+        suffix = PurePath(filename).suffix.lower()
+        if ctype in _CALENDAR_TYPES or suffix == ".ics":
+            data = _payload(part)
+            # Google and Thunderbird send the same calendar inline and as invite.ics.
+            if data and _same(data) not in {_same(c) for c in calendars}:
+                calendars.append(data)
+        elif suffix in _LIST_SUFFIXES or (ctype in _LIST_TYPES and filename):
+            data = _payload(part)
+            if data is not None:
+                lists.append(Attachment(filename or "list.csv", data))
+        elif suffix == ".toml":
+            data = _payload(part)
+            if data is not None:
+                files.append(Attachment(filename, data))
+        elif ctype == "text/plain" and not text and not filename:
+            text = _text(part)
+    return OrganiserRequest(
+        sender=sender.strip().lower() if "@" in sender else "",
+        sender_name=sender_name.strip(),
+        subject=str(msg.get("Subject", "")).strip(),
+        message_id=str(msg.get("Message-ID", "")).strip(),
+        language=_language(str(msg.get("Content-Language", ""))),
+        calendars=tuple(calendars),
+        lists=tuple(lists),
+        network_files=tuple(files),
+        text=text,
+    )
+
+
+def _same(calendar: bytes) -> bytes:
+    return calendar.replace(b"\r\n", b"\n").strip()
+
+
+def _filename(part: Message) -> str:
+    try:
+        name = part.get_filename() or ""
+    except (ValueError, LookupError):
+        return ""
+    return PurePath(name.replace("\\", "/")).name[:200]
+
+
+def _payload(part: Message) -> bytes | None:
+    try:
+        data = part.get_payload(decode=True)
+    except (ValueError, LookupError):
+        return None
+    if not isinstance(data, bytes) or len(data) > MAX_PART_BYTES:
+        return None
+    return data
+
+
+def _text(part: Message) -> str:
+    if not isinstance(part, EmailMessage):
+        return ""
+    try:
+        content = part.get_content()
+    except (ValueError, LookupError):
+        return ""
+    return content[:20_000] if isinstance(content, str) else ""
+
+
+def _language(header: str) -> str:
+    tag = header.split(",", maxsplit=1)[0].strip().lower()[:2]
+    return tag if tag in {"nl", "en", "fr"} else ""

@@ -1,0 +1,223 @@
+"""The organiser's meeting series: every client's shape read into the same sessions, bounded."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+
+from leernet.organiser.findings import Say
+from leernet.organiser.participant_list import read_participant_list
+from leernet.organiser.request import read_request
+from leernet.organiser.series import MAX_OCCURRENCES, MeetingSeries, read_series
+
+CORPUS = Path(__file__).parent / "data" / "organiser"
+MAILS = sorted(p for p in CORPUS.glob("*.eml") if p.with_suffix(".expected.json").exists())
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+def local(moment: datetime) -> str:
+    return moment.astimezone(BRUSSELS).strftime("%Y-%m-%dT%H:%M")
+
+
+@pytest.mark.parametrize("path", MAILS, ids=[p.stem for p in MAILS])
+def test_corpus_mail_gives_the_expected_series(path: Path) -> None:
+    """Every client's mail (Outlook, Google, Apple, Thunderbird) gives the sessions in its sidecar, in local time."""
+    expected = json.loads(path.with_suffix(".expected.json").read_text(encoding="utf-8"))
+    request = read_request(path.read_bytes())
+    assert request.sender == expected["organizer"]
+    result = read_series(request.calendars[0])
+    assert result.findings == ()
+    series = result.series
+    assert series is not None
+    assert (series.uid, series.tzid, series.timezone) == (
+        expected["uid"],
+        expected["tzid"],
+        expected["timezone"],
+    )
+    assert (series.summary, series.location, series.online_url, series.goal) == (
+        expected["summary"],
+        expected["location"],
+        expected["online_url"],
+        expected["goal"],
+    )
+    assert series.every_weeks == expected["every_weeks"]
+    assert series.organizer is not None
+    assert series.organizer.email == expected["organizer"]
+    got = [
+        {
+            "number": o.index,
+            "recurrence_id": local(o.recurrence_id),
+            "start": local(o.start),
+            "minutes": o.minutes,
+            "cancelled": o.cancelled,
+        }
+        for o in series.occurrences
+    ]
+    assert got == expected["sessions"]
+    (attached,) = request.lists
+    assert (
+        len(read_participant_list(attached.filename, attached.data).participants)
+        == expected["participants"]
+    )
+
+
+def test_outlook_language_comes_from_the_summary_and_the_mail() -> None:
+    """Outlook's LANGUAGE=nl-BE and Content-Language: nl-BE both say Dutch."""
+    request = read_request((CORPUS / "outlook_series_with_list.eml").read_bytes())
+    series = read_series(request.calendars[0]).series
+    assert series is not None
+    assert (request.language, series.language) == ("nl", "nl")
+
+
+def test_the_dst_change_keeps_the_wall_clock_time() -> None:
+    """09:30 in February is 08:30 UTC and 09:30 in April is 07:30 UTC: the series keeps local time."""
+    request = read_request((CORPUS / "google_series_with_list.eml").read_bytes())
+    series = read_series(request.calendars[0]).series
+    assert series is not None
+    assert series.occurrences[0].start.hour == 8
+    assert series.occurrences[5].start.hour == 7
+
+
+def calendar(
+    rule: str, *, start: str = "DTSTART;TZID=Europe/Brussels:20270211T093000", extra: str = ""
+) -> bytes:
+    lines = [
+        "BEGIN:VCALENDAR",
+        "METHOD:REQUEST",
+        "BEGIN:VEVENT",
+        "UID:t-1",
+        "SUMMARY:Netwerk",
+        start,
+        "DURATION:PT2H",
+        rule,
+        extra,
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ]
+    return ("\r\n".join(line for line in lines if line) + "\r\n").encode()
+
+
+def said(data: bytes) -> list[Say]:
+    return [f.say for f in read_series(data).findings]
+
+
+class TestRefused:
+    def test_open_ended_series(self) -> None:
+        """A series without COUNT or UNTIL is refused: a network has an end."""
+        assert said(calendar("RRULE:FREQ=WEEKLY;INTERVAL=2")) == [Say.SERIES_OPEN_ENDED]
+
+    def test_too_many_occurrences(self) -> None:
+        """More occurrences than a network may have is refused, by COUNT or by UNTIL."""
+        assert said(calendar("RRULE:FREQ=WEEKLY;COUNT=53")) == [Say.SERIES_TOO_LONG]
+        assert said(calendar("RRULE:FREQ=DAILY;UNTIL=20281231T000000Z")) == [Say.SERIES_TOO_LONG]
+
+    def test_all_day_series(self) -> None:
+        """An all-day series has no times for sessions."""
+        data = calendar("RRULE:FREQ=WEEKLY;COUNT=6", start="DTSTART;VALUE=DATE:20270211")
+        assert said(data) == [Say.SERIES_ALL_DAY]
+
+    def test_single_meeting(self) -> None:
+        """A meeting without RRULE is not a series."""
+        assert said(calendar("")) == [Say.SERIES_NOT_RECURRING]
+
+    def test_unknown_time_zone(self) -> None:
+        """A TZID that is neither IANA nor a known Windows name is refused by name."""
+        data = calendar(
+            "RRULE:FREQ=WEEKLY;COUNT=3", start="DTSTART;TZID=Mars/Olympus:20270211T093000"
+        )
+        assert said(data) == [Say.SERIES_TIMEZONE]
+
+    def test_rules_by_the_hour_or_yearly(self) -> None:
+        """FREQ=HOURLY, YEARLY or BYHOUR are not a learning network's rhythm and are refused."""
+        assert said(calendar("RRULE:FREQ=HOURLY;COUNT=3")) == [Say.SERIES_RULE]
+        assert said(calendar("RRULE:FREQ=WEEKLY;COUNT=3;BYHOUR=9,14")) == [Say.SERIES_RULE]
+
+    def test_a_rule_that_never_matches_stops_at_the_horizon(self) -> None:
+        """A COUNT that the rule cannot reach (30 February) is refused after a bounded search."""
+        data = calendar("RRULE:FREQ=MONTHLY;COUNT=5;BYMONTH=2;BYMONTHDAY=30")
+        assert said(data) == [Say.SERIES_TOO_LONG]
+
+    def test_junk_is_a_finding(self) -> None:
+        """Bytes that are no calendar give a finding, never an exception."""
+        assert said(b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:garbage\r\n") != []
+        assert said(b"\xff" * 10) != []
+
+    def test_oversized_calendar(self) -> None:
+        """A calendar far larger than any series is refused before parsing."""
+        data = calendar("RRULE:FREQ=WEEKLY;COUNT=3", extra="X-PAD:" + "x" * 300_000)
+        assert said(data) == [Say.CALENDAR_TOO_BIG]
+
+
+class TestRules:
+    def test_windows_zone_with_a_hostile_vtimezone_is_never_expanded(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A VTIMEZONE with a per-second rule is dropped unread: the zone comes from its name, no rule is expanded."""
+        calls: list[object] = []
+        original = icalendar.Timezone.to_tz
+
+        def counting(self: icalendar.Timezone, *args: object, **kwargs: object) -> object:
+            calls.append(self)
+            return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(icalendar.Timezone, "to_tz", counting)
+        tz = (
+            "BEGIN:VTIMEZONE\r\nTZID:Romance Standard Time\r\nBEGIN:STANDARD\r\n"
+            "DTSTART:16010101T000000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0100\r\n"
+            "RRULE:FREQ=SECONDLY\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+        )
+        data = calendar(
+            "RRULE:FREQ=WEEKLY;COUNT=2", start="DTSTART;TZID=Romance Standard Time:20270211T093000"
+        ).replace(b"METHOD:REQUEST\r\n", b"METHOD:REQUEST\r\n" + tz.encode())
+        series = read_series(data).series
+        assert series is not None
+        assert series.timezone == "Europe/Brussels"
+        assert series.occurrences[0].start.hour == 8
+        assert calls == []
+
+    def test_monthly_rule_is_read_but_not_a_schedule(self) -> None:
+        """A second-Thursday-of-the-month rule gives its dates; it is not leernet's weekly schedule."""
+        result = read_series(calendar("RRULE:FREQ=MONTHLY;COUNT=3;BYDAY=2TH"))
+        series = result.series
+        assert isinstance(series, MeetingSeries)
+        assert [o.start.astimezone(BRUSSELS).day for o in series.occurrences] == [11, 11, 8]
+        assert series.every_weeks is None
+
+    def test_dtstart_off_the_rule_counts_as_the_first(self) -> None:
+        """RFC 5545 3.3.10: a DTSTART on a Wednesday with BYDAY=TH is still the first occurrence."""
+        data = calendar(
+            "RRULE:FREQ=WEEKLY;COUNT=3;BYDAY=TH",
+            start="DTSTART;TZID=Europe/Brussels:20270210T093000",
+        )
+        series = read_series(data).series
+        assert series is not None
+        assert [o.start.astimezone(BRUSSELS).day for o in series.occurrences] == [10, 11, 18]
+
+    def test_until_as_a_date_includes_that_day(self) -> None:
+        """UNTIL=20270225 (a DATE) keeps the occurrence on 25 February."""
+        series = read_series(calendar("RRULE:FREQ=WEEKLY;INTERVAL=2;UNTIL=20270225")).series
+        assert series is not None
+        assert len(series.occurrences) == 2
+
+    def test_cancelled_override_and_unknown_override(self) -> None:
+        """An override with STATUS:CANCELLED cancels its occurrence; one that names no occurrence is a warning."""
+        base = calendar("RRULE:FREQ=WEEKLY;COUNT=3").decode().removesuffix("END:VCALENDAR\r\n")
+        overrides = (
+            "BEGIN:VEVENT\r\nUID:t-1\r\nRECURRENCE-ID;TZID=Europe/Brussels:20270218T093000\r\n"
+            "DTSTART;TZID=Europe/Brussels:20270218T093000\r\nDURATION:PT2H\r\nSTATUS:CANCELLED\r\nEND:VEVENT\r\n"
+            "BEGIN:VEVENT\r\nUID:t-1\r\nRECURRENCE-ID:20270301T083000Z\r\n"
+            "DTSTART;TZID=Europe/Brussels:20270302T093000\r\nDURATION:PT2H\r\nEND:VEVENT\r\n"
+        )
+        result = read_series((base + overrides + "END:VCALENDAR\r\n").encode())
+        assert result.series is not None
+        assert [o.cancelled for o in result.series.occurrences] == [False, True, False]
+        assert [f.say for f in result.findings] == [Say.SERIES_OVERRIDE_UNKNOWN]
+
+    def test_the_bound_on_occurrences_is_the_schedule_bound(self) -> None:
+        """The reader accepts exactly as many occurrences as a network file's schedule.count."""
+        assert said(calendar(f"RRULE:FREQ=WEEKLY;COUNT={MAX_OCCURRENCES}")) == []
