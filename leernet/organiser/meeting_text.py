@@ -52,7 +52,8 @@ def goal(description: str) -> str:
             if not more.strip() or _GOAL_LINE.match(more) or re.match(r"^\s*\w+\s*:", more):
                 break
             taken.append(more.strip())
-        return _short(" ".join(t for t in taken if t))
+        said = _short(" ".join(t for t in taken if t))
+        return said[:1].upper() + said[1:]
     paragraph: list[str] = []
     for line in lines:
         if not line.strip():

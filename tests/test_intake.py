@@ -1,0 +1,254 @@
+"""Intake: an organiser's series and list become the network file `leernet start` reads, checked as `leernet check` does."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from leernet.model import Person, SessionKind
+from leernet.network import parse_network
+from leernet.organiser.findings import Level, Say
+from leernet.organiser.intake import from_network_file, from_request, from_series, slugify
+from leernet.organiser.participant_list import read_participant_list
+from leernet.organiser.request import read_request
+from leernet.organiser.series import read_series
+
+CORPUS = Path(__file__).parent / "data" / "organiser"
+EXAMPLE = Path(__file__).parents[1] / "config" / "network.example.toml"
+NOW = datetime(2027, 1, 4, 8, 0, tzinfo=UTC)
+AN = Person("An Peeters", "an.peeters@example.com")
+MAILS = sorted(CORPUS.glob("*_series_with_list.eml"))
+
+
+def free(_slug: str) -> bool:
+    return False
+
+
+def outlook_series():  # type: ignore[no-untyped-def]
+    request = read_request((CORPUS / "outlook_series_with_list.eml").read_bytes())
+    series = read_series(request.calendars[0]).series
+    assert series is not None
+    return series
+
+
+def xlsx(rows: list[list[object]]) -> bytes:
+    book = Workbook()
+    ws = book.active
+    assert ws is not None
+    for row in rows:
+        ws.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+HEADER = ["Naam", "E-mail", "Leidinggevende", "E-mail leidinggevende", "Groeigesprek"]
+GOOD = [
+    [f"Deelnemer {i}", f"d{i}@example.com", "Els Wouters", "els@example.com", 46553]
+    for i in range(1, 12)
+]
+
+
+@pytest.mark.parametrize("path", MAILS, ids=[p.stem for p in MAILS])
+def test_corpus_mail_becomes_a_valid_network_with_the_series_sessions(path: Path) -> None:
+    """Every client's request gives a network whose sessions are the series' occurrences, moved and cancelled ones included."""
+    request = read_request(path.read_bytes())
+    intake = from_request(request, taken=free, now=NOW)
+    assert intake.ok, intake.texts(Level.ERROR)
+    assert intake.loaded is not None
+    network = intake.loaded.network
+    series = read_series(request.calendars[0]).series
+    assert series is not None
+    assert intake.series_uid == series.uid
+    assert [(s.number, s.start, s.minutes, s.cancelled) for s in network.sessions] == [
+        (o.index, o.start, o.minutes, o.cancelled) for o in series.occurrences
+    ]
+    # A weekly series keeps the organiser's own RECURRENCE-IDs as leernet's slots.
+    assert [s.slot for s in network.sessions] == [o.recurrence_id for o in series.occurrences]
+    assert network.session(1).kind is SessionKind.KICKOFF
+    assert network.session(6).kind is SessionKind.CLOSING
+    assert len(network.participants) == 12
+    assert network.organiser.email == "an.peeters@example.com"
+    assert network.slug.endswith("-2027-02-11")
+    # The source is what `leernet start` reads: parsing it again gives the same network.
+    assert parse_network(intake.source).network == network
+
+
+def test_language_follows_the_organisers_mail() -> None:
+    """Thunderbird's Content-Language: en-GB gives an English network; Outlook's nl-BE a Dutch one."""
+    english = from_request(
+        read_request((CORPUS / "thunderbird_series_with_list.eml").read_bytes()),
+        taken=free,
+        now=NOW,
+    )
+    dutch = from_request(
+        read_request((CORPUS / "outlook_series_with_list.eml").read_bytes()), taken=free, now=NOW
+    )
+    assert (english.language, dutch.language) == ("en", "nl")
+    assert english.loaded is not None
+    assert english.loaded.network.session(1).title.startswith("Kick-off")
+
+
+def test_a_list_with_errors_is_told_by_row_and_nothing_is_loaded() -> None:
+    """A bad address, a duplicate, the organiser's own address and a bad date are each named by their row."""
+    rows = [
+        ["Deelnemers lerend netwerk"],
+        HEADER,
+        *GOOD[:5],
+        ["Jan Verbruggen", "jan@", "", "", ""],  # row 8
+        ["An Peeters", "an.peeters@example.com", "", "", ""],  # row 9
+        ["Deelnemer 2 opnieuw", "D2@example.com", "", "", ""],  # row 10, same as row 4
+        ["Lien Aerts", "lien@example.com", "Els Wouters", "els@", "volgende maand"],  # row 11
+    ]
+    people = read_participant_list("deelnemers.xlsx", xlsx(rows))
+    intake = from_series(outlook_series(), people, organiser=AN, language="nl", taken=free, now=NOW)
+    assert not intake.ok
+    assert intake.loaded is None
+    errors = intake.texts(Level.ERROR)
+    assert errors == [
+        'rij 8: "jan@" is geen e-mailadres',
+        "rij 10 en rij 4: hetzelfde e-mailadres",
+        'rij 11: het adres van de leidinggevende, "els@", is geen e-mailadres',
+        'rij 11: "volgende maand" is geen datum (schrijf bv. 15/06/2027)',
+        "rij 9: dat is je eigen adres; jij bent de organisator",
+    ]
+
+
+def test_the_corrected_list_gives_a_valid_network() -> None:
+    """The same series with a corrected list is valid: sessions equal the series, participants in list order."""
+    people = read_participant_list("deelnemers.xlsx", xlsx([HEADER, *GOOD]))
+    series = outlook_series()
+    intake = from_series(series, people, organiser=AN, language="nl", taken=free, now=NOW)
+    assert intake.ok
+    assert intake.loaded is not None
+    network = intake.loaded.network
+    assert [p.email for p in network.participants] == [f"d{i}@example.com" for i in range(1, 12)]
+    assert network.participants[0].growth_conversation == date(2027, 6, 15)
+    moved = network.session(5)
+    assert (moved.start, moved.slot) == (
+        series.occurrences[4].start,
+        series.occurrences[4].recurrence_id,
+    )
+    assert network.session(3).cancelled
+    assert intake.texts(Level.WARNING) == []
+
+
+def test_row_named_warnings_from_the_check() -> None:
+    """Few participants and a missing manager are warned about in the organiser's words."""
+    people = read_participant_list(
+        "l.csv", b"Naam;E-mail;Groeigesprek\nBert;bert@example.com;01/03/2027\n"
+    )
+    intake = from_series(outlook_series(), people, organiser=AN, language="nl", taken=free, now=NOW)
+    assert intake.ok
+    assert intake.texts(Level.WARNING) == [
+        "1 deelnemers; een lerend netwerk werkt best met 10 tot 15",
+        "rij 2: Bert heeft geen leidinggevende; die krijgt dus geen bericht of samenvatting",
+        "rij 2: het groeigesprek valt voor de laatste sessie; de samenvatting gaat over de sessies tot dan",
+    ]
+
+
+def test_a_taken_slug_gets_a_number() -> None:
+    """The slug is the name plus the first date; when that is taken, -2, -3 ... follow."""
+    taken = {"lerend-netwerk-werkbaar-werk-2027-02-11", "lerend-netwerk-werkbaar-werk-2027-02-11-2"}
+    intake = from_series(
+        outlook_series(), None, organiser=AN, language="nl", taken=taken.__contains__, now=NOW
+    )
+    assert intake.loaded is not None
+    assert intake.loaded.network.slug == "lerend-netwerk-werkbaar-werk-2027-02-11-3"
+
+
+def test_slugify() -> None:
+    """Accents go, punctuation becomes a dash, and an empty name still gives a slug."""
+    assert slugify("Lerend netwerk: Welzijn & Zorg (Gent)") == "lerend-netwerk-welzijn-zorg-gent"
+    assert slugify("Éénheid") == "eenheid"
+    assert slugify("!!!") == "netwerk"
+
+
+def test_a_series_without_goal_says_where_to_write_it() -> None:
+    """No description: the check's 'goal is required' becomes a hint to write 'Doel:' in the description."""
+    data = (
+        b"BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:g-1\r\nSUMMARY:Netwerk\r\n"
+        b"DTSTART;TZID=Europe/Brussels:20270211T093000\r\nDURATION:PT2H\r\n"
+        b"RRULE:FREQ=MONTHLY;COUNT=4;BYDAY=2TH\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    series = read_series(data).series
+    assert series is not None
+    intake = from_series(series, None, organiser=AN, language="nl", taken=free, now=NOW)
+    assert intake.texts(Level.ERROR) == [
+        "het doel ontbreekt: schrijf in de beschrijving een regel 'Doel: ...'"
+    ]
+
+
+def test_a_monthly_series_becomes_sessions_with_their_own_dates() -> None:
+    """A rule leernet's schedule cannot say (second Thursday) becomes one start per session, equal to the series."""
+    data = (
+        b"BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:m-1\r\nSUMMARY:Netwerk\r\n"
+        b"DESCRIPTION:Doel: samen leren.\r\n"
+        b"DTSTART;TZID=Europe/Brussels:20270211T093000\r\nDURATION:PT2H\r\n"
+        b"RRULE:FREQ=MONTHLY;COUNT=4;BYDAY=2TH\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    series = read_series(data).series
+    assert series is not None
+    intake = from_series(series, None, organiser=AN, language="nl", taken=free, now=NOW)
+    assert intake.loaded is not None
+    assert [s.start for s in intake.loaded.network.sessions] == [
+        o.start for o in series.occurrences
+    ]
+    assert "[schedule]" not in intake.source
+
+
+def test_an_override_onto_another_session_is_an_overlap() -> None:
+    """Moving session 2 onto the time of session 1 is the check's overlap, in words."""
+    data = (
+        b"BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:o-1\r\nSUMMARY:Netwerk\r\n"
+        b"DESCRIPTION:Doel: samen leren.\r\nDTSTART;TZID=Europe/Brussels:20270211T093000\r\n"
+        b"DURATION:PT2H\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\nEND:VEVENT\r\n"
+        b"BEGIN:VEVENT\r\nUID:o-1\r\nRECURRENCE-ID;TZID=Europe/Brussels:20270218T093000\r\n"
+        b"DTSTART;TZID=Europe/Brussels:20270211T100000\r\nDURATION:PT2H\r\nEND:VEVENT\r\n"
+        b"END:VCALENDAR\r\n"
+    )
+    series = read_series(data).series
+    assert series is not None
+    intake = from_series(series, None, organiser=AN, language="en", taken=free, now=NOW)
+    assert intake.texts(Level.ERROR) == ["session 2 overlaps session 1"]
+
+
+class TestNetworkFile:
+    def test_a_list_replaces_the_files_participants_and_the_sender_organises(self) -> None:
+        """The example network file with an attached list: the list's people, the sender as organiser."""
+        people = read_participant_list("deelnemers.xlsx", xlsx([HEADER, *GOOD]))
+        intake = from_network_file(
+            EXAMPLE.read_text(encoding="utf-8"), people, organiser=AN, taken=free, now=NOW
+        )
+        assert intake.ok, intake.texts(Level.ERROR)
+        assert intake.loaded is not None
+        network = intake.loaded.network
+        assert len(network.participants) == 11
+        assert network.organiser.email == "an.peeters@example.com"
+        assert [f.say for f in intake.findings] == [Say.ORGANISER_REPLACED]
+
+    def test_a_taken_slug_in_the_file_is_replaced_with_a_warning(self) -> None:
+        """A file whose slug is already registered gets the next free one, and the organiser is told."""
+        text = EXAMPLE.read_text(encoding="utf-8")
+        slug = parse_network(text).network.slug
+        intake = from_network_file(text, None, organiser=AN, taken={slug}.__contains__, now=NOW)
+        assert intake.loaded is not None
+        assert intake.loaded.network.slug == f"{slug}-2"
+        assert Say.SLUG_TAKEN in [f.say for f in intake.findings]
+
+    def test_bad_toml_is_an_error_not_an_exception(self) -> None:
+        """A file that is not TOML gives one error finding."""
+        intake = from_network_file("[network\n", None, organiser=AN, taken=free, now=NOW)
+        assert not intake.ok
+        assert intake.texts(Level.ERROR)[0].startswith("not valid TOML")
+
+
+def test_a_mail_without_series_or_file() -> None:
+    """A mail with only a list says that the series or the network file is missing."""
+    raw = b"From: An <an.peeters@example.com>\r\nSubject: hoi\r\n\r\nHallo\r\n"
+    intake = from_request(read_request(raw), taken=free, now=NOW)
+    assert [f.say for f in intake.findings] == [Say.CALENDAR_MISSING]
