@@ -387,7 +387,12 @@ END:VCALENDAR"""
     )
 
 
-def google_mail(calendar: str, attachment: bytes) -> str:
+def google_mail(
+    calendar: str,
+    attachment: bytes | None,
+    subject: str = "Uitnodiging: Lerend netwerk werkbaar werk @ Om de 2 weken van 09:30 tot 12:00 op donderdag van do 11 feb 2027 tot do 22 apr 2027 (CET) (netwerk@example.org)",
+    method: str = "REQUEST",
+) -> str:
     mixed, alt = "000000000000a7c4e0061f3c5d2b", "000000000000a7c4df061f3c5d29"
     plain = (
         "Je bent uitgenodigd voor de volgende terugkerende afspraak.\r\n\r\n"
@@ -409,7 +414,7 @@ Sender: Google Agenda <calendar-notification@google.com>
 Auto-Submitted: auto-generated
 Message-ID: <calendar-4f1d2c3b-9a8e-4b7c-8d6e-5f4a3b2c1d0e@google.com>
 Date: Mon, 04 Jan 2027 08:12:43 +0000
-Subject: Uitnodiging: Lerend netwerk werkbaar werk @ Om de 2 weken van 09:30 tot 12:00 op donderdag van do 11 feb 2027 tot do 22 apr 2027 (CET) (netwerk@example.org)
+Subject: {subject}
 From: An Peeters <an.peeters@example.com>
 To: netwerk@example.org
 Content-Type: multipart/mixed; boundary="{mixed}"
@@ -423,7 +428,7 @@ Content-Transfer-Encoding: base64
 
 {b64(plain.encode())}
 --{alt}
-Content-Type: text/calendar; charset="UTF-8"; method=REQUEST
+Content-Type: text/calendar; charset="UTF-8"; method={method}
 Content-Transfer-Encoding: 7bit
 
 {calendar}
@@ -435,13 +440,19 @@ Content-Disposition: attachment; filename="invite.ics"
 Content-Transfer-Encoding: base64
 
 {b64(calendar.encode())}
---{mixed}
+{_google_list(mixed, attachment)}--{mixed}--
+"""
+
+
+def _google_list(mixed: str, attachment: bytes | None) -> str:
+    if attachment is None:
+        return ""
+    return f"""--{mixed}
 Content-Type: text/csv; charset="windows-1252"; name="deelnemers.csv"
 Content-Disposition: attachment; filename="deelnemers.csv"
 Content-Transfer-Encoding: base64
 
 {b64(attachment)}
---{mixed}--
 """
 
 
@@ -597,7 +608,9 @@ END:STANDARD
 END:VTIMEZONE"""
 
 
-def thunderbird_calendar() -> str:
+def thunderbird_calendar(
+    time: str = "093000", exdate: str = "20270311T083000Z", sequence: int = 0
+) -> str:
     people = """ORGANIZER;RSVP=TRUE;CN=An Peeters;PARTSTAT=ACCEPTED;ROLE=CHAIR:mailto:an.p
  eeters@example.com
 ATTENDEE;RSVP=TRUE;PARTSTAT=NEEDS-ACTION;ROLE=REQ-PARTICIPANT;CUTYPE=INDIVI
@@ -616,16 +629,16 @@ UID:6b0f1c2a-9d3e-4f5a-8b7c-1e2d3f4a5b6c
 SUMMARY:Learning network sustainable work
 {people}
 RRULE:FREQ=WEEKLY;COUNT=6;INTERVAL=2
-EXDATE:20270311T083000Z
+EXDATE:{exdate}
 X-MOZ-SEND-INVITATIONS:TRUE
 X-MOZ-SEND-INVITATIONS-UNDISCLOSED:FALSE
-DTSTART;TZID=Europe/Brussels:20270211T093000
-DTEND;TZID=Europe/Brussels:20270211T120000
+DTSTART;TZID=Europe/Brussels:20270211T{time}
+DTEND;TZID=Europe/Brussels:20270211T{ {"093000": "120000", "100000": "123000"}[time] }
 DESCRIPTION:Six meetings for HR staff of the sector.\\nGoal: strengthen sus
  tainable work in our teams and learn from each other.\\n\\nOnline: https://
  meet.jit.si/learning-network-sustainable-work
 LOCATION:Wetstraat 34\\, Brussels
-SEQUENCE:0
+SEQUENCE:{sequence}
 X-MOZ-GENERATION:2
 END:VEVENT
 BEGIN:VEVENT
@@ -635,18 +648,22 @@ DTSTAMP:20270104T081240Z
 UID:6b0f1c2a-9d3e-4f5a-8b7c-1e2d3f4a5b6c
 SUMMARY:Learning network sustainable work
 {people}
-RECURRENCE-ID;TZID=Europe/Brussels:20270408T093000
+RECURRENCE-ID;TZID=Europe/Brussels:20270408T{time}
 DTSTART;TZID=Europe/Brussels:20270409T133000
 DTEND;TZID=Europe/Brussels:20270409T160000
 LOCATION:Wetstraat 34\\, Brussels
-SEQUENCE:0
+SEQUENCE:{sequence}
 X-MOZ-GENERATION:2
 END:VEVENT
 END:VCALENDAR"""
     )
 
 
-def thunderbird_mail(calendar: str, attachment: bytes) -> str:
+def thunderbird_mail(
+    calendar: str,
+    attachment: bytes | None,
+    subject: str = "Invitation: Learning network sustainable work",
+) -> str:
     mixed, alt = "------------7Dq2vW3xY4zA5bC6dE7fG8hJ", "------------0xA1b2C3d4E5f6G7h8I9j0K1"
     return f"""Return-Path: <an.peeters@example.com>
 Delivered-To: netwerk@example.org
@@ -664,7 +681,7 @@ User-Agent: Mozilla Thunderbird
 Content-Language: en-GB
 From: An Peeters <an.peeters@example.com>
 To: netwerk@example.org
-Subject: Invitation: Learning network sustainable work
+Subject: {subject}
 Content-Type: multipart/mixed; boundary="{mixed}"
 
 This is a multi-part message in MIME format.
@@ -689,13 +706,19 @@ Content-Disposition: attachment; filename="invite.ics"
 Content-Transfer-Encoding: base64
 
 {b64(calendar.encode())}
---{mixed}
+{_thunderbird_list(mixed, attachment)}--{mixed}--
+"""
+
+
+def _thunderbird_list(mixed: str, attachment: bytes | None) -> str:
+    if attachment is None:
+        return ""
+    return f"""--{mixed}
 Content-Type: text/csv; charset=UTF-8; name="participants.csv"
 Content-Disposition: attachment; filename="participants.csv"
 Content-Transfer-Encoding: base64
 
 {b64(attachment)}
---{mixed}--
 """
 
 
@@ -812,9 +835,151 @@ def write() -> None:
             ),
         ),
     }
+    out |= changes()
     for name, (mail, exp) in out.items():
         (HERE / f"{name}.eml").write_bytes(mail.replace("\r\n", "\n").encode())
         (HERE / f"{name}.expected.json").write_text(exp, encoding="utf-8")
+
+
+def google_cancel_calendar() -> str:
+    return crlf(
+        f"""BEGIN:VCALENDAR
+PRODID:-//Google Inc//Google Calendar 70.9054//EN
+VERSION:2.0
+CALSCALE:GREGORIAN
+METHOD:CANCEL
+{GOOGLE_TZ}
+BEGIN:VEVENT
+DTSTART;TZID=Europe/Brussels:20270211T093000
+DTEND;TZID=Europe/Brussels:20270211T120000
+RRULE:FREQ=WEEKLY;WKST=MO;UNTIL=20270422T215959Z;INTERVAL=2;BYDAY=TH
+DTSTAMP:20270301T101500Z
+ORGANIZER;CN=An Peeters:mailto:an.peeters@example.com
+UID:5k2v8q1c3m0r9t7e6d4b2a1n0p@google.com
+ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=
+ TRUE;CN=netwerk@example.org;X-NUM-GUESTS=0:mailto:netwerk@example.org
+CREATED:20270104T080512Z
+LAST-MODIFIED:20270301T101500Z
+LOCATION:Wetstraat 34\\, 1040 Brussel\\, België
+SEQUENCE:1
+STATUS:CANCELLED
+SUMMARY:Lerend netwerk werkbaar werk
+TRANSP:OPAQUE
+END:VEVENT
+END:VCALENDAR"""
+    )
+
+
+def outlook_cancel_calendar() -> str:
+    event = f"""BEGIN:VEVENT
+ORGANIZER;CN=An Peeters:mailto:an.peeters@example.com
+ATTENDEE;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE;CN=Lerend netwerk:mailto:netwerk@example.org
+DESCRIPTION;LANGUAGE=nl-BE:\\n
+RECURRENCE-ID;TZID=Romance Standard Time:20270422T093000
+SUMMARY;LANGUAGE=nl-BE:Geannuleerd: Lerend netwerk werkbaar werk
+DTSTART;TZID=Romance Standard Time:20270422T093000
+DTEND;TZID=Romance Standard Time:20270422T120000
+UID:{OUTLOOK_UID}
+CLASS:PUBLIC
+PRIORITY:1
+DTSTAMP:20270301T101500Z
+TRANSP:TRANSPARENT
+STATUS:CANCELLED
+SEQUENCE:1
+LOCATION;LANGUAGE=nl-BE:Wetstraat 34\\, Brussel
+X-MICROSOFT-CDO-APPT-SEQUENCE:1
+X-MICROSOFT-CDO-OWNERAPPTID:2123456789
+X-MICROSOFT-CDO-BUSYSTATUS:FREE
+X-MICROSOFT-CDO-INTENDEDSTATUS:FREE
+X-MICROSOFT-CDO-ALLDAYEVENT:FALSE
+X-MICROSOFT-CDO-IMPORTANCE:2
+X-MICROSOFT-CDO-INSTTYPE:3
+X-MICROSOFT-DONOTFORWARDMEETING:FALSE
+X-MICROSOFT-DISALLOW-COUNTER:FALSE
+END:VEVENT"""
+    return outlook_calendar("CANCEL", event)
+
+
+def change_expected(
+    base: str, method: str, sequence: int, changes: list[dict[str, object]], *, whole: bool = False
+) -> str:
+    return (
+        json.dumps(
+            {
+                "base": base,
+                "method": method,
+                "sequence": sequence,
+                "whole_series_cancelled": whole,
+                "changes": changes,
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
+
+
+def changes() -> dict[str, tuple[str, str]]:
+    moved = outlook_override(1, "20270408T093000", "20270409T133000", "20270409T160000")
+    moved += "\n" + outlook_override(1, "20270325T093000", "20270326T140000", "20270326T163000")
+    tb_retimed = thunderbird_calendar(time="100000", exdate="20270311T090000Z", sequence=1)
+    return {
+        "outlook_update_moved": (
+            outlook_mail(
+                "Lerend netwerk werkbaar werk",
+                "REQUEST",
+                outlook_calendar("REQUEST", outlook_event(1, moved)),
+                None,
+                "AM9PR02MB72831B2C3D4E5F6A7B8C9D0E1F2A3B4C@AM9PR02MB7283.eurprd02.prod.outlook.com",
+            ),
+            change_expected(
+                "outlook_series_with_list",
+                "REQUEST",
+                1,
+                [{"change": "moved", "number": 4, "start": "2027-03-26T14:00", "minutes": 150}],
+            ),
+        ),
+        "outlook_cancel_occurrence": (
+            outlook_mail(
+                "Geannuleerd: Lerend netwerk werkbaar werk",
+                "CANCEL",
+                outlook_cancel_calendar(),
+                None,
+                "AM9PR02MB72832C3D4E5F6A7B8C9D0E1F2A3B4C5D@AM9PR02MB7283.eurprd02.prod.outlook.com",
+            ),
+            change_expected(
+                "outlook_series_with_list", "CANCEL", 1, [{"change": "cancelled", "number": 6}]
+            ),
+        ),
+        "google_cancel_series": (
+            google_mail(
+                google_cancel_calendar(),
+                None,
+                subject="Geannuleerde afspraak: Lerend netwerk werkbaar werk @ Om de 2 weken van 09:30 tot 12:00 op donderdag (CET) (netwerk@example.org)",
+                method="CANCEL",
+            ),
+            change_expected("google_series_with_list", "CANCEL", 1, [], whole=True),
+        ),
+        "thunderbird_update_retimed": (
+            thunderbird_mail(
+                tb_retimed, None, subject="Updated: Learning network sustainable work"
+            ),
+            change_expected(
+                "thunderbird_series_with_list",
+                "REQUEST",
+                1,
+                [
+                    {"change": "moved", "number": n, "start": f"{d}T10:00", "minutes": 150}
+                    for n, d in (
+                        (1, "2027-02-11"),
+                        (2, "2027-02-25"),
+                        (4, "2027-03-25"),
+                        (6, "2027-04-22"),
+                    )
+                ],
+            ),
+        ),
+    }
 
 
 if __name__ == "__main__":

@@ -14,9 +14,11 @@ from leernet.organiser.findings import Say
 from leernet.organiser.participant_list import read_participant_list
 from leernet.organiser.request import read_request
 from leernet.organiser.series import MAX_OCCURRENCES, MeetingSeries, read_series
+from leernet.organiser.series_change import Change, read_change
 
 CORPUS = Path(__file__).parent / "data" / "organiser"
-MAILS = sorted(p for p in CORPUS.glob("*.eml") if p.with_suffix(".expected.json").exists())
+MAILS = sorted(CORPUS.glob("*_series_with_list.eml"))
+CHANGES = sorted(p for p in CORPUS.glob("*.eml") if "_series_with_list" not in p.name)
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
@@ -221,3 +223,69 @@ class TestRules:
     def test_the_bound_on_occurrences_is_the_schedule_bound(self) -> None:
         """The reader accepts exactly as many occurrences as a network file's schedule.count."""
         assert said(calendar(f"RRULE:FREQ=WEEKLY;COUNT={MAX_OCCURRENCES}")) == []
+
+
+def known(name: str) -> MeetingSeries:
+    series = read_series(read_request((CORPUS / f"{name}.eml").read_bytes()).calendars[0]).series
+    assert series is not None
+    return series
+
+
+@pytest.mark.parametrize("path", CHANGES, ids=[p.stem for p in CHANGES])
+def test_corpus_change_gives_the_expected_changes(path: Path) -> None:
+    """An update or a cancel from the organiser's client, read against the series it changes, gives its sidecar's changes."""
+    expected = json.loads(path.with_suffix(".expected.json").read_text(encoding="utf-8"))
+    request = read_request(path.read_bytes())
+    change = read_change(known(expected["base"]), request.calendars[0])
+    assert change.findings == ()
+    assert not change.stale
+    assert change.sequence == expected["sequence"]
+    assert change.whole_series_cancelled == expected["whole_series_cancelled"]
+    got = []
+    for c in change.occurrences:
+        entry: dict[str, object] = {"change": str(c.change), "number": c.number}
+        if c.change is Change.MOVED:
+            assert c.after is not None
+            entry |= {"start": local(c.after.start), "minutes": c.after.minutes}
+        got.append(entry)
+    assert got == expected["changes"]
+
+
+class TestChanges:
+    def test_the_same_series_again_changes_nothing(self) -> None:
+        """The organiser's client sending the unchanged series again is no change."""
+        request = read_request((CORPUS / "outlook_series_with_list.eml").read_bytes())
+        change = read_change(known("outlook_series_with_list"), request.calendars[0])
+        assert change.empty
+
+    def test_an_older_sequence_is_stale(self) -> None:
+        """An update with a lower SEQUENCE than the one we know is an old message and changes nothing."""
+        series = known("outlook_series_with_list")
+        newer = MeetingSeries(
+            **{f: getattr(series, f) for f in MeetingSeries.__slots__} | {"sequence": 3}
+        )
+        request = read_request((CORPUS / "outlook_update_moved.eml").read_bytes())
+        change = read_change(newer, request.calendars[0])
+        assert change.stale
+        assert change.occurrences == ()
+
+    def test_another_series_is_not_this_one(self) -> None:
+        """A calendar with another UID is not read as a change of this series."""
+        request = read_request((CORPUS / "google_cancel_series.eml").read_bytes())
+        change = read_change(known("outlook_series_with_list"), request.calendars[0])
+        assert change.findings != ()
+        assert change.empty
+
+    def test_title_and_place_changes_are_named(self) -> None:
+        """A new SUMMARY and LOCATION are reported as before/after."""
+        raw = read_request((CORPUS / "outlook_update_moved.eml").read_bytes()).calendars[0]
+        changed = raw.replace(b"Wetstraat 34\\, Brussel", b"Kunstlaan 5\\, Brussel").replace(
+            b"SUMMARY;LANGUAGE=nl-BE:Lerend netwerk werkbaar werk",
+            b"SUMMARY;LANGUAGE=nl-BE:Lerend netwerk werkbaar werk 2027",
+        )
+        change = read_change(known("outlook_series_with_list"), changed)
+        assert change.summary == (
+            "Lerend netwerk werkbaar werk",
+            "Lerend netwerk werkbaar werk 2027",
+        )
+        assert change.location == ("Wetstraat 34, Brussel", "Kunstlaan 5, Brussel")
