@@ -252,3 +252,20 @@ def test_a_mail_without_series_or_file() -> None:
     raw = b"From: An <an.peeters@example.com>\r\nSubject: hoi\r\n\r\nHallo\r\n"
     intake = from_request(read_request(raw), taken=free, now=NOW)
     assert [f.say for f in intake.findings] == [Say.CALENDAR_MISSING]
+
+
+@pytest.mark.node
+@pytest.mark.parametrize("path", MAILS, ids=[p.stem for p in MAILS])
+def test_participants_invite_shows_the_organisers_series_in_icaljs(path: Path) -> None:
+    """ical.js (Thunderbird's parser) expands a participant's invite to exactly the sessions it expands the organiser's own series to."""
+    from tests.icaljs import expand_with_icaljs  # noqa: PLC0415
+    from tests.test_invite import request_for  # noqa: PLC0415
+
+    request = read_request(path.read_bytes())
+    intake = from_request(request, taken=free, now=NOW)
+    assert intake.loaded is not None
+    network = intake.loaded.network
+    theirs = expand_with_icaljs(request.calendars[0])
+    ours = expand_with_icaljs(request_for(network, network.participants[0]))
+    assert [(o["start"], o["end"]) for o in ours] == [(o["start"], o["end"]) for o in theirs]
+    assert len(ours) == 5  # six occurrences, one cancelled
