@@ -14,8 +14,10 @@ from leernet.network import parse_network
 from leernet.organiser.findings import Level, Say
 from leernet.organiser.intake import from_network_file, from_request, from_series, slugify
 from leernet.organiser.participant_list import read_participant_list
+from leernet.organiser.preview_text import change_preview, start_preview
 from leernet.organiser.request import read_request
 from leernet.organiser.series import read_series
+from leernet.organiser.series_change import read_change
 
 CORPUS = Path(__file__).parent / "data" / "organiser"
 EXAMPLE = Path(__file__).parents[1] / "config" / "network.example.toml"
@@ -269,3 +271,88 @@ def test_participants_invite_shows_the_organisers_series_in_icaljs(path: Path) -
     ours = expand_with_icaljs(request_for(network, network.participants[0]))
     assert [(o["start"], o["end"]) for o in ours] == [(o["start"], o["end"]) for o in theirs]
     assert len(ours) == 5  # six occurrences, one cancelled
+
+
+class TestPreview:
+    def test_a_valid_request_previews_everything_and_asks_for_start(self) -> None:
+        """The preview shows sessions in local time (moved and cancelled ones), participants with managers and dates, the questions, and asks START."""
+        request = read_request((CORPUS / "outlook_series_with_list.eml").read_bytes())
+        preview = start_preview(
+            from_request(request, taken=free, now=NOW), organiser_name="An Peeters"
+        )
+        assert preview.ok
+        assert (
+            preview.subject
+            == "Voorbeeld: Lerend netwerk werkbaar werk – antwoord START om te beginnen"
+        )
+        text = preview.text
+        assert text.startswith("Dag An,\n")
+        assert "1. donderdag 11 februari 2027, 9.30 – 12.00 uur – Startmoment" in text
+        assert "3. donderdag 11 maart 2027: gaat niet door" in text
+        assert "5. vrijdag 9 april 2027, 13.30 – 16.00 uur (verplaatst) – Sessie 5" in text
+        assert "6. donderdag 22 april 2027, 9.30 – 12.00 uur – Afsluitende sessie" in text
+        assert (
+            "- Bert Claes <bert.claes@example.com> · leidinggevende: Els Wouters "
+            "<els.wouters@example.com> · groeigesprek: dinsdag 15 juni 2027"
+        ) in text
+        assert "2. Wat neem je mee naar je eigen praktijk?" in text
+        assert "Antwoord op deze mail met START" in text
+
+    def test_a_list_with_errors_previews_what_to_fix_and_no_start(self) -> None:
+        """With errors the preview lists them by row, shows the sessions still, and does not offer START."""
+        people = read_participant_list(
+            "l.xlsx", xlsx([HEADER, *GOOD[:10], ["Jan", "jan@", "", "", ""]])
+        )
+        intake = from_series(
+            outlook_series(), people, organiser=AN, language="nl", taken=free, now=NOW
+        )
+        preview = start_preview(intake, organiser_name="An Peeters")
+        assert not preview.ok
+        assert preview.subject == "Nog aan te passen: Lerend netwerk werkbaar werk"
+        assert '- rij 12: "jan@" is geen e-mailadres' in preview.lines
+        assert "START" not in preview.text
+        assert (
+            preview.lines[-1]
+            == "Er is niets geregistreerd en niemand kreeg een bericht. Pas aan en stuur opnieuw."
+        )
+        assert any(line.startswith("4. donderdag 25 maart 2027") for line in preview.lines)
+
+    def test_english_preview(self) -> None:
+        """An English organiser's preview is in English, times with a colon."""
+        request = read_request((CORPUS / "thunderbird_series_with_list.eml").read_bytes())
+        preview = start_preview(
+            from_request(request, taken=free, now=NOW), organiser_name="An Peeters"
+        )
+        assert preview.subject.startswith("Preview: Learning network sustainable work")
+        assert "5. Friday 9 April 2027, 13:30–16:00 (moved) – Session 5" in preview.lines
+
+    def test_a_moved_occurrence_is_said_in_words(self) -> None:
+        """An update that moves session 4 says where it goes and how many participants are told."""
+        network = from_request(
+            read_request((CORPUS / "outlook_series_with_list.eml").read_bytes()),
+            taken=free,
+            now=NOW,
+        ).loaded
+        assert network is not None
+        update = read_request((CORPUS / "outlook_update_moved.eml").read_bytes())
+        change = read_change(outlook_series(), update.calendars[0])
+        preview = change_preview(change, network.network, organiser_name="An Peeters")
+        assert preview.ok
+        assert "- Sessie 4 verhuist naar vrijdag 26 maart 2027, 14.00 – 16.30 uur" in preview.lines
+        assert "12 deelnemers krijgen een aangepaste uitnodiging." in preview.lines
+
+    def test_a_cancelled_series_says_everyone_is_told(self) -> None:
+        """A CANCEL of the whole series is previewed as the end of the network for every participant."""
+        request = read_request((CORPUS / "google_series_with_list.eml").read_bytes())
+        loaded = from_request(request, taken=free, now=NOW).loaded
+        series = read_series(request.calendars[0]).series
+        assert loaded is not None
+        assert series is not None
+        cancel = read_request((CORPUS / "google_cancel_series.eml").read_bytes())
+        preview = change_preview(
+            read_change(series, cancel.calendars[0]), loaded.network, organiser_name="An"
+        )
+        assert (
+            "- Het hele netwerk wordt geschrapt; alle 12 deelnemers krijgen een annulering."
+            in preview.lines
+        )

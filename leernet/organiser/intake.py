@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import tomli_w
 
 from leernet.errors import NetworkFileError, Problem
-from leernet.model import Person
+from leernet.model import Network, Person
 from leernet.network import Loaded, parse_network
 from leernet.organiser.findings import Finding, Level, Say, error, has_errors, warning
 from leernet.organiser.participant_list import ParticipantList, read_participant_list
@@ -43,6 +43,9 @@ class Intake:
     findings: tuple[Finding, ...]
     language: str
     series_uid: str = ""  # the organiser's own UID, to find the network on later changes
+    draft: Network | None = (
+        None  # for the preview only: what could be read, rows with errors left out
+    )
 
     @property
     def ok(self) -> bool:
@@ -61,7 +64,9 @@ def from_request(request: OrganiserRequest, *, taken: Taken, now: datetime) -> I
         done = from_network_file(text, people, organiser=organiser, taken=taken, now=now)
         if request.calendars:
             extra = (warning(Say.CALENDAR_IGNORED),)
-            return Intake(done.source, done.loaded, done.findings + extra, done.language)
+            return Intake(
+                done.source, done.loaded, done.findings + extra, done.language, draft=done.draft
+            )
         return done
     language = language_of(request.language)
     if not request.calendars:
@@ -244,8 +249,8 @@ def _check(
         return Intake(source, None, tuple(findings), language, uid)
     findings.extend(warning_finding(w, rows) for w in loaded.warnings)
     if has_errors(findings):
-        return Intake(source, None, tuple(findings), language, uid)
-    return Intake(source, loaded, tuple(findings), language, uid)
+        return Intake(source, None, tuple(findings), language, uid, loaded.network)
+    return Intake(source, loaded, tuple(findings), language, uid, loaded.network)
 
 
 _PARTICIPANT = re.compile(r"^participants\[(\d+)\]")
