@@ -182,6 +182,27 @@ class TestRules:
         assert series.occurrences[0].start.hour == 8
         assert calls == []
 
+    def test_outlooks_customized_time_zone_is_known_by_its_shape(self) -> None:
+        """Outlook's 'Customized Time Zone' with Brussels' offsets and changes is read as Europe/Brussels, without expanding it."""
+        tz = (
+            "BEGIN:VTIMEZONE\r\nTZID:Customized Time Zone\r\nBEGIN:STANDARD\r\n"
+            "DTSTART:16010101T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\n"
+            "RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=5SU;BYMONTH=10\r\nEND:STANDARD\r\n"
+            "BEGIN:DAYLIGHT\r\nDTSTART:16010101T020000\r\nTZOFFSETFROM:+0100\r\n"
+            "TZOFFSETTO:+0200\r\nRRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=3\r\n"
+            "END:DAYLIGHT\r\nEND:VTIMEZONE\r\n"
+        )
+        start = "DTSTART;TZID=Customized Time Zone:20270211T093000"
+        data = calendar("RRULE:FREQ=WEEKLY;COUNT=8", start=start)
+        data = data.replace(b"METHOD:REQUEST\r\n", b"METHOD:REQUEST\r\n" + tz.encode())
+        series = read_series(data).series
+        assert series is not None
+        assert series.timezone == "Europe/Brussels"
+        # Summer time from 28 March: the eighth Thursday (1 April) is at 07:30 UTC.
+        assert [o.start.hour for o in series.occurrences] == [8] * 7 + [7]
+        hostile = data.replace(b"FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU", b"FREQ=SECONDLY")
+        assert said(hostile) == [Say.SERIES_TIMEZONE]
+
     def test_monthly_rule_is_read_but_not_a_schedule(self) -> None:
         """A second-Thursday-of-the-month rule gives its dates; it is not leernet's weekly schedule."""
         result = read_series(calendar("RRULE:FREQ=MONTHLY;COUNT=3;BYDAY=2TH"))

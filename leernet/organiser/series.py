@@ -6,11 +6,10 @@ UID, a RECURRENCE-ID) for moved ones. Nothing here raises; whatever cannot be
 used is a :class:`~leernet.organiser.findings.Finding`.
 
 Work is bounded before and during parsing: the calendar's size and number of
-components are counted first; VTIMEZONE components are removed unread (a
-TZID is resolved by name, IANA or Windows, so no client-supplied rule is ever
-expanded); the RRULE must end (COUNT or UNTIL) and is expanded by dateutil
-over at most :data:`HORIZON` and :data:`MAX_OCCURRENCES` occurrences, only
-for FREQ=DAILY, WEEKLY or MONTHLY.
+components are counted first; VTIMEZONE components are removed before
+icalendar parses (a TZID is resolved by name, IANA or Windows, or by the
+shape of its VTIMEZONE read as text: :mod:`zones`), so no client-supplied
+rule is ever expanded; the RRULE is expanded bounded (:mod:`recurrence`).
 """
 
 from __future__ import annotations
@@ -18,45 +17,36 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
-from itertools import islice
-from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from datetime import datetime
+from typing import Any
 
 import icalendar
-from dateutil import rrule
 
-from leernet.calendar.itip import address, zone_for_tzid
+from leernet.calendar.itip import address
 from leernet.model import Person
 from leernet.organiser import meeting_text
 from leernet.organiser.findings import Finding, Say, error, warning
+from leernet.organiser.recurrence import MAX_OCCURRENCES, expand
+from leernet.organiser.zones import LocalTime, zone_name
+
+__all__ = [
+    "MAX_OCCURRENCES",
+    "LocalTime",
+    "MeetingSeries",
+    "Occurrence",
+    "Parsed",
+    "SeriesRead",
+    "parse",
+    "read_series",
+]
 
 MAX_CALENDAR_BYTES = 256 * 1024  # Outlook's REQUEST of a series with its VTIMEZONE: ~6 KB
 MAX_COMPONENTS = 200
-MAX_OCCURRENCES = 52  # as leernet's schedule.count allows
-HORIZON = timedelta(days=3 * 366)  # no learning network runs longer; bounds dateutil's loop
 
 _VTIMEZONE = re.compile(
     rb"^BEGIN:VTIMEZONE\r?$.*?^END:VTIMEZONE\r?\n?", re.IGNORECASE | re.MULTILINE | re.DOTALL
 )
 _BEGIN = re.compile(rb"^BEGIN:", re.IGNORECASE | re.MULTILINE)
-_FREQS: dict[str, Literal[0, 1, 2, 3, 4, 5, 6]] = {
-    "DAILY": rrule.DAILY,
-    "WEEKLY": rrule.WEEKLY,
-    "MONTHLY": rrule.MONTHLY,
-}
-_DAYS = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
-_KNOWN_PARTS = {
-    "FREQ",
-    "COUNT",
-    "UNTIL",
-    "INTERVAL",
-    "BYDAY",
-    "BYMONTHDAY",
-    "BYMONTH",
-    "BYSETPOS",
-    "WKST",
-}
 _LINK_PROPERTIES = ("X-MICROSOFT-SKYPETEAMSMEETINGURL", "CONFERENCE", "X-GOOGLE-CONFERENCE")
 
 
@@ -106,7 +96,7 @@ def read_series(ical: bytes) -> SeriesRead:
     parsed = parse(ical)
     if isinstance(parsed, Finding):
         return SeriesRead("", None, (parsed,))
-    method, events = parsed
+    method, events = parsed.method, parsed.events
     masters = [e for e in events if e.get("RECURRENCE-ID") is None]
     if not masters:
         return SeriesRead(method, None, (error(Say.SERIES_NOT_RECURRING),))
@@ -114,18 +104,31 @@ def read_series(ical: bytes) -> SeriesRead:
     uid = str(master.get("UID", "")).strip()
     overrides = [e for e in events if e.get("RECURRENCE-ID") is not None and _uid(e) == uid]
     try:
-        return _series(method, master, overrides)
+        return _series(method, master, overrides, parsed.vtimezones)
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
         detail = f"{type(exc).__name__}: {exc}"[:200]
         return SeriesRead(method, None, (error(Say.CALENDAR_UNREADABLE, detail=detail),))
 
 
-def parse(ical: bytes) -> tuple[str, list[Any]] | Finding:
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    method: str
+    events: list[Any]
+    vtimezones: dict[str, str]  # TZID -> the VTIMEZONE's text, never given to a parser
+
+
+def parse(ical: bytes) -> Parsed | Finding:
     """METHOD and the VEVENTs of a calendar, VTIMEZONEs removed unread; a finding if unusable."""
     if len(ical) > MAX_CALENDAR_BYTES or len(_BEGIN.findall(ical)) > MAX_COMPONENTS:
         return error(Say.CALENDAR_TOO_BIG)
     # RFC 5545 3.6.5 lets a VTIMEZONE carry any RRULE; icalendar would expand it. We resolve
     # TZIDs by name instead (IANA, or Outlook's Windows names), so the component is not needed.
+    vtimezones: dict[str, str] = {}
+    for block in _VTIMEZONE.findall(ical):
+        text = block.decode("utf-8", errors="replace")
+        found = re.search(r"^TZID:(.*?)\r?$", text, re.MULTILINE)
+        if found:
+            vtimezones[found[1].strip()] = text
     stripped = _VTIMEZONE.sub(b"", ical)
     try:
         with warnings.catch_warnings():
@@ -136,14 +139,16 @@ def parse(ical: bytes) -> tuple[str, list[Any]] | Finding:
         return error(Say.CALENDAR_UNREADABLE, detail=f"{type(exc).__name__}"[:100])
     if not events:
         return error(Say.CALENDAR_UNREADABLE, detail="no VEVENT")
-    return str(cal.get("METHOD", "")).strip().upper(), events
+    return Parsed(str(cal.get("METHOD", "")).strip().upper(), events, vtimezones)
 
 
 def _uid(event: Any) -> str:
     return str(event.get("UID", "")).strip()
 
 
-def _series(method: str, master: Any, overrides: list[Any]) -> SeriesRead:
+def _series(
+    method: str, master: Any, overrides: list[Any], vtimezones: dict[str, str]
+) -> SeriesRead:
     findings: list[Finding] = []
     start_prop = master.get("DTSTART")
     if start_prop is None:
@@ -151,10 +156,10 @@ def _series(method: str, master: Any, overrides: list[Any]) -> SeriesRead:
     if not isinstance(start_prop.dt, datetime):
         return SeriesRead(method, None, (error(Say.SERIES_ALL_DAY),))
     tzid = str(start_prop.params.get("TZID", "")).strip()
-    zone_name = _zone_name(tzid, start_prop.dt)
-    if zone_name is None:
+    zone = zone_name(tzid, start_prop.dt, vtimezones)
+    if zone is None:
         return SeriesRead(method, None, (error(Say.SERIES_TIMEZONE, value=tzid[:60]),))
-    local = LocalTime(zone_name)
+    local = LocalTime(zone)
     first = local.wall(start_prop)
     minutes = _minutes(master, local)
     if minutes is None or not 15 <= minutes <= 24 * 60:
@@ -162,7 +167,7 @@ def _series(method: str, master: Any, overrides: list[Any]) -> SeriesRead:
     rule = master.get("RRULE")
     if rule is None:
         return SeriesRead(method, None, (error(Say.SERIES_NOT_RECURRING),))
-    expanded = _expand(rule, first, local)
+    expanded = expand(rule, first, local)
     if isinstance(expanded, Finding):
         return SeriesRead(method, None, (expanded,))
     starts, every_weeks = expanded
@@ -189,7 +194,7 @@ def _series(method: str, master: Any, overrides: list[Any]) -> SeriesRead:
     series = MeetingSeries(
         uid=_uid(master),
         sequence=_int(master.get("SEQUENCE")),
-        timezone=zone_name,
+        timezone=zone,
         tzid=tzid,
         first=local.utc(first),
         minutes=minutes,
@@ -209,52 +214,6 @@ def _series(method: str, master: Any, overrides: list[Any]) -> SeriesRead:
     return SeriesRead(method, series, tuple(findings))
 
 
-class LocalTime:
-    """Wall-clock times of one zone: what iCalendar values mean, and their UTC instants."""
-
-    def __init__(self, zone_name: str) -> None:
-        self.zone = ZoneInfo(zone_name)
-
-    def wall(self, prop: Any) -> datetime:
-        """A DATE-TIME property as naive wall-clock time in this zone (a DATE as midnight)."""
-        value = prop.dt if hasattr(prop, "dt") else prop
-        if isinstance(value, datetime):
-            if value.tzinfo is None:
-                return value
-            if prop_tzid(prop):  # written in a zone: its wall-clock digits are the time
-                zone = zone_for_tzid(prop_tzid(prop))
-                aware = value.replace(tzinfo=zone) if zone is not None else value
-                return aware.astimezone(self.zone).replace(tzinfo=None)
-            return value.astimezone(self.zone).replace(tzinfo=None)
-        if isinstance(value, date):
-            return datetime.combine(value, time())
-        raise TypeError(f"not a date or date-time: {value!r}")
-
-    def utc(self, wall: datetime) -> datetime:
-        return wall.replace(tzinfo=self.zone).astimezone(UTC)
-
-    def key(self, prop: Any) -> datetime | date:
-        """A DATE value stays a date (it names a day); a DATE-TIME becomes wall-clock time."""
-        value = getattr(prop, "dt", prop)
-        if isinstance(value, date) and not isinstance(value, datetime):
-            return value
-        return self.wall(prop)
-
-
-def prop_tzid(prop: Any) -> str:
-    params = getattr(prop, "params", None)
-    return str(params.get("TZID", "")).strip() if params else ""
-
-
-def _zone_name(tzid: str, value: datetime) -> str | None:
-    if tzid:
-        zone = zone_for_tzid(tzid)
-        return str(zone.key) if zone is not None else None
-    if value.tzinfo is not None:  # a UTC DTSTART ("Z"): read the sessions in UTC
-        return "UTC"
-    return "Europe/Brussels"  # floating: the service's home zone (RFC 5545 3.3.5 form 1)
-
-
 def _minutes(event: Any, local: LocalTime) -> int | None:
     start = local.utc(local.wall(event["DTSTART"]))
     if event.get("DTEND") is not None:
@@ -263,67 +222,6 @@ def _minutes(event: Any, local: LocalTime) -> int | None:
     if event.get("DURATION") is not None:
         return int(event["DURATION"].dt.total_seconds() // 60)
     return None
-
-
-def _expand(
-    rule: Any, first: datetime, local: LocalTime
-) -> tuple[list[datetime], int | None] | Finding:
-    parts = {str(k).upper(): v for k, v in dict(rule).items()}
-    freq = str((parts.get("FREQ") or [""])[0]).upper()
-    unknown = set(parts) - _KNOWN_PARTS
-    if freq not in _FREQS or unknown:
-        return error(Say.SERIES_RULE, detail=", ".join(sorted({freq} | unknown - {""}))[:80])
-    count = int(parts["COUNT"][0]) if "COUNT" in parts else None
-    until_raw = parts.get("UNTIL", [None])[0]
-    if count is None and until_raw is None:
-        return error(Say.SERIES_OPEN_ENDED)
-    if count is not None and not 1 <= count <= MAX_OCCURRENCES:
-        return error(Say.SERIES_TOO_LONG, limit=MAX_OCCURRENCES)
-    horizon = first + HORIZON
-    until = horizon
-    if until_raw is not None:
-        if isinstance(until_raw, datetime):
-            until = min(horizon, local.wall(until_raw) if until_raw.tzinfo else until_raw)
-        else:
-            until = min(horizon, datetime.combine(until_raw, time.max))
-    interval = int((parts.get("INTERVAL") or [1])[0])
-    byday = [str(d).upper() for d in parts.get("BYDAY", [])]
-    weekdays = []
-    for day in byday:
-        found = re.fullmatch(r"([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)", day)
-        if found is None:
-            return error(Say.SERIES_RULE, detail=day[:20])
-        wd = rrule.weekday(_DAYS[found[2]])
-        weekdays.append(wd(int(found[1])) if found[1] else wd)
-    generator = rrule.rrule(
-        _FREQS[freq],
-        dtstart=first,
-        interval=max(1, min(interval, 99)),
-        until=until,
-        byweekday=weekdays or None,
-        bymonthday=[int(d) for d in parts.get("BYMONTHDAY", [])] or None,
-        bymonth=[int(m) for m in parts.get("BYMONTH", [])] or None,
-        bysetpos=[int(p) for p in parts.get("BYSETPOS", [])] or None,
-        wkst=_DAYS.get(str((parts.get("WKST") or ["MO"])[0]).upper(), 0),
-    )
-    limit = count if count is not None else MAX_OCCURRENCES + 1
-    starts = list(islice(generator, limit))
-    if not starts or starts[0] != first:  # RFC 5545 3.3.10: DTSTART is always the first one
-        starts = [first, *starts][:limit]
-    if len(starts) > MAX_OCCURRENCES or (
-        count is not None and len(starts) < count and until == horizon
-    ):
-        return error(Say.SERIES_TOO_LONG, limit=MAX_OCCURRENCES)
-    plain_weekly = (
-        freq == "WEEKLY"
-        and not {"BYMONTHDAY", "BYMONTH", "BYSETPOS"} & set(parts)
-        and byday in ([], [_weekday_code(first)])
-    )
-    return starts, (interval if plain_weekly and interval <= 52 else None)
-
-
-def _weekday_code(moment: datetime) -> str:
-    return next(code for code, n in _DAYS.items() if n == moment.weekday())
 
 
 def _exdates(event: Any) -> list[Any]:

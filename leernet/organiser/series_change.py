@@ -19,7 +19,8 @@ from enum import StrEnum
 from typing import Any
 
 from leernet.organiser.findings import Finding, Say, error
-from leernet.organiser.series import LocalTime, MeetingSeries, Occurrence, parse, read_series
+from leernet.organiser.series import MeetingSeries, Occurrence, parse, read_series
+from leernet.organiser.zones import LocalTime
 
 
 class Change(StrEnum):
@@ -67,7 +68,7 @@ def read_change(known: MeetingSeries, ical: bytes) -> SeriesChange:
     parsed = parse(ical)
     if isinstance(parsed, Finding):
         return SeriesChange(known.uid, known.sequence, findings=(parsed,))
-    method, events = parsed
+    method, events = parsed.method, parsed.events
     mine = [e for e in events if str(e.get("UID", "")).strip() == known.uid]
     if not mine:
         detail = "UID of another series"
