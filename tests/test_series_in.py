@@ -310,3 +310,27 @@ class TestChanges:
             "Lerend netwerk werkbaar werk 2027",
         )
         assert change.location == ("Wetstraat 34, Brussel", "Kunstlaan 5, Brussel")
+
+
+@pytest.mark.parametrize("path", MAILS, ids=[p.stem for p in MAILS])
+def test_the_service_accepts_the_organisers_invite(path: Path) -> None:
+    """The REPLY to each client's invite is ACCEPTED from the service, for the series' UID and SEQUENCE, as leernet's own REPLY reader reads it."""
+    from leernet.calendar.itip import read_reply  # noqa: PLC0415
+    from leernet.organiser.accept import accept_reply  # noqa: PLC0415
+
+    calendar_bytes = read_request(path.read_bytes()).calendars[0]
+    series = read_series(calendar_bytes).series
+    assert series is not None
+    reply = accept_reply(
+        calendar_bytes,
+        attendee="netwerk@example.org",
+        attendee_name="Lerend netwerk",
+        now=datetime(2027, 1, 4, 8, 13, tzinfo=BRUSSELS),
+    )
+    assert reply is not None
+    read = read_reply(reply)
+    assert read.problem is None
+    assert (read.method, read.uid, read.sequence) == ("REPLY", series.uid, series.sequence)
+    assert read.organizer == "an.peeters@example.com"
+    assert [(a.email, a.partstat) for a in read.attendees] == [("netwerk@example.org", "ACCEPTED")]
+    assert read.recurrence_id is None
