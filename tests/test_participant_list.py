@@ -177,6 +177,12 @@ class TestCsv:
         assert texts(result) == ['rij 3: "volgende week" is geen datum (schrijf bv. 15/06/2027)']
         assert result.participants == ()
 
+    def test_addresses_pasted_from_outlook(self) -> None:
+        """'Name <address>' and 'mailto:' as Outlook pastes them become the bare address."""
+        data = "Naam;E-mail;E-mail leidinggevende\nBert;Bert Claes <bert@example.com>;mailto:els@example.com\n"
+        (p,) = read_participant_list("l.csv", data.encode()).participants
+        assert (p.email, p.manager_email) == ("bert@example.com", "els@example.com")
+
     def test_no_header_is_said(self) -> None:
         """A file without name and email columns says so instead of guessing."""
         result = read_participant_list("x.csv", b"a;b\n1;2\n")

@@ -176,13 +176,13 @@ def _participant(row: Row, columns: dict[int, Column]) -> tuple[Listed | None, l
     name = re.sub(r"\s+", " ", name)
     if not name:
         problems.append(error(Say.NAME_MISSING, row.number))
-    email = text.get(Column.EMAIL, "")
+    email = bare_address(text.get(Column.EMAIL, ""))
     if not email:
         problems.append(error(Say.EMAIL_MISSING, row.number))
     elif not _valid(email):
         problems.append(error(Say.EMAIL_INVALID, row.number, value=email[:80]))
         email = ""
-    manager_email = text.get(Column.MANAGER_EMAIL, "")
+    manager_email = bare_address(text.get(Column.MANAGER_EMAIL, ""))
     if manager_email and not _valid(manager_email):
         problems.append(error(Say.MANAGER_EMAIL_INVALID, row.number, value=manager_email[:80]))
     growth: date | None = None
@@ -218,6 +218,16 @@ def _text(value: Cell) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return re.sub(r"[\x00-\x1f\x7f\u2028\u2029\x85]+", " ", str(value)).strip()
+
+
+def bare_address(value: str) -> str:
+    """``Jan Peeters <jan@example.com>`` or ``mailto:jan@example.com`` (Outlook's copy-paste) -> the address."""
+    found = re.fullmatch(r"[^<>]*<\s*([^<>\s]+)\s*>\s*", value)
+    if found:
+        value = found[1]
+    if value.lower().startswith("mailto:"):
+        value = value[7:]
+    return value.strip()
 
 
 def _valid(email: str) -> bool:
