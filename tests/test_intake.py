@@ -356,3 +356,40 @@ class TestPreview:
             "- Het hele netwerk wordt geschrapt; alle 12 deelnemers krijgen een annulering."
             in preview.lines
         )
+
+
+def test_a_list_sent_again_gives_joins_leaves_and_changes() -> None:
+    """A new list for a running network: one joins, one leaves, one gets another manager; the file with it is valid."""
+    from leernet.organiser.intake import with_list  # noqa: PLC0415
+    from leernet.organiser.list_change import compare_list, list_change_lines  # noqa: PLC0415
+
+    request = read_request((CORPUS / "outlook_series_with_list.eml").read_bytes())
+    started = from_request(request, taken=free, now=NOW)
+    assert started.loaded is not None
+    network = started.loaded.network
+    rows: list[list[object]] = [HEADER]
+    for p in network.participants:
+        if p.email == "kobe.jacobs@example.com":
+            continue
+        manager = (
+            ("Inge Mertens", "inge.mertens@example.com")
+            if p.name == "Bert Claes"
+            else (p.manager_name, p.manager_email)
+        )
+        rows.append([p.name, p.email, *manager, p.growth_conversation])
+    rows.append(
+        ["Lien Aerts", "lien.aerts@example.com", "Els Wouters", "els.wouters@example.com", None]
+    )
+    people = read_participant_list("deelnemers.xlsx", xlsx(rows))
+    change = compare_list(network, people)
+    assert list_change_lines(change, "nl") == [
+        "Nieuw: Lien Aerts <lien.aerts@example.com> (rij 13) krijgt een uitnodiging",
+        "Vertrekt: Kobe Jacobs <kobe.jacobs@example.com> krijgt een annulering",
+        "Aangepast: Bert Claes <bert.claes@example.com>, leidinggevende Inge Mertens, groeigesprek dinsdag 15 juni 2027",
+    ]
+    updated = with_list(started.source, people, now=NOW)
+    assert updated.ok, updated.texts(Level.ERROR)
+    assert updated.loaded is not None
+    assert updated.loaded.network.slug == network.slug
+    assert updated.loaded.network.sessions == network.sessions
+    assert "kobe.jacobs@example.com" not in [p.email for p in updated.loaded.network.participants]

@@ -240,6 +240,16 @@ def from_network_file(
     return _check(source, rows, findings, language, now=now, uid="")
 
 
+def with_list(source: str, people: ParticipantList, *, now: datetime) -> Intake:
+    """A registered network's file with the participants of a list sent again (joins and leaves)."""
+    data = tomllib.loads(source)
+    language = language_of(str(data.get("network", {}).get("language", "nl")))
+    findings = list(people.findings)
+    rows = _add_participants(data, people)
+    _language_rows(people, language, findings)
+    return _check(tomli_w.dumps(data), rows, findings, language, now=now, uid="")
+
+
 def _check(
     source: str, rows: list[int], findings: list[Finding], language: str, *, now: datetime, uid: str
 ) -> Intake:
