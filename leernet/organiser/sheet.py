@@ -20,7 +20,7 @@ from pathlib import PurePath
 from leernet.organiser.findings import Finding, Say, error
 
 MAX_FILE_BYTES = 2 * 1024 * 1024  # a list of 500 people is ~50 KB as xlsx, ~40 KB as csv
-MAX_UNZIPPED_BYTES = 20 * 1024 * 1024  # all parts of the xlsx together, before openpyxl reads it
+MAX_UNZIPPED_BYTES = 8 * 1024 * 1024  # all parts of the xlsx together (a list of 500: ~0.3 MB)
 MAX_ZIP_ENTRIES = 200
 MAX_ROWS = 500  # rows with something in them, header included
 MAX_SCANNED_ROWS = 5_000  # empty rows count here, so a sheet of a million blank rows stops early
@@ -67,8 +67,9 @@ def _xlsx(name: str, data: bytes) -> Sheet:
         return unreadable
     # zipfile never inflates an entry past the size its header declares, so these sums
     # bound what openpyxl can read.
-    if len(infos) > MAX_ZIP_ENTRIES or sum(i.file_size for i in infos) > MAX_UNZIPPED_BYTES:
-        return Sheet((), error(Say.LIST_TOO_BIG, size="?", limit=_mb(MAX_UNZIPPED_BYTES)))
+    unzipped = sum(i.file_size for i in infos)
+    if len(infos) > MAX_ZIP_ENTRIES or unzipped > MAX_UNZIPPED_BYTES:
+        return Sheet((), error(Say.LIST_TOO_BIG, size=_mb(unzipped), limit=_mb(MAX_UNZIPPED_BYTES)))
     # Imported here: openpyxl takes ~0.2 s to import and only organiser mail needs it.
     from openpyxl import load_workbook  # noqa: PLC0415
 
