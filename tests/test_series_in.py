@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from leernet.organiser.findings import Say
 from leernet.organiser.participant_list import read_participant_list
@@ -334,3 +336,60 @@ def test_the_service_accepts_the_organisers_invite(path: Path) -> None:
     assert read.organizer == "an.peeters@example.com"
     assert [(a.email, a.partstat) for a in read.attendees] == [("netwerk@example.org", "ACCEPTED")]
     assert read.recurrence_id is None
+
+
+FUZZ = settings(
+    max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), database=None
+)
+LINES = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [
+                "BEGIN:VEVENT", "END:VEVENT", "UID:x", "RRULE:FREQ=WEEKLY;COUNT=3",
+                "RRULE:FREQ=MONTHLY;BYDAY=0TH;COUNT=2", "RRULE:FREQ=DAILY;UNTIL=2027",
+                "DTSTART;TZID=Romance Standard Time:20270211T093000", "DTSTART:20270211",
+                "DTEND:20270211T083000Z", "DURATION:-PT2H", "EXDATE:garbage",
+                "RECURRENCE-ID;RANGE=THISANDFUTURE:20270218T093000", "BEGIN:VTIMEZONE",
+                "END:VTIMEZONE", "STATUS:CANCELLED", "SEQUENCE:x", "METHOD:CANCEL",
+            ]
+        ),
+        st.text(max_size=40),
+    ),
+    max_size=25,
+)  # fmt: skip
+
+
+class TestNeverRaises:
+    """Hypothesis: whatever bytes an organiser's mail holds, the readers answer with findings, never an exception."""
+
+    @FUZZ
+    @given(LINES)
+    def test_calendar_lines(self, lines: list[str]) -> None:
+        """Any mix of calendar lines gives a series or findings, and a change reader that does not raise."""
+        from leernet.organiser.series_change import read_change  # noqa: PLC0415
+
+        data = ("BEGIN:VCALENDAR\r\n" + "\r\n".join(lines) + "\r\nEND:VCALENDAR\r\n").encode(
+            "utf-8", "surrogatepass"
+        )
+        result = read_series(data)
+        assert result.series is not None or result.findings
+        read_change(known("outlook_series_with_list"), data)
+
+    @FUZZ
+    @given(st.binary(max_size=3000), st.sampled_from(["l.csv", "l.xlsx", "l.txt"]))
+    def test_list_bytes(self, data: bytes, name: str) -> None:
+        """Any bytes as a participant list give participants or findings."""
+        result = read_participant_list(name, data)
+        assert result.participants or result.findings
+
+    @FUZZ
+    @given(st.binary(max_size=3000))
+    def test_mail_bytes(self, data: bytes) -> None:
+        """Any bytes as an organiser's mail give a request (maybe empty) and an intake with findings."""
+        from leernet.organiser.intake import from_request  # noqa: PLC0415
+
+        request = read_request(data)
+        intake = from_request(
+            request, taken=lambda _s: False, now=datetime(2027, 1, 4, tzinfo=BRUSSELS)
+        )
+        assert intake.ok or intake.findings
