@@ -79,7 +79,13 @@ def read_change(known: MeetingSeries, ical: bytes) -> SeriesChange:
     if sequence < known.sequence:
         return SeriesChange(known.uid, sequence, stale=True)
     if method == "CANCEL":
-        return _cancel(known, mine, sequence)
+        try:
+            return _cancel(known, mine, sequence)
+        except Exception as exc:  # a RECURRENCE-ID icalendar could not make a date of
+            detail = f"{type(exc).__name__}"
+            return SeriesChange(
+                known.uid, sequence, findings=(error(Say.CALENDAR_UNREADABLE, detail=detail),)
+            )
     read = read_series(ical)
     if read.series is None:
         return SeriesChange(known.uid, sequence, findings=read.findings)
