@@ -393,3 +393,27 @@ def test_a_list_sent_again_gives_joins_leaves_and_changes() -> None:
     assert updated.loaded.network.slug == network.slug
     assert updated.loaded.network.sessions == network.sessions
     assert "kobe.jacobs@example.com" not in [p.email for p in updated.loaded.network.participants]
+
+
+CHANGES = sorted(p for p in CORPUS.glob("*.eml") if "_series_with_list" not in p.name)
+
+
+@pytest.mark.parametrize("path", CHANGES, ids=[p.stem for p in CHANGES])
+def test_the_registered_source_remembers_the_series_for_later_changes(path: Path) -> None:
+    """The network file keeps the series' UID and RECURRENCE-IDs as comments; a later update read against it gives the same changes as against the original series."""
+    import json  # noqa: PLC0415
+
+    from leernet.organiser.remember import remembered, series_uid_of  # noqa: PLC0415
+
+    expected = json.loads(path.with_suffix(".expected.json").read_text(encoding="utf-8"))
+    original = read_request((CORPUS / f"{expected['base']}.eml").read_bytes())
+    intake = from_request(original, taken=free, now=NOW)
+    assert intake.loaded is not None
+    series = read_series(original.calendars[0]).series
+    assert series is not None
+    assert series_uid_of(intake.source) == series.uid
+    known = remembered(intake.source, parse_network(intake.source).network)
+    assert known is not None
+    update = read_request(path.read_bytes()).calendars[0]
+    assert read_change(known, update).occurrences == read_change(series, update).occurrences
+    assert read_change(known, update).whole_series_cancelled == expected["whole_series_cancelled"]

@@ -27,6 +27,7 @@ from leernet.network import Loaded, parse_network
 from leernet.organiser.check_words import problem_finding, warning_finding
 from leernet.organiser.findings import Finding, Level, Say, error, has_errors, warning
 from leernet.organiser.participant_list import ParticipantList, read_participant_list
+from leernet.organiser.remember import stamp
 from leernet.organiser.request import OrganiserRequest
 from leernet.organiser.series import MeetingSeries, read_series
 
@@ -140,7 +141,8 @@ def from_series(
     data["sessions"] = _sessions(series, local, with_times=series.every_weeks is None)
     rows = _add_participants(data, people)
     _language_rows(people, language, findings)
-    source = tomli_w.dumps(data)
+    # The series' UID and RECURRENCE-IDs ride along as comments: later updates find it by them.
+    source = stamp(tomli_w.dumps(data), series)
     return _check(source, rows, findings, language, now=now, uid=series.uid)
 
 
