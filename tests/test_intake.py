@@ -417,3 +417,60 @@ def test_the_registered_source_remembers_the_series_for_later_changes(path: Path
     update = read_request(path.read_bytes()).calendars[0]
     assert read_change(known, update).occurrences == read_change(series, update).occurrences
     assert read_change(known, update).whole_series_cancelled == expected["whole_series_cancelled"]
+
+
+class TestApplyChange:
+    def started(self, name: str):  # type: ignore[no-untyped-def]
+        request = read_request((CORPUS / f"{name}.eml").read_bytes())
+        intake = from_request(request, taken=free, now=NOW)
+        assert intake.loaded is not None
+        return intake
+
+    def update(self, base: str, name: str):  # type: ignore[no-untyped-def]
+        from leernet.changes import diff  # noqa: PLC0415
+        from leernet.organiser.apply_change import apply_change  # noqa: PLC0415
+        from leernet.organiser.remember import remembered  # noqa: PLC0415
+
+        intake = self.started(base)
+        old = intake.loaded.network
+        known = remembered(intake.source, old)
+        assert known is not None
+        calendar = read_request((CORPUS / f"{name}.eml").read_bytes()).calendars[0]
+        change = read_change(known, calendar)
+        source, findings = apply_change(intake.source, known, change, read_series(calendar).series)
+        assert findings == ()
+        new = parse_network(source).network
+        return old, new, diff(old, new), source
+
+    def test_a_moved_occurrence_becomes_leernet_updates_move(self) -> None:
+        """Outlook moving session 4 gives a file whose update moves session 4 only, keeping its slot."""
+        old, new, changes, _ = self.update("outlook_series_with_list", "outlook_update_moved")
+        assert [s.number for s in changes.moved] == [4]
+        assert new.local(new.session(4).start).strftime("%Y-%m-%d %H:%M") == "2027-03-26 14:00"
+        assert new.session(4).slot == old.session(4).slot
+        assert changes.cancelled == changes.restored == ()
+
+    def test_a_cancelled_occurrence_becomes_a_cancelled_session(self) -> None:
+        """Outlook's CANCEL of 22 April cancels session 6 only."""
+        _, _, changes, source = self.update("outlook_series_with_list", "outlook_cancel_occurrence")
+        assert [s.number for s in changes.cancelled] == [6]
+        assert "# organiser-series-sequence = 1" in source
+
+    def test_a_retimed_series_moves_every_session_and_keeps_the_slots(self) -> None:
+        """Thunderbird re-timing the series to 10:00 moves sessions 1, 2, 4 and 6; the slots stay, the stamp takes the new RECURRENCE-IDs."""
+        from leernet.organiser.remember import remembered  # noqa: PLC0415
+
+        old, new, changes, source = self.update(
+            "thunderbird_series_with_list", "thunderbird_update_retimed"
+        )
+        assert [s.number for s in changes.moved] == [1, 2, 4, 6]
+        assert [s.slot for s in new.sessions] == [s.slot for s in old.sessions]
+        again = remembered(source, new)
+        assert again is not None
+        assert again.occurrences[0].recurrence_id.astimezone(new.zone).hour == 10
+
+    def test_a_cancelled_series_cancels_every_session(self) -> None:
+        """Google's CANCEL of the whole series cancels every session still to come."""
+        _, new, changes, _ = self.update("google_series_with_list", "google_cancel_series")
+        assert all(s.cancelled for s in new.sessions)
+        assert [s.number for s in changes.cancelled] == [1, 2, 4, 5, 6]

@@ -50,6 +50,7 @@ class Say(StrEnum):
     SERIES_TIMEZONE = "series_timezone"
     SERIES_DURATION = "series_duration"
     SERIES_OVERRIDE_UNKNOWN = "series_override_unknown"
+    SERIES_GROWS = "series_grows"
     # the network as a whole
     GOAL_MISSING = "goal_missing"
     TITLE_MISSING = "title_missing"
@@ -167,6 +168,10 @@ _TEXT: dict[Say, tuple[str, str]] = {
     Say.SERIES_OVERRIDE_UNKNOWN: (
         "een verplaatste sessie ({value}) hoort bij geen datum van de reeks; ik laat ze weg",
         "a moved session ({value}) belongs to no date of the series; I leave it out",
+    ),
+    Say.SERIES_GROWS: (
+        "de reeks krijgt er een sessie bij ({value}); dat kan niet meer nu de uitnodigingen verstuurd zijn",
+        "the series gets an extra session ({value}); that is no longer possible now the invitations are out",
     ),
     Say.GOAL_MISSING: (
         "het doel ontbreekt: schrijf in de beschrijving een regel 'Doel: ...'",
