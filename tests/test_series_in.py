@@ -213,6 +213,22 @@ class TestRules:
         assert [o.start.astimezone(BRUSSELS).day for o in series.occurrences] == [11, 11, 8]
         assert series.every_weeks is None
 
+    def test_rdate_adds_an_occurrence_in_date_order(self) -> None:
+        """An RDATE adds its occurrence between the rule's ones; the series is then no plain weekly schedule."""
+        data = calendar(
+            "RRULE:FREQ=WEEKLY;INTERVAL=2;COUNT=3",
+            extra="RDATE;TZID=Europe/Brussels:20270304T140000",
+        )
+        series = read_series(data).series
+        assert series is not None
+        assert [local(o.start) for o in series.occurrences] == [
+            "2027-02-11T09:30",
+            "2027-02-25T09:30",
+            "2027-03-04T14:00",
+            "2027-03-11T09:30",
+        ]
+        assert series.every_weeks is None
+
     def test_dtstart_off_the_rule_counts_as_the_first(self) -> None:
         """RFC 5545 3.3.10: a DTSTART on a Wednesday with BYDAY=TH is still the first occurrence."""
         data = calendar(

@@ -171,7 +171,14 @@ def _series(
     if isinstance(expanded, Finding):
         return SeriesRead(method, None, (expanded,))
     starts, every_weeks = expanded
-    excluded = {local.key(v) for v in _exdates(master)}
+    # RFC 5545 3.8.5.2: RDATEs add occurrences (Evolution, hand-made files; Outlook ignores them).
+    rdates = [v for v in _dates(master, "RDATE") if isinstance(v.dt, datetime)]
+    extra = sorted({local.wall(v) for v in rdates} - set(starts))
+    if extra:
+        starts, every_weeks = sorted([*starts, *extra]), None
+        if len(starts) > MAX_OCCURRENCES:
+            return SeriesRead(method, None, (error(Say.SERIES_TOO_LONG, limit=MAX_OCCURRENCES),))
+    excluded = {local.key(v) for v in _dates(master, "EXDATE")}
     occurrences = [
         Occurrence(i + 1, local.utc(s), local.utc(s), minutes, bool({s, s.date()} & excluded))
         for i, s in enumerate(starts)
@@ -224,8 +231,8 @@ def _minutes(event: Any, local: LocalTime) -> int | None:
     return None
 
 
-def _exdates(event: Any) -> list[Any]:
-    found = event.get("EXDATE")
+def _dates(event: Any, name: str) -> list[Any]:
+    found = event.get(name)
     if found is None:
         return []
     props = found if isinstance(found, list) else [found]
