@@ -474,3 +474,33 @@ class TestApplyChange:
         _, new, changes, _ = self.update("google_series_with_list", "google_cancel_series")
         assert all(s.cancelled for s in new.sessions)
         assert [s.number for s in changes.cancelled] == [1, 2, 4, 5, 6]
+
+
+@pytest.mark.node
+def test_a_monthly_series_reaches_participants_as_the_organiser_planned_it() -> None:
+    """A second-Thursday series across the DST change: ical.js shows the participant's invite and the organiser's series at the same instants."""
+    from tests.icaljs import expand_with_icaljs  # noqa: PLC0415
+    from tests.organiser_corpus import GOOGLE_TZ  # noqa: PLC0415
+    from tests.test_invite import request_for  # noqa: PLC0415
+
+    zone = GOOGLE_TZ.replace("\n", "\r\n").encode() + b"\r\n"  # ical.js knows only the file's zones
+    data = (
+        b"BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\n"
+        + zone
+        + b"BEGIN:VEVENT\r\nUID:m-2\r\nSUMMARY:Netwerk\r\n"
+        b"DESCRIPTION:Doel: samen leren.\r\n"
+        b"DTSTART;TZID=Europe/Brussels:20270211T093000\r\n"
+        b"DTEND;TZID=Europe/Brussels:20270211T120000\r\n"
+        b"RRULE:FREQ=MONTHLY;COUNT=5;BYDAY=2TH\r\n"
+        b"EXDATE;TZID=Europe/Brussels:20270311T093000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    series = read_series(data).series
+    assert series is not None
+    people = read_participant_list("l.xlsx", xlsx([HEADER, *GOOD]))
+    intake = from_series(series, people, organiser=AN, language="nl", taken=free, now=NOW)
+    assert intake.loaded is not None
+    network = intake.loaded.network
+    theirs = [o["start"] for o in expand_with_icaljs(data)]
+    ours = [o["start"] for o in expand_with_icaljs(request_for(network, network.participants[0]))]
+    assert ours == theirs
+    assert len(ours) == 4
