@@ -504,3 +504,33 @@ def test_a_monthly_series_reaches_participants_as_the_organiser_planned_it() -> 
     ours = [o["start"] for o in expand_with_icaljs(request_for(network, network.participants[0]))]
     assert ours == theirs
     assert len(ours) == 4
+
+
+def test_a_request_with_a_bad_list_keeps_a_draft_for_the_preview() -> None:
+    """From a whole mail with list errors, the preview still shows the sessions understood."""
+    request = read_request((CORPUS / "outlook_series_with_list.eml").read_bytes())
+    bad = read_participant_list("l.csv", b"Naam;E-mail\nJan;jan@\n")
+    assert bad.findings
+    from dataclasses import replace  # noqa: PLC0415
+
+    from leernet.organiser.request import Attachment  # noqa: PLC0415
+
+    broken = replace(
+        request, lists=(Attachment("l.csv", b"Naam;E-mail\nJan;jan@\nAn;an@example.com\n"),)
+    )
+    intake = from_request(broken, taken=free, now=NOW)
+    assert not intake.ok
+    assert intake.draft is not None
+    preview = start_preview(intake, organiser_name="An Peeters")
+    assert any(line.startswith("5. vrijdag 9 april 2027") for line in preview.lines)
+    assert '- rij 2: "jan@" is geen e-mailadres' in preview.lines
+
+
+def test_every_slug_taken_is_an_error_in_words() -> None:
+    """When the name and every numbered variant are taken, the organiser is asked for another name."""
+    intake = from_series(
+        outlook_series(), None, organiser=AN, language="nl", taken=lambda _s: True, now=NOW
+    )
+    assert intake.texts(Level.ERROR) == [
+        'de korte naam "lerend-netwerk-werkbaar-werk" is al vele keren in gebruik; geef het netwerk een andere naam'
+    ]

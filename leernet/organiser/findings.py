@@ -59,6 +59,7 @@ class Say(StrEnum):
     OVERLAP = "overlap"
     PAST = "past"
     SLUG_TAKEN = "slug_taken"
+    SLUG_EXHAUSTED = "slug_exhausted"
     ORGANISER_REPLACED = "organiser_replaced"
     CALENDAR_IGNORED = "calendar_ignored"
     NETWORK_FILE = "network_file"  # a rule of `leernet check` this module has no words for
@@ -197,6 +198,10 @@ _TEXT: dict[Say, tuple[str, str]] = {
     Say.SLUG_TAKEN: (
         'de korte naam "{value}" is al in gebruik; ik gebruik "{other}"',
         'the short name "{value}" is already in use; I use "{other}"',
+    ),
+    Say.SLUG_EXHAUSTED: (
+        'de korte naam "{value}" is al vele keren in gebruik; geef het netwerk een andere naam',
+        'the short name "{value}" is in use many times over; give the network another name',
     ),
     Say.ORGANISER_REPLACED: (
         "jij bent de organisator ({other}), niet {value}",

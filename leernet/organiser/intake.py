@@ -81,9 +81,8 @@ def from_request(request: OrganiserRequest, *, taken: Taken, now: datetime) -> I
     done = from_series(
         read.series, people, organiser=organiser, language=language, taken=taken, now=now
     )
-    return Intake(
-        done.source, done.loaded, read.findings + done.findings, language, done.series_uid
-    )
+    findings = read.findings + done.findings
+    return Intake(done.source, done.loaded, findings, language, done.series_uid, done.draft)
 
 
 def language_of(hint: str) -> str:
@@ -112,7 +111,10 @@ def from_series(
     slug = unique_slug(f"{slugify(series.summary)}-{local(series.first):%Y-%m-%d}", taken)
     if slug is None:
         return Intake(
-            "", None, (*findings, error(Say.SLUG_TAKEN, value=slugify(series.summary))), language
+            "",
+            None,
+            (*findings, error(Say.SLUG_EXHAUSTED, value=slugify(series.summary))),
+            language,
         )
     network: dict[str, Any] = {
         "slug": slug,
@@ -223,7 +225,7 @@ def from_network_file(
     if wanted and taken(wanted):
         free = unique_slug(wanted, taken)
         if free is None:
-            return Intake("", None, (*findings, error(Say.SLUG_TAKEN, value=wanted)), language)
+            return Intake("", None, (*findings, error(Say.SLUG_EXHAUSTED, value=wanted)), language)
         head["slug"] = free
         findings.append(warning(Say.SLUG_TAKEN, value=wanted, other=free))
     written = data["organiser"] if isinstance(data.get("organiser"), dict) else {}
