@@ -409,3 +409,33 @@ class TestNeverRaises:
             request, taken=lambda _s: False, now=datetime(2027, 1, 4, tzinfo=BRUSSELS)
         )
         assert intake.ok or intake.findings
+
+
+class TestMeetingText:
+    def test_rfc7986_conference_is_the_online_link(self) -> None:
+        """Google's CONFERENCE property (RFC 7986) gives the online link; a Teams label in LOCATION is no place."""
+        data = calendar(
+            "RRULE:FREQ=WEEKLY;COUNT=2",
+            extra="CONFERENCE;VALUE=URI;FEATURE=VIDEO;LABEL=Meet:https://meet.google.com/abc-defg-hij\r\n"
+            "LOCATION:Microsoft Teams-vergadering",
+        )
+        series = read_series(data).series
+        assert series is not None
+        assert (series.online_url, series.location) == ("https://meet.google.com/abc-defg-hij", "")
+
+    def test_a_link_in_the_place_is_split_off(self) -> None:
+        """'Zaal 3; https://zoom.us/j/1' gives place 'Zaal 3' and the Zoom link."""
+        data = calendar(
+            "RRULE:FREQ=WEEKLY;COUNT=2", extra="LOCATION:Zaal 3\\; https://zoom.us/j/123."
+        )
+        series = read_series(data).series
+        assert series is not None
+        assert (series.location, series.online_url) == ("Zaal 3", "https://zoom.us/j/123")
+
+    def test_goal_line_wins_over_the_first_paragraph(self) -> None:
+        """A 'Goal:' line further down is the goal; the first paragraph is not."""
+        from leernet.organiser.meeting_text import goal  # noqa: PLC0415
+
+        text = "Welkom allemaal.\n\nPraktisch: koffie om 9u.\nGoal: learn from each other\nacross teams.\n\nTot dan"
+        assert goal(text) == "Learn from each other across teams."
+        assert goal("Eerste alinea\nloopt door.\n\nTweede.") == "Eerste alinea loopt door."
