@@ -439,3 +439,15 @@ class TestMeetingText:
         text = "Welkom allemaal.\n\nPraktisch: koffie om 9u.\nGoal: learn from each other\nacross teams.\n\nTot dan"
         assert goal(text) == "Learn from each other across teams."
         assert goal("Eerste alinea\nloopt door.\n\nTweede.") == "Eerste alinea loopt door."
+
+
+@pytest.mark.parametrize("path", sorted(CORPUS.glob("*.eml")), ids=lambda p: p.stem)
+def test_a_message_parsed_with_compat32_gives_the_same_request(path: Path) -> None:
+    """The inbox parses cheaply with compat32; the request read from that message equals the one read from the bytes."""
+    import email  # noqa: PLC0415
+    from email.policy import compat32  # noqa: PLC0415
+
+    from leernet.organiser.request import request_of  # noqa: PLC0415
+
+    raw = path.read_bytes()
+    assert request_of(email.message_from_bytes(raw, policy=compat32)) == read_request(raw)

@@ -14,9 +14,12 @@ from __future__ import annotations
 import email
 import email.policy
 from dataclasses import dataclass
-from email.message import EmailMessage, Message
+from email.header import decode_header, make_header
+from email.message import Message
 from email.utils import getaddresses
 from pathlib import PurePath
+
+from leernet.mailer.mailtext import decode_bytes
 
 MAX_PARTS = 50  # an invite with a list is 3-6 parts; more is not an organiser writing
 MAX_PART_BYTES = 2 * 1024 * 1024
@@ -52,7 +55,11 @@ class OrganiserRequest:
 
 def read_request(raw: bytes) -> OrganiserRequest:
     """Find the parts of an organiser's mail; never raises."""
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    return request_of(email.message_from_bytes(raw, policy=email.policy.default))
+
+
+def request_of(msg: Message) -> OrganiserRequest:
+    """The same for a message already parsed (any policy, compat32 included); never raises."""
     senders = getaddresses([str(v) for v in msg.get_all("From", [])])
     sender_name, sender = senders[0] if len(senders) == 1 else ("", "")
     calendars: list[bytes] = []
@@ -85,7 +92,7 @@ def read_request(raw: bytes) -> OrganiserRequest:
     return OrganiserRequest(
         sender=sender.strip().lower() if "@" in sender else "",
         sender_name=sender_name.strip(),
-        subject=str(msg.get("Subject", "")).strip(),
+        subject=_header(msg.get("Subject", "")),
         message_id=str(msg.get("Message-ID", "")).strip(),
         language=_language(str(msg.get("Content-Language", ""))),
         calendars=tuple(calendars),
@@ -118,13 +125,18 @@ def _payload(part: Message) -> bytes | None:
 
 
 def _text(part: Message) -> str:
-    if not isinstance(part, EmailMessage):
+    data = _payload(part)
+    if data is None:
         return ""
+    return decode_bytes(data[:80_000], part.get_content_charset() or "utf-8")[:20_000]
+
+
+def _header(value: object) -> str:
+    """A header as text: compat32 leaves RFC 2047 words encoded, policy default decodes them."""
     try:
-        content = part.get_content()
-    except (ValueError, LookupError):
-        return ""
-    return content[:20_000] if isinstance(content, str) else ""
+        return str(make_header(decode_header(str(value)))).strip()
+    except (ValueError, LookupError, UnicodeError):
+        return str(value).strip()
 
 
 def _language(header: str) -> str:
