@@ -534,3 +534,63 @@ def test_every_slug_taken_is_an_error_in_words() -> None:
     assert intake.texts(Level.ERROR) == [
         'de korte naam "lerend-netwerk-werkbaar-werk" is al vele keren in gebruik; geef het netwerk een andere naam'
     ]
+
+
+def test_the_export_workbook_has_the_exports_rows() -> None:
+    """The .xlsx export has one sheet of attendance and one of evaluations whose rows equal the export's; an answer starting with '=' stays text."""
+    from openpyxl import load_workbook  # noqa: PLC0415
+
+    from leernet.organiser.export_xlsx import export_xlsx  # noqa: PLC0415
+    from leernet.registry import Member, Registered  # noqa: PLC0415
+
+    started = from_request(
+        read_request((CORPUS / "outlook_series_with_list.eml").read_bytes()), taken=free, now=NOW
+    )
+    assert started.loaded is not None
+    network = started.loaded.network
+    members = tuple(
+        Member(
+            i,
+            p.email,
+            p.name,
+            p.manager_name,
+            p.manager_email,
+            f"t{i}",
+            removed=False,
+            bounced=False,
+        )
+        for i, p in enumerate(network.participants, start=1)
+    )
+    reg = Registered(1, network, 0, members)
+    data = {
+        "network": network.slug,
+        "attendance": [
+            {"participant": "bert.claes@example.com", "session": 1, "rsvp": "accepted", "comment": "", "present": True},
+            {"participant": "sofie.maes@example.com", "session": 1, "rsvp": "declined", "comment": "ziek\x01", "present": None},
+        ],
+        "evaluations": [
+            {"participant": "bert.claes@example.com", "session": 1, "absent": False,
+             "answers": {"1": 5, "2": '=HYPERLINK("http://x")', "4": True}},
+        ],
+    }  # fmt: skip
+    book = load_workbook(io.BytesIO(export_xlsx(data, reg)))
+    assert book.sheetnames == ["Aanwezigheid", "Evaluaties"]
+    rows = list(book["Aanwezigheid"].iter_rows(values_only=True))
+    assert rows[0][:3] == ("participant", "name", "session")
+    assert [(r[0], r[2], r[5], r[6], r[7]) for r in rows[1:]] == [
+        ("bert.claes@example.com", 1, "accepted", None, True),
+        ("sofie.maes@example.com", 1, "declined", "ziek", None),
+    ]
+    assert rows[1][1] == "Bert Claes"
+    assert rows[1][3] == "2027-02-11 09:30"
+    evaluation = list(book["Evaluaties"].iter_rows(values_only=True))
+    assert evaluation[1][:6] == (
+        "bert.claes@example.com",
+        "Bert Claes",
+        1,
+        "2027-02-11 09:30",
+        network.session(1).title,
+        False,
+    )
+    assert evaluation[1][6:10] == (5, '=HYPERLINK("http://x")', None, True)
+    assert book["Evaluaties"].cell(2, 8).data_type == "s"
