@@ -184,6 +184,34 @@ class TestRules:
         assert series.occurrences[0].start.hour == 8
         assert calls == []
 
+    @pytest.mark.parametrize(
+        "begin",
+        ["BEGIN:VTIME\r\n ZONE", "BEGIN;X-A=1:VTIMEZONE", "begin:vtimezone"],
+        ids=["folded", "with-parameter", "lower-case"],
+    )
+    def test_a_disguised_vtimezone_never_reaches_icalendar(
+        self, begin: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A VTIMEZONE folded, with a parameter or in lower case is removed or refused; none is expanded."""
+        calls: list[object] = []
+        original = icalendar.Timezone.to_tz
+
+        def counting(self: icalendar.Timezone, *args: object, **kwargs: object) -> object:
+            calls.append(self)
+            return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(icalendar.Timezone, "to_tz", counting)
+        tz = (
+            f"{begin}\r\nTZID:X/Y\r\nBEGIN:STANDARD\r\nDTSTART:16010101T000000\r\n"
+            "TZOFFSETFROM:+0100\r\nTZOFFSETTO:+0100\r\nRRULE:FREQ=SECONDLY\r\nEND:STANDARD\r\n"
+            f"{begin.replace('BEGIN', 'END').replace('begin', 'end')}\r\n"
+        )
+        data = calendar(
+            "RRULE:FREQ=WEEKLY;COUNT=2", start="DTSTART;TZID=X/Y:20270211T093000"
+        ).replace(b"METHOD:REQUEST\r\n", b"METHOD:REQUEST\r\n" + tz.encode())
+        assert read_series(data).series is None
+        assert calls == []
+
     def test_outlooks_customized_time_zone_is_known_by_its_shape(self) -> None:
         """Outlook's 'Customized Time Zone' with Brussels' offsets and changes is read as Europe/Brussels, without expanding it."""
         tz = (

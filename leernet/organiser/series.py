@@ -46,7 +46,9 @@ MAX_COMPONENTS = 200
 _VTIMEZONE = re.compile(
     rb"^BEGIN:VTIMEZONE\r?$.*?^END:VTIMEZONE\r?\n?", re.IGNORECASE | re.MULTILINE | re.DOTALL
 )
-_BEGIN = re.compile(rb"^BEGIN:", re.IGNORECASE | re.MULTILINE)
+_BEGIN = re.compile(rb"^BEGIN\b", re.IGNORECASE | re.MULTILINE)
+_FOLD = re.compile(rb"\r?\n[ \t]")
+_ANY_VTIMEZONE = re.compile(rb"VTIMEZONE", re.IGNORECASE)
 _LINK_PROPERTIES = ("X-MICROSOFT-SKYPETEAMSMEETINGURL", "CONFERENCE", "X-GOOGLE-CONFERENCE")
 
 
@@ -119,17 +121,23 @@ class Parsed:
 
 def parse(ical: bytes) -> Parsed | Finding:
     """METHOD and the VEVENTs of a calendar, VTIMEZONEs removed unread; a finding if unusable."""
-    if len(ical) > MAX_CALENDAR_BYTES or len(_BEGIN.findall(ical)) > MAX_COMPONENTS:
+    if len(ical) > MAX_CALENDAR_BYTES:
+        return error(Say.CALENDAR_TOO_BIG)
+    # RFC 5545 3.1: unfold first, so a folded "BEGIN:VTIME\r\n ZONE" is seen for what it is.
+    unfolded = _FOLD.sub(b"", ical)
+    if len(_BEGIN.findall(unfolded)) > MAX_COMPONENTS:
         return error(Say.CALENDAR_TOO_BIG)
     # RFC 5545 3.6.5 lets a VTIMEZONE carry any RRULE; icalendar would expand it. We resolve
     # TZIDs by name instead (IANA, or Outlook's Windows names), so the component is not needed.
     vtimezones: dict[str, str] = {}
-    for block in _VTIMEZONE.findall(ical):
+    for block in _VTIMEZONE.findall(unfolded):
         text = block.decode("utf-8", errors="replace")
         found = re.search(r"^TZID:(.*?)\r?$", text, re.MULTILINE)
         if found:
             vtimezones[found[1].strip()] = text
-    stripped = _VTIMEZONE.sub(b"", ical)
+    stripped = _VTIMEZONE.sub(b"", unfolded)
+    if _ANY_VTIMEZONE.search(stripped):  # a shape we did not remove ("BEGIN;X=1:VTIMEZONE")
+        return error(Say.CALENDAR_UNREADABLE, detail="VTIMEZONE")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
