@@ -243,3 +243,27 @@ def test_header_words(header: str, column: Column | None) -> None:
 def test_dates(value: object, expected: date | None) -> None:
     """Dates as Excel stores them or as people write them, day first; nonsense is no date."""
     assert as_date(value) == expected
+
+
+def test_an_entity_bomb_in_the_sheet_is_unreadable() -> None:
+    """A sheet whose XML nests entities (billion laughs) is refused as unreadable, not expanded."""
+    source = xlsx([["Naam", "E-mail"], ["Bert", "bert@example.com"]])
+    laughs = (
+        '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        + "".join(
+            f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10 if i > 1 else "&lol;" * 10}">'
+            for i in range(1, 10)
+        )
+        + ']><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        '<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&lol9;</t></is></c></row></sheetData></worksheet>'
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(source)) as old, zipfile.ZipFile(out, "w") as new:
+        for info in old.infolist():
+            data = old.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = laughs.encode()
+            new.writestr(info, data)
+    result = read_participant_list("bom.xlsx", out.getvalue())
+    assert result.participants == ()
+    assert [f.say for f in result.findings] in ([Say.LIST_UNREADABLE], [Say.LIST_NO_HEADER])
