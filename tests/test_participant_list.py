@@ -201,10 +201,13 @@ class TestCsv:
             data = (
                 "Naam;E-mail\n" + "".join(f"P {i};p{i}@example.com\n" for i in range(n))
             ).encode()
-            begin = time.perf_counter()
-            for _ in range(5):
-                read_participant_list("l.csv", data)
-            return time.perf_counter() - begin
+            best = float("inf")
+            for _ in range(3):  # the best of three: a busy machine only ever adds time
+                begin = time.perf_counter()
+                for _ in range(10):
+                    read_participant_list("l.csv", data)
+                best = min(best, time.perf_counter() - begin)
+            return best
 
         cost(50)
         assert cost(480) < 30 * cost(60)
