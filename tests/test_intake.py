@@ -511,7 +511,6 @@ def test_a_request_with_a_bad_list_keeps_a_draft_for_the_preview() -> None:
     request = read_request((CORPUS / "outlook_series_with_list.eml").read_bytes())
     bad = read_participant_list("l.csv", b"Naam;E-mail\nJan;jan@\n")
     assert bad.findings
-    from dataclasses import replace  # noqa: PLC0415
 
     from leernet.organiser.request import Attachment  # noqa: PLC0415
 
@@ -594,3 +593,19 @@ def test_the_export_workbook_has_the_exports_rows() -> None:
     )
     assert evaluation[1][6:10] == (5, '=HYPERLINK("http://x")', None, True)
     assert book["Evaluaties"].cell(2, 8).data_type == "s"
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("You have been invited to the following recurring event.", "en"),
+        ("Je bent uitgenodigd voor de volgende terugkerende afspraak.", "nl"),
+        ("Vous avez été invité à l'événement suivant, avec les participants ci-joint.", "fr"),
+        ("Lerend netwerk", ""),
+    ],
+)
+def test_language_from_the_text_when_the_mail_has_no_header(text: str, language: str) -> None:
+    """Google and Apple send no Content-Language: the invitation's words say the language, when they clearly do."""
+    from leernet.organiser.request import guess_language  # noqa: PLC0415
+
+    assert guess_language(text) == language

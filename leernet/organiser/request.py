@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from dataclasses import dataclass
 from email.header import decode_header, make_header
 from email.message import Message
@@ -94,7 +95,7 @@ def request_of(msg: Message) -> OrganiserRequest:
         sender_name=sender_name.strip(),
         subject=_header(msg.get("Subject", "")),
         message_id=str(msg.get("Message-ID", "")).strip(),
-        language=_language(str(msg.get("Content-Language", ""))),
+        language=_language(str(msg.get("Content-Language", ""))) or guess_language(text),
         calendars=tuple(calendars),
         lists=tuple(lists),
         network_files=tuple(files),
@@ -137,6 +138,77 @@ def _header(value: object) -> str:
         return str(make_header(decode_header(str(value)))).strip()
     except (ValueError, LookupError, UnicodeError):
         return str(value).strip()
+
+
+_WORDS = {
+    "nl": frozenset(
+        [
+            "de",
+            "het",
+            "een",
+            "en",
+            "je",
+            "jij",
+            "u",
+            "van",
+            "met",
+            "voor",
+            "uitgenodigd",
+            "bent",
+            "hierbij",
+            "deelnemers",
+            "dag",
+            "groeten",
+        ]
+    ),
+    "en": frozenset(
+        [
+            "the",
+            "and",
+            "you",
+            "your",
+            "of",
+            "with",
+            "for",
+            "invited",
+            "have",
+            "been",
+            "attached",
+            "please",
+            "participants",
+            "dear",
+            "regards",
+        ]
+    ),
+    "fr": frozenset(
+        [
+            "le",
+            "la",
+            "les",
+            "et",
+            "vous",
+            "de",
+            "des",
+            "pour",
+            "avec",
+            "invité",
+            "invitée",
+            "ci",
+            "joint",
+            "participants",
+            "bonjour",
+        ]
+    ),
+}
+
+
+def guess_language(text: str) -> str:
+    """Without Content-Language (Google, Apple): the language most of the first words are in, if clear."""
+    words = re.findall(r"[a-zà-ÿ]+", text[:2000].lower())
+    hits = {lang: sum(w in known for w in words) for lang, known in _WORDS.items()}
+    best = max(hits, key=lambda lang: hits[lang])
+    others = max(v for lang, v in hits.items() if lang != best)
+    return best if hits[best] >= 3 and hits[best] >= 2 * others else ""
 
 
 def _language(header: str) -> str:
