@@ -10,14 +10,21 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from leernet.model import Person, SessionKind
+from leernet.changes import Changes
+from leernet.model import Network, Person, SessionKind
 from leernet.network import parse_network
 from leernet.organiser.findings import Level, Say
-from leernet.organiser.intake import from_network_file, from_request, from_series, slugify
+from leernet.organiser.intake import (
+    Intake,
+    from_network_file,
+    from_request,
+    from_series,
+    slugify,
+)
 from leernet.organiser.participant_list import read_participant_list
 from leernet.organiser.preview_text import change_preview, start_preview
 from leernet.organiser.request import read_request
-from leernet.organiser.series import read_series
+from leernet.organiser.series import MeetingSeries, read_series
 from leernet.organiser.series_change import read_change
 
 CORPUS = Path(__file__).parent / "data" / "organiser"
@@ -31,7 +38,7 @@ def free(_slug: str) -> bool:
     return False
 
 
-def outlook_series():  # type: ignore[no-untyped-def]
+def outlook_series() -> MeetingSeries:
     request = read_request((CORPUS / "outlook_series_with_list.eml").read_bytes())
     series = read_series(request.calendars[0]).series
     assert series is not None
@@ -421,18 +428,19 @@ def test_the_registered_source_remembers_the_series_for_later_changes(path: Path
 
 
 class TestApplyChange:
-    def started(self, name: str):  # type: ignore[no-untyped-def]
+    def started(self, name: str) -> Intake:
         request = read_request((CORPUS / f"{name}.eml").read_bytes())
         intake = from_request(request, taken=free, now=NOW)
         assert intake.loaded is not None
         return intake
 
-    def update(self, base: str, name: str):  # type: ignore[no-untyped-def]
+    def update(self, base: str, name: str) -> tuple[Network, Network, Changes, str]:
         from leernet.changes import diff  # noqa: PLC0415
         from leernet.organiser.apply_change import apply_change  # noqa: PLC0415
         from leernet.organiser.remember import remembered  # noqa: PLC0415
 
         intake = self.started(base)
+        assert intake.loaded is not None
         old = intake.loaded.network
         known = remembered(intake.source, old)
         assert known is not None
