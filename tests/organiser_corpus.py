@@ -939,6 +939,24 @@ def changes() -> dict[str, tuple[str, str]]:
                 [{"change": "moved", "number": 4, "start": "2027-03-26T14:00", "minutes": 150}],
             ),
         ),
+        "outlook_update_occurrence_only": (
+            outlook_mail(
+                "Lerend netwerk werkbaar werk",
+                "REQUEST",
+                outlook_calendar(
+                    "REQUEST",
+                    outlook_override(1, "20270422T093000", "20270429T100000", "20270429T123000"),
+                ),
+                None,
+                "AM9PR02MB72833D4E5F6A7B8C9D0E1F2A3B4C5D6E@AM9PR02MB7283.eurprd02.prod.outlook.com",
+            ),
+            change_expected(
+                "outlook_series_with_list",
+                "REQUEST",
+                1,
+                [{"change": "moved", "number": 6, "start": "2027-04-29T10:00", "minutes": 150}],
+            ),
+        ),
         "outlook_cancel_occurrence": (
             outlook_mail(
                 "Geannuleerd: Lerend netwerk werkbaar werk",

@@ -36,6 +36,7 @@ __all__ = [
     "Occurrence",
     "Parsed",
     "SeriesRead",
+    "apply_override",
     "parse",
     "read_series",
 ]
@@ -200,7 +201,9 @@ def _series(
         if at is None:
             findings.append(warning(Say.SERIES_OVERRIDE_UNKNOWN, value=_say(local.wall(rid))))
             continue
-        occurrences[at] = _override(occurrences[at], event, local, str(master.get("LOCATION", "")))
+        occurrences[at] = apply_override(
+            occurrences[at], event, local, str(master.get("LOCATION", ""))
+        )
     summary = _line(master.get("SUMMARY"))
     location = str(master.get("LOCATION", ""))
     description = str(master.get("DESCRIPTION", ""))
@@ -247,7 +250,8 @@ def _dates(event: Any, name: str) -> list[Any]:
     return [value for prop in props for value in prop.dts]
 
 
-def _override(occurrence: Occurrence, event: Any, local: LocalTime, home: str) -> Occurrence:
+def apply_override(occurrence: Occurrence, event: Any, local: LocalTime, home: str) -> Occurrence:
+    """The occurrence as an overriding VEVENT (same UID, its RECURRENCE-ID) now has it."""
     cancelled = str(event.get("STATUS", "")).strip().upper() == "CANCELLED"
     start = occurrence.start
     minutes = occurrence.minutes

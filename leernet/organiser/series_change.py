@@ -14,12 +14,18 @@ the series the network was started from), so it maps onto ``leernet update``.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from leernet.organiser.findings import Finding, Say, error
-from leernet.organiser.series import MeetingSeries, Occurrence, parse, read_series
+from leernet.organiser.series import (
+    MeetingSeries,
+    Occurrence,
+    apply_override,
+    parse,
+    read_series,
+)
 from leernet.organiser.zones import LocalTime
 
 
@@ -86,6 +92,9 @@ def read_change(known: MeetingSeries, ical: bytes) -> SeriesChange:
             return SeriesChange(
                 known.uid, sequence, findings=(error(Say.CALENDAR_UNREADABLE, detail=detail),)
             )
+    if all(e.get("RECURRENCE-ID") is not None for e in mine):
+        # Outlook and Google send a moved occurrence alone: its VEVENT, without the master.
+        return _instances(known, mine, sequence)
     read = read_series(ical)
     if read.series is None:
         return SeriesChange(known.uid, sequence, findings=read.findings)
@@ -99,29 +108,45 @@ def _cancel(known: MeetingSeries, events: list[Any], sequence: int) -> SeriesCha
     changes: list[OccurrenceChange] = []
     findings: list[Finding] = []
     for event in events:
-        rid = event["RECURRENCE-ID"]
-        key = local.key(rid)
-        hit = next(
-            (
-                o
-                for o in known.occurrences
-                if (
-                    local.utc(key) == o.recurrence_id
-                    if isinstance(key, datetime)
-                    else _day(o, local) == key
-                )
-            ),
-            None,
-        )
+        hit = _find(known, event["RECURRENCE-ID"], local)
         if hit is None:
-            findings.append(error(Say.SERIES_OVERRIDE_UNKNOWN, value=str(key)))
+            findings.append(
+                error(Say.SERIES_OVERRIDE_UNKNOWN, value=str(local.key(event["RECURRENCE-ID"])))
+            )
         elif not hit.cancelled:
             changes.append(OccurrenceChange(Change.CANCELLED, hit.index, hit, None))
     return SeriesChange(known.uid, sequence, occurrences=tuple(changes), findings=tuple(findings))
 
 
-def _day(occurrence: Occurrence, local: LocalTime) -> date:
-    return occurrence.recurrence_id.astimezone(local.zone).date()
+def _instances(known: MeetingSeries, events: list[Any], sequence: int) -> SeriesChange:
+    """A REQUEST of single occurrences (no master): each override against the known occurrence."""
+    local = LocalTime(known.timezone)
+    by_index = {o.index: o for o in known.occurrences}
+    findings: list[Finding] = []
+    for event in events:
+        hit = _find(known, event["RECURRENCE-ID"], local)
+        if hit is None:
+            findings.append(
+                error(Say.SERIES_OVERRIDE_UNKNOWN, value=str(local.key(event["RECURRENCE-ID"])))
+            )
+            continue
+        by_index[hit.index] = apply_override(hit, event, local, known.location)
+    new = replace(
+        known, sequence=sequence, occurrences=tuple(by_index[i] for i in sorted(by_index))
+    )
+    return compare(known, new, findings=tuple(findings))
+
+
+def _find(known: MeetingSeries, rid: Any, local: LocalTime) -> Occurrence | None:
+    """The known occurrence a RECURRENCE-ID names: by its instant, or by its day for a DATE."""
+    key = local.key(rid)
+    for o in known.occurrences:
+        if isinstance(key, datetime):
+            if local.utc(key) == o.recurrence_id:
+                return o
+        elif o.recurrence_id.astimezone(local.zone).date() == key:
+            return o
+    return None
 
 
 def compare(
