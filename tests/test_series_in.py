@@ -479,3 +479,65 @@ def test_a_message_parsed_with_compat32_gives_the_same_request(path: Path) -> No
 
     raw = path.read_bytes()
     assert request_of(email.message_from_bytes(raw, policy=compat32)) == read_request(raw)
+
+
+RULES = [
+    "FREQ=WEEKLY;COUNT=6;INTERVAL=2;BYDAY=TH",
+    "FREQ=WEEKLY;COUNT=10;BYDAY=MO,TH",
+    "FREQ=WEEKLY;UNTIL=20270601T000000;INTERVAL=3;BYDAY=TU,TH;WKST=SU",
+    "FREQ=WEEKLY;COUNT=8;BYMONTH=3,4;BYDAY=TH",
+    "FREQ=DAILY;COUNT=10;INTERVAL=3",
+    "FREQ=DAILY;COUNT=20;BYDAY=MO,WE,FR",
+    "FREQ=DAILY;COUNT=5;BYMONTHDAY=1,15",
+    "FREQ=MONTHLY;COUNT=6;BYDAY=2TH",
+    "FREQ=MONTHLY;COUNT=6;BYDAY=-1FR",
+    "FREQ=MONTHLY;COUNT=6;BYMONTHDAY=15",
+    "FREQ=MONTHLY;COUNT=8;BYMONTHDAY=-1",
+    "FREQ=MONTHLY;COUNT=6;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
+    "FREQ=MONTHLY;COUNT=6;INTERVAL=2;BYDAY=1MO,3MO",
+    "FREQ=MONTHLY;COUNT=5;BYMONTHDAY=31",
+    "FREQ=MONTHLY;UNTIL=20271231T235959;BYDAY=TH;BYMONTHDAY=8,9,10,11,12,13,14",
+]
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_expansion_agrees_with_dateutil(rule: str) -> None:
+    """Our bounded expansion gives dateutil's occurrences (DTSTART first, as RFC 5545 3.3.10 counts it)."""
+    from itertools import islice  # noqa: PLC0415
+
+    from dateutil.rrule import rrulestr  # noqa: PLC0415
+
+    first = datetime(2027, 2, 11, 9, 30)  # noqa: DTZ001 - wall-clock time, as the rule reads it
+    theirs = list(islice(rrulestr(f"RRULE:{rule}", dtstart=first), 60))
+    if not theirs or theirs[0] != first:
+        theirs = [first, *theirs]
+    count = int(rule.split("COUNT=")[1].split(";", maxsplit=1)[0]) if "COUNT=" in rule else 60
+    theirs = theirs[:count]
+    series = read_series(calendar(f"RRULE:{rule}")).series
+    assert series is not None
+    ours = [o.recurrence_id.astimezone(BRUSSELS).replace(tzinfo=None) for o in series.occurrences]
+    assert ours == theirs
+
+
+def test_a_rule_that_never_matches_costs_a_bounded_number_of_steps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30 looks at most three years of days (dateutil ran to the year 9999)."""
+    from leernet.organiser import recurrence  # noqa: PLC0415
+
+    steps: list[object] = []
+    original = recurrence._Rule._daily
+
+    def counting(self: recurrence._Rule, day: object) -> bool:
+        steps.append(day)
+        return original(self, day)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(recurrence._Rule, "_daily", counting)
+    data = calendar("RRULE:FREQ=DAILY;UNTIL=20990101T000000Z;BYMONTH=2;BYMONTHDAY=30")
+    read_series(data)
+    assert 1000 < len(steps) <= 3 * 366 + 1
+    steps.clear()
+    assert said(calendar("RRULE:FREQ=DAILY;COUNT=52;BYMONTH=2;BYMONTHDAY=30")) == [
+        Say.SERIES_TOO_LONG
+    ]
+    assert len(steps) <= 3 * 366 + 1
