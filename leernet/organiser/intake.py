@@ -2,7 +2,7 @@
 
 The result is the TOML source plus the network as :func:`leernet.network.parse_network`
 loads it, so every rule and warning of ``leernet check`` applies unchanged and
-the lead can register it exactly as ``leernet start`` does. What the mail does
+it can be registered exactly as ``leernet start`` does. What the mail does
 not say comes from the seed: the language (the organiser's mail, else Dutch),
 the evaluation questions, a kick-off first and a closing last. Problems that
 concern a participant are told by the row of the organiser's list.
