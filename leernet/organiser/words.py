@@ -1,0 +1,63 @@
+"""What an organiser's short answer says: a confirmation (START/ja/yes/oui) or a command (status, export).
+
+Fail safe (STYLE 17): a confirmation counts only as a word alone on a line of
+the organiser's new text (before any quote), and not when any word of it says
+no; anything else is "not confirmed" and gets a new preview, never an action.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from enum import StrEnum
+
+from leernet.mailer.mailtext import new_text
+
+CONFIRM = frozenset({"start", "ja", "yes", "oui"})
+_REFUSE = frozenset({"nee", "neen", "no", "non", "niet", "stop", "annuleer", "cancel", "annuler"})
+_REPLY_PREFIX = re.compile(
+    r"^\s*(?:(?:re|aw|antw|antwoord|tr|fw|fwd|wg|doorst)\s*:\s*)+", re.IGNORECASE
+)
+
+
+class Command(StrEnum):
+    STATUS = "status"
+    EXPORT = "export"
+
+
+_COMMANDS = {
+    "status": Command.STATUS,
+    "stand": Command.STATUS,
+    "stand van zaken": Command.STATUS,
+    "overzicht": Command.STATUS,
+    "statut": Command.STATUS,
+    "etat": Command.STATUS,
+    "etat des lieux": Command.STATUS,
+    "export": Command.EXPORT,
+    "exporteer": Command.EXPORT,
+    "exporteren": Command.EXPORT,
+    "exporter": Command.EXPORT,
+    "exportation": Command.EXPORT,
+}
+
+
+def _word(line: str) -> str:
+    plain = unicodedata.normalize("NFKD", line)
+    plain = "".join(c for c in plain if not unicodedata.combining(c)).lower()
+    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", plain)).strip()
+
+
+def confirms(body: str, language: str = "nl") -> bool:
+    """True when the organiser's new text has START/ja/yes/oui alone on a line and no word says no."""
+    lines = [_word(line) for line in new_text(body, language).split("\n")]
+    words = {w for line in lines for w in line.split()}
+    return any(line in CONFIRM for line in lines) and not words & _REFUSE
+
+
+def command(subject: str, body: str, language: str = "nl") -> Command | None:
+    """``status`` or ``export`` (nl/en/fr) as the subject or the first line of the new text."""
+    said = _COMMANDS.get(_word(_REPLY_PREFIX.sub("", subject)))
+    if said is not None:
+        return said
+    first = next((line for line in new_text(body, language).split("\n") if line.strip()), "")
+    return _COMMANDS.get(_word(first))
