@@ -224,6 +224,8 @@ class Factory:
         in_reply_to: str | None = None,
         auto_submitted: str = "auto-generated",
         attachments: tuple[Attachment, ...] = (),
+        calendar: bytes | None = None,
+        method: str = "REQUEST",
     ) -> Outgoing:
         return self._message(
             key=key,
@@ -239,4 +241,6 @@ class Factory:
             in_reply_to=in_reply_to,
             auto_submitted=auto_submitted,
             attachments=attachments,
+            calendar=calendar,
+            method=method,
         )

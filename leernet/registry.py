@@ -190,6 +190,11 @@ async def get(conn: AsyncConnection, slug: str) -> Registered | None:
     return await _registered(conn, row)
 
 
+async def slugs(conn: AsyncConnection) -> list[str]:
+    """Every registered network's slug (a new one must differ from all of them)."""
+    return [r[0] for r in await conn.execute(select(t.networks.c.slug))]
+
+
 async def get_by_id(conn: AsyncConnection, network_id: int) -> Registered | None:
     row = (await conn.execute(_BY_ID, {"network_id": network_id})).first()
     return None if row is None else await _registered(conn, row)

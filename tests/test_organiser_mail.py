@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -208,3 +209,50 @@ class TestConfirmation:
                 await conn.execute(select(func.count()).where(t.outbox.c.recipient != ORGANISER))
             ).scalar_one()
         assert others == 0
+
+
+CORPUS = ROOT / "tests" / "data" / "organiser"
+SERIES_ASKED = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)  # the corpus mails are of 4 January
+
+
+@pytest.fixture
+async def colleagues(tmp_path: Path) -> AsyncIterator[World]:
+    """The service of an organisation whose whole domain may start networks."""
+    async with open_world(tmp_path, organisers="@example.com") as w:
+        yield w
+
+
+class TestMeetingSeries:
+    @pytest.mark.parametrize("client", ["outlook", "google", "apple", "thunderbird"])
+    async def test_a_series_with_a_list_is_previewed_then_started(
+        self, colleagues: World, client: str
+    ) -> None:
+        """The organiser's meeting series and participant list (as their client sends them):
+        a preview with every session, then on START the invites and our acceptance."""
+        raw = (CORPUS / f"{client}_series_with_list.eml").read_bytes()
+        expected = json.loads((CORPUS / f"{client}_series_with_list.expected.json").read_text())
+        assert await colleagues.receive(raw, SERIES_ASKED) == "organiser-request"
+        (preview,) = await previews(colleagues)
+        text = preview.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "START" in text, text  # in the organiser's language (Google's and Thunderbird's: en)
+        assert text.count("\n- ") >= expected["participants"]
+        assert await confirm(
+            colleagues, preview, at=SERIES_ASKED, sender=expected["organizer"]
+        ) == ("organiser-start")
+        done = await kinds(colleagues)
+        assert done["invite"] == expected["participants"]
+        (started,) = [m for m in await colleagues.mails() if m.kind == "organiser-started"]
+        assert started.recipient == expected["organizer"]
+        assert "METHOD:REPLY" in started.text
+        assert "PARTSTAT=ACCEPTED" in started.text
+        assert expected["uid"][:40] in started.text.replace("\r\n ", "")
+
+    async def test_a_participant_reply_to_the_plain_address_is_no_request(
+        self, tmp_path: Path
+    ) -> None:
+        """A calendar REPLY to the plain address (a participant without plus addressing), even
+        from a domain that may start networks, is an RSVP, never a request."""
+        raw = (ROOT / "tests" / "data" / "replies" / "outlook_no_token_references.eml").read_bytes()
+        async with open_world(tmp_path, organisers="@example.be") as w:
+            assert await w.receive(raw, SERIES_ASKED) != "organiser-request"
+            assert "organiser-preview" not in await kinds(w)

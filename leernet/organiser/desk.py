@@ -45,6 +45,11 @@ from leernet.mailer.outbox import Outgoing, enqueue
 from leernet.model import Network, Person, no_network
 from leernet.network import parse_network
 from leernet.organiser import pending
+from leernet.organiser.accept import accept_reply
+from leernet.organiser.findings import Level
+from leernet.organiser.intake import from_request
+from leernet.organiser.request import OrganiserRequest, request_of
+from leernet.organiser.words import confirms
 from leernet.registry import Member, Registered
 from leernet.tokens import participant_token
 
@@ -52,8 +57,6 @@ log = logging.getLogger("leernet.organiser")
 
 PREVIEW_VALID = timedelta(days=7)
 PREVIEWS_PER_DAY = 10  # per sender: a spoofed flood costs the real organiser at most this
-_MAX_FILE = 256 * 1024  # a network file is a few kB
-_START = re.compile(r"^\W*(start|ja|yes|oui)\W*$", re.IGNORECASE)
 _AUTOMATIC = re.compile(r"^(?!no\b)\S", re.IGNORECASE)
 
 
@@ -67,18 +70,6 @@ class Understood:
     warnings: tuple[str, ...]
 
 
-def network_file(msg: Message) -> str | None:
-    """The text of the first ``*.toml`` attachment, or None."""
-    for part in msg.walk():
-        name = (part.get_filename() or "").lower()
-        if not name.endswith(".toml") or part.is_multipart():
-            continue
-        data = part.get_payload(decode=True)
-        if isinstance(data, bytes) and len(data) <= _MAX_FILE:
-            return data.decode("utf-8", errors="replace").lstrip("\ufeff")
-    return None
-
-
 def understand(source: str, now: datetime) -> Understood:
     """Read a network file as ``leernet check`` does; every problem in words."""
     try:
@@ -87,14 +78,6 @@ def understand(source: str, now: datetime) -> Understood:
         errors = tuple(f"{p.field}: {p.message}" if p.field else p.message for p in exc.problems)
         return Understood(source, None, errors, ())
     return Understood(source, loaded.network, (), tuple(loaded.warnings))
-
-
-def starts(text: str) -> bool:
-    """Whether the reply's first line (before any quote) says START."""
-    for line in text.splitlines():
-        if line.strip():
-            return bool(_START.match(line.strip()[:40]))
-    return False
 
 
 def provisional(network: Network, secret: str) -> Registered:
@@ -132,15 +115,20 @@ class Desk:
             return await self._confirmation(conn, msg, previewed[0], inbox_id)
         if tokens:
             return None  # a reply to a participant's address: not a request
-        source = network_file(msg)
-        if source is None or _is_automatic(msg):
+        request = request_of(msg)
+        invited = any(_is_request(c) for c in request.calendars)
+        if not (invited or request.network_files):
+            return None
+        # Google Calendar sends the organiser's invitation as "Auto-Submitted: auto-generated":
+        # that is still their request. Any other automatic mail is never one.
+        if _is_automatic(msg) and not (invited and not _is_bulk(msg)):
             return None
         sender, why = h.from_address(msg)
         if sender is None:
-            return Disposition("organiser-refused", f"network file from {why}", attention=True)
+            return Disposition("organiser-refused", f"a request from {why}", attention=True)
         if not self.settings.may_start_networks(sender):
             log.info(
-                "a network file from %s, who is not in LEERNET_ORGANISERS: set aside, no answer",
+                "a network request from %s, who is not in LEERNET_ORGANISERS: set aside, no answer",
                 sender,
                 extra={"event": "organiser-refused", "inbox_id": inbox_id},
             )
@@ -149,16 +137,22 @@ class Desk:
             )
         if not self._verified(msg):
             return Disposition(
-                "rejected", f"network file from {sender}: DMARC failed", attention=True
+                "rejected", f"a network request from {sender}: DMARC failed", attention=True
             )
-        return await self._preview(conn, msg, sender, source, inbox_id)
+        return await self._preview(conn, msg, sender, request, inbox_id)
 
     def _verified(self, msg: Message) -> bool:
         return h.dmarc_result(msg, self.settings.authserv_id) != "fail"
 
     async def _preview(
-        self, conn: AsyncConnection, msg: Message, sender: str, source: str, inbox_id: int
+        self,
+        conn: AsyncConnection,
+        msg: Message,
+        sender: str,
+        request: OrganiserRequest | pending.Request,
+        inbox_id: int,
     ) -> Disposition:
+        """Read the request as ``leernet check`` would and show it to its organiser."""
         now = self.now()
         if await pending.recent_count(conn, sender, now - timedelta(days=1)) >= PREVIEWS_PER_DAY:
             log.warning(
@@ -167,40 +161,27 @@ class Desk:
             return Disposition(
                 "organiser-request", f"{sender}: too many requests today", attention=True
             )
-        parsed = understand(source, now)
-        network = parsed.network
-        errors = parsed.errors
-        if network is not None and await registry.get(conn, network.slug) is not None:
-            errors = (
-                *errors,
-                f"network.slug: {network.slug!r} is already in use; choose another slug",
-            )
-        if network is not None and not h.same_mailbox(network.organiser.email, sender):
-            errors = (
-                *errors,
-                (
-                    f"organiser.email: {network.organiser.email} is not you ({sender}); "
-                    "only the organiser named in the file can start it"
-                ),
-            )
-        language = network.language if network is not None else _language(msg)
+        seen = await _understood(conn, request, now)
+        network = seen.network
+        can_start = network is not None and not seen.errors
         token = pending.new_token()
-        can_start = network is not None and not errors
         request_id = await pending.save(
             conn,
             token=token,
             organiser_email=sender,
             slug=network.slug if network is not None else "",
-            source=source,
+            source=seen.source if can_start else "",
+            calendar=seen.calendar,
             now=now,
             inbox_id=inbox_id,
         )
+        language = network.language if network is not None else seen.language
         context = views.organiser_preview(
             network,
             organiser_name=network.organiser.name if network is not None else "",
             language=language,
-            errors=errors,
-            warnings=parsed.warnings,
+            errors=seen.errors,
+            warnings=seen.warnings,
             expires=now + PREVIEW_VALID if can_start else None,
         )
         attachments: tuple[Attachment, ...] = ()
@@ -223,7 +204,7 @@ class Desk:
             attachments=attachments,
         )
         await enqueue(conn, [out], now)
-        what = "ready to start" if can_start else f"{len(errors)} problem(s)"
+        what = "ready to start" if can_start else f"{len(seen.errors)} problem(s)"
         return Disposition("organiser-request", f"preview to {sender}: {what}", attention=False)
 
     async def _confirmation(
@@ -240,19 +221,19 @@ class Desk:
             )
         now = self.now()
         fresh = now - request.created_at <= PREVIEW_VALID
-        if request.used or not fresh or not starts(reply_text(msg)):
+        if request.used or not fresh or not confirms(reply_text(msg)):
             # Never act on it: the organiser gets the network as it stands, to confirm anew.
-            return await self._preview(conn, msg, sender, request.source, inbox_id)
+            return await self._preview(conn, msg, sender, request, inbox_id)
         parsed = understand(request.source, now)
         network = parsed.network
         if network is None or parsed.errors or await registry.get(conn, network.slug) is not None:
-            return await self._preview(conn, msg, sender, request.source, inbox_id)
+            return await self._preview(conn, msg, sender, request, inbox_id)
         reg = await registry.register(conn, network, request.source, self.f.secret, now)
         if not await pending.claim(conn, request.id, now, reg.id):
             raise RuntimeError("claimed twice in one transaction")  # pragma: no cover
         messages = start_messages(self.f, reg, now)
         invites = len(reg.active_members)
-        started = self._started(reg, msg, invites, len(messages) - invites, now)
+        started = self._started(reg, msg, request, invites, len(messages) - invites, now)
         await enqueue(conn, [*messages, started], now)
         log.info("network %s started by mail", network.slug, extra={"event": "organiser-started"})
         return Disposition(
@@ -262,10 +243,25 @@ class Desk:
             network_id=reg.id,
         )
 
-    def _started(
-        self, reg: Registered, msg: Message, invites: int, notes: int, now: datetime
+    def _started(  # noqa: PLR0917 - one caller, the facts of one start
+        self,
+        reg: Registered,
+        msg: Message,
+        request: pending.Request,
+        invites: int,
+        notes: int,
+        now: datetime,
     ) -> Outgoing:
+        """The "started" mail; with the organiser's series, also our REPLY (ACCEPTED) to it."""
         net = reg.network
+        reply = None
+        if request.calendar:
+            reply = accept_reply(
+                request.calendar,
+                attendee=self.settings.service_address,
+                attendee_name=self.settings.service_name,
+                now=now,
+            )
         return self.f.to_person(
             net,
             reg.id,
@@ -277,17 +273,64 @@ class Desk:
             now=now,
             in_reply_to=h.own_message_id(msg) or None,
             auto_submitted="auto-replied",
+            calendar=reply,
+            method="REPLY",
         )
+
+
+_METHOD_REQUEST = re.compile(rb"^METHOD:REQUEST\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def _is_request(calendar: bytes) -> bool:
+    """An invitation (RFC 5546 METHOD:REQUEST), not a participant's REPLY to ours."""
+    return _METHOD_REQUEST.search(calendar[:4096]) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """A request as understood for its preview."""
+
+    source: str
+    network: Network | None
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+    language: str
+    calendar: bytes | None
+
+
+async def _understood(
+    conn: AsyncConnection, request: OrganiserRequest | pending.Request, now: datetime
+) -> _Seen:
+    """What the preview shows: a new request through the intake, a stored one as it was."""
+    if isinstance(request, pending.Request):
+        parsed = understand(request.source, now)
+        errors = parsed.errors
+        if parsed.network is not None and await registry.get(conn, parsed.network.slug):
+            errors = (*errors, f"{parsed.network.slug!r}: this network has already started")
+        language = parsed.network.language if parsed.network is not None else "nl"
+        return _Seen(
+            request.source, parsed.network, errors, parsed.warnings, language, request.calendar
+        )
+    slugs = set(await registry.slugs(conn))
+    found = from_request(request, taken=slugs.__contains__, now=now)
+    network = found.loaded.network if found.loaded is not None else found.draft
+    return _Seen(
+        found.source,
+        network,
+        tuple(found.texts(Level.ERROR)),
+        tuple(found.texts(Level.WARNING)),
+        found.language,
+        request.calendars[0] if request.calendars and not request.network_files else None,
+    )
+
+
+def _is_bulk(msg: Message) -> bool:
+    return h.header_text(msg, "Precedence").lower() in {"bulk", "junk", "list", "auto_reply"}
 
 
 def _is_automatic(msg: Message) -> bool:
     auto = h.header_text(msg, "Auto-Submitted").split(";")[0].strip()
-    return bool(auto and _AUTOMATIC.match(auto)) or h.header_text(msg, "Precedence").lower() in {
-        "bulk",
-        "junk",
-        "list",
-        "auto_reply",
-    }
+    return bool(auto and _AUTOMATIC.match(auto)) or _is_bulk(msg)
 
 
 def _language(msg: Message) -> str:

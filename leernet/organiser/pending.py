@@ -38,6 +38,7 @@ class Request:
     source: str
     created_at: datetime
     used: bool
+    calendar: bytes | None = None  # the organiser's meeting series, when they sent one
 
 
 def new_token() -> str:
@@ -52,6 +53,7 @@ async def save(
     organiser_email: str,
     slug: str,
     source: str,
+    calendar: bytes | None,
     now: datetime,
     inbox_id: int,
 ) -> int:
@@ -62,6 +64,7 @@ async def save(
             organiser_email=organiser_email.lower(),
             slug=slug,
             source=source,
+            calendar=calendar,
             created_at=now,
             inbox_id=inbox_id,
         )
@@ -80,7 +83,14 @@ async def by_tokens(conn: AsyncConnection, tokens: Iterable[str]) -> list[Reques
     rows = await conn.execute(select(r).where(r.c.token.in_(wanted)))
     return [
         Request(
-            x.id, x.token, x.organiser_email, x.slug, x.source, x.created_at, x.used_at is not None
+            x.id,
+            x.token,
+            x.organiser_email,
+            x.slug,
+            x.source,
+            x.created_at,
+            x.used_at is not None,
+            bytes(x.calendar) if x.calendar is not None else None,
         )
         for x in rows
     ]

@@ -280,6 +280,7 @@ organiser_requests = Table(
     Column("organiser_email", String(254), nullable=False),  # lower case, verified sender
     Column("slug", String(100), nullable=False),
     Column("source", Text, nullable=False),  # the network file as understood
+    Column("calendar", LargeBinary),  # the organiser's own series, to accept it on start
     Column("created_at", UtcDateTime, nullable=False),
     Column("used_at", UtcDateTime),  # started (or found already started): never again
     Column("network_id", ForeignKey("networks.id", ondelete="SET NULL")),
