@@ -195,6 +195,18 @@ async def slugs(conn: AsyncConnection) -> list[str]:
     return [r[0] for r in await conn.execute(select(t.networks.c.slug))]
 
 
+async def organised_by(conn: AsyncConnection, email: str) -> list[Registered]:
+    """The running networks (not purged) whose organiser is ``email``."""
+    n = t.networks
+    ids = await conn.execute(
+        select(n.c.id).where(
+            func.lower(n.c.organiser_email) == email.strip().lower(), n.c.purged_at.is_(None)
+        )
+    )
+    found = [await get_by_id(conn, r[0]) for r in ids]
+    return [reg for reg in found if reg is not None]
+
+
 async def get_by_id(conn: AsyncConnection, network_id: int) -> Registered | None:
     row = (await conn.execute(_BY_ID, {"network_id": network_id})).first()
     return None if row is None else await _registered(conn, row)

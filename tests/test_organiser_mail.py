@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import io
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from sqlalchemy import func, select
 from leernet import registry
 from leernet.organiser.desk import PREVIEWS_PER_DAY
 from leernet.store import schema as t
+from leernet.tokens import participant_token, reply_address
 from tests.test_summary_preview import SERVICE, World, open_world
 
 ROOT = Path(__file__).parents[1]
@@ -256,3 +258,65 @@ class TestMeetingSeries:
         async with open_world(tmp_path, organisers="@example.be") as w:
             assert await w.receive(raw, SERIES_ASKED) != "organiser-request"
             assert "organiser-preview" not in await kinds(w)
+
+
+def plain(subject: str, body: str, *, sender: str = ORGANISER, to: str = SERVICE) -> bytes:
+    return (
+        "Authentication-Results: mx.example.org; dmarc=pass header.from=example.org\r\n"
+        f"From: An Peeters <{sender}>\r\nTo: {to}\r\nSubject: {subject}\r\n"
+        f"Date: {format_datetime(ASKED)}\r\nMessage-ID: {make_msgid(domain='example.org')}\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"{body}\r\n"
+    ).encode()
+
+
+async def attachments_of(world: World, kind: str) -> list[EmailMessage]:
+    out = []
+    async with world.engine.connect() as conn:
+        rows = await conn.execute(
+            select(t.outbox_body.c.raw).join(t.outbox).where(t.outbox.c.kind == kind)
+        )
+        for (raw,) in rows:
+            parsed = email.message_from_bytes(raw, policy=email.policy.default)
+            assert isinstance(parsed, EmailMessage)
+            out.append(parsed)
+    return out
+
+
+class TestStatusByMail:
+    async def test_status_brings_the_export_as_xlsx_and_csv(self, world: World) -> None:
+        """ "status" from the organiser of a running network: the status in words, and the
+        export as a workbook whose rows are those of leernet export."""
+        from openpyxl import load_workbook  # noqa: PLC0415
+
+        from leernet import report  # noqa: PLC0415
+
+        assert await world.receive(plain("status", "Graag de stand."), ASKED) == "organiser-status"
+        (mail,) = await attachments_of(world, "organiser-status")
+        assert parseaddr(str(mail["To"]))[1] == ORGANISER
+        files = {p.get_filename(): p.get_content() for p in mail.iter_attachments()}
+        assert set(files) == {"hr-ovl-2027.xlsx", "hr-ovl-2027.csv"}
+        book = load_workbook(io.BytesIO(files["hr-ovl-2027.xlsx"]), read_only=True)
+        attendance = list(book.worksheets[0].iter_rows(values_only=True))
+        async with world.engine.connect() as conn:
+            data = await report.export(conn, "hr-ovl-2027")
+        assert len(attendance) - 1 == len(data["attendance"])
+
+    async def test_a_reply_to_a_digest_saying_export_is_answered(self, world: World) -> None:
+        """ "export" in reply to a digest (the organiser's own token) gets the status too."""
+        token = participant_token("test-secret-not-for-production", "hr-ovl-2027", ORGANISER)
+        to = reply_address(SERVICE, token)
+        outcome = await world.receive(plain("Re: overzicht", "export\n\n> digest", to=to), ASKED)
+        assert outcome == "organiser-status"
+
+    async def test_a_stranger_asking_for_status_gets_nothing(self, world: World) -> None:
+        """Anyone but the network's organiser: no status, no answer of any kind."""
+        await world.receive(plain("status", "", sender="mallory@example.net"), ASKED)
+        assert await attachments_of(world, "organiser-status") == []
+        assert [m for m in await world.mails() if m.recipient == "mallory@example.net"] == []
+
+    async def test_a_forged_organiser_gets_nothing(self, world: World) -> None:
+        """From the organiser's address with DMARC failed at our server: refused."""
+        raw = plain("status", "").replace(b"dmarc=pass", b"dmarc=fail")
+        assert await world.receive(raw, ASKED) == "rejected"
+        assert await attachments_of(world, "organiser-status") == []

@@ -492,6 +492,21 @@ def organiser_preview(
     return out
 
 
+def organiser_status(
+    network: Network,
+    sessions: Sequence[Mapping[str, object]],
+    people: Sequence[Mapping[str, object]],
+    not_sent: int,
+) -> Context:
+    """The status of a network by mail: per session and per participant (``report.status``)."""
+    return _base(network, network.organiser.name) | {
+        "slug": network.slug,
+        "sessions": list(sessions),
+        "people": list(people),
+        "not_sent": not_sent,
+    }
+
+
 def organiser_started(network: Network, invites: int, manager_notes: int) -> Context:
     """The organiser's confirmation that their network started, and what is on its way."""
     return _base(network, network.organiser.name) | {
@@ -585,6 +600,22 @@ def sample_contexts(network: Network) -> dict[str, Context]:
             expires=last.end,
         ),
         "organiser_started": organiser_started(network, len(people), 1),
+        "organiser_status": organiser_status(
+            network,
+            [
+                session_view(network, s)
+                | {
+                    "accepted": 1,
+                    "declined": 0,
+                    "no_answer": 0,
+                    "present": 1,
+                    "evaluations": 1,
+                    "rating": "4,0",
+                }
+            ],
+            [{"name": p.name, "marks": "P", "evaluations": 1}],
+            0,
+        ),
         "notice": notice(
             network,
             title="Titel",
