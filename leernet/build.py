@@ -64,7 +64,7 @@ class Factory:
     ) -> Outgoing:
         lang = language or network.language
         rendered = self.renderer.render(template, lang, context)
-        msg_id = message_id(key, self.domain)
+        msg_id = message_id(key, self.domain, self.secret)
         envelope = Envelope(
             from_name=self.settings.service_name,
             from_address=self.settings.service_address,

@@ -46,6 +46,8 @@ def check_network(
         )
     for w in loaded.warnings:
         err.print(f"[yellow]warning[/yellow] {w}")
+    if warning := settings.authserv_warning():
+        err.print(f"[yellow]warning[/yellow] {warning}")
     out.print(f"[green]{path} is valid[/green] ({len(loaded.warnings)} warning(s))")
     return loaded.network
 

@@ -186,6 +186,8 @@ async def run_daemon(
 ) -> int:
     """Run the service (or one pass with ``once``); return the process exit code."""
     settings.secret_value()
+    if warning := settings.authserv_warning():
+        log.warning(warning, extra={"event": "authserv-id-missing"})
     engine = await open_store(settings.database_url)
     try:
         async with daemon_lock(engine, settings.database_url):

@@ -34,6 +34,7 @@ from leernet.mailer.classify import (
     Outcome,
     classify,
     read_message,
+    returned_message_ids,
 )
 from leernet.mailer.inbox import Disposition
 from leernet.mailer.mailtext import reply_text
@@ -174,7 +175,8 @@ class Processor:
         tokens = frozenset(
             tok for a in h.recipient_addresses(msg) if (tok := token_from_address(self.service, a))
         )
-        return _Read(raw, msg, tokens, tuple(h.message_ids(msg)[:_MAX_REFS]))
+        refs = returned_message_ids(msg) + h.message_ids(msg)  # a bounce returns our mail
+        return _Read(raw, msg, tokens, tuple(dict.fromkeys(refs))[:_MAX_REFS])
 
     async def __call__(self, conn: AsyncConnection, inbox_id: int, raw: bytes) -> Disposition:
         batch = self._batch
@@ -199,7 +201,7 @@ class Processor:
         organisers = await self._organisers(conn)
         ctx = Context(
             service_address=self.service,
-            authserv_id=self.f.settings.authserv_id or self.f.settings.imap_host,
+            authserv_id=self.f.settings.authserv_id,
             lookup_token=lambda tok: by_token.get(tok.lower()),
             lookup_sent_message=lambda mid: sent.get(mid, (None, ""))[0],
             organiser_addresses=organisers,
@@ -211,6 +213,8 @@ class Processor:
             Outcome.EVALUATION: self._evaluation,
             Outcome.BOUNCE: self._bounce,
         }.get(c.outcome)
+        if c.candidate is not None and c.outcome in (Outcome.RSVP, Outcome.EVALUATION):
+            await self._reachable(conn, c.candidate)
         if handler is not None:
             return await handler(conn, Mail(inbox_id, msg, c, sent))
         if c.attention:
@@ -495,30 +499,43 @@ class Processor:
     async def _bounce(self, conn: AsyncConnection, mail: Mail) -> Disposition:
         c = mail.c
         now = self.now()
+        cand = c.candidate
+        if cand is None:
+            # Refers to nothing we sent: anyone can write "Undelivered Mail". Archived only.
+            return Disposition("bounce-unverified", c.reason, attention=False)
+        if c.attention:
+            await self._attention(conn, c, mail.inbox_id, cand.network_id)
+            return Disposition("bounce", c.reason, attention=True, network_id=cand.network_id)
         if self._batch is not None:
             self._batch.registered.clear()  # flagging a member changes the networks
-        for address in c.bounced_recipients:
-            bounce = await record.flag_bounce(conn, email=address, reason=c.reason[:500], now=now)
-            networks = {
-                r[0]
-                for r in await conn.execute(
-                    select(t.participants.c.network_id).where(
-                        t.participants.c.id.in_(bounce.participant_ids)
-                    )
-                )
-            } | set(bounce.manager_network_ids)
-            for nid in sorted(networks) or [None]:
-                await notify(
-                    conn,
-                    self.f,
-                    key=f"notice/bounce/{nid}/{address}",
-                    network_id=nid,
-                    topic="bounce",
-                    now=now,
-                    values={"address": address, "reason": c.reason[:300]},
-                )
-        self.on_queued()
-        return Disposition("bounce", c.reason, attention=c.attention)
+        flagged = await record.flag_bounce(
+            conn, participant_id=cand.participant_id, reason=c.reason[:500], now=now
+        )
+        if flagged:
+            await notify(
+                conn,
+                self.f,
+                key=f"notice/bounce/{cand.network_id}/{cand.email}",
+                network_id=cand.network_id,
+                topic="bounce",
+                now=now,
+                values={"address": cand.email, "reason": c.reason[:300]},
+            )
+            self.on_queued()
+        return Disposition(
+            "bounce",
+            c.reason,
+            attention=False,
+            network_id=cand.network_id,
+            participant_id=cand.participant_id,
+        )
+
+    async def _reachable(self, conn: AsyncConnection, cand: Candidate) -> None:
+        """Verified mail from a flagged participant lifts their bounce flag: mail reaches them."""
+        if await record.clear_bounce(conn, participant_id=cand.participant_id):
+            if self._batch is not None:
+                self._batch.registered.clear()
+            log.info("bounce flag lifted: verified mail from the participant")
 
     async def _attention(
         self,
@@ -576,8 +593,7 @@ class Processor:
             sender is not None
             and h.same_mailbox(sender, net.organiser.email)
             and any(token_matches(secret, slug, net.organiser.email, tok) for tok in tokens)
-            and h.dmarc_result(msg, self.f.settings.authserv_id or self.f.settings.imap_host)
-            != "fail"
+            and h.dmarc_result(msg, self.f.settings.authserv_id) not in h.DMARC_REJECT
         )
         if not verified:
             return None  # classify decides: it will be put aside for a person

@@ -31,7 +31,8 @@ REPLIES = {
     "owa_accept": "Els accepts (Outlook on the web)",
     "gmail_eval_inline_quoted": "Sofie answers the kick-off evaluation inline",
     "outlook_oof_nl": "an out-of-office reply",
-    "postfix_dsn_bounce": "a bounce for Jan",
+    "postfix_alias_bounce": "Jan's invite bounces after alias expansion (Postfix)",
+    "forged_bounce_no_reference": "a forged bounce for Bert: flags nobody",
     "stranger_to_service": "a stranger",
     "forged_other_from_right_token": "Bert's token, someone else's From",
 }
@@ -94,7 +95,7 @@ def test_start_replies_run_once_export(
 
         asyncio.run(append(dovecot, *(CORPUS.joinpath(f"{n}.eml").read_bytes() for n in REPLIES)))
         summary = leernet(runner, environment, "run", "--once")
-        assert "received 10" in summary
+        assert "received 11" in summary
 
         exported = json.loads(
             leernet(runner, environment, "export", "hr-ovl-2027", "--format", "json")
@@ -126,7 +127,7 @@ def test_start_replies_run_once_export(
         subjects = {email.message_from_bytes(raw, policy=default)["Subject"] for raw in attention}
         assert len(attention) == 2, subjects
         assert asyncio.run(messages(dovecot, "INBOX")) == []
-        assert len(asyncio.run(messages(dovecot, "leernet.processed"))) == 8
+        assert len(asyncio.run(messages(dovecot, "leernet.processed"))) == 9
 
         # A second pass changes nothing and sends nothing.
         again = leernet(runner, environment, "run", "--once")

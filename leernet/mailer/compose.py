@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,10 +42,21 @@ class Envelope:
     language: str = "nl"
 
 
-def message_id(key: str, domain: str) -> str:
-    """A stable Message-ID per outbox key: a resend after a crash carries the same one."""
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+def message_id(key: str, domain: str, secret: str) -> str:
+    """A stable Message-ID per outbox key: a resend after a crash carries the same one.
+
+    An HMAC of the key with the secret: keys are built from what anyone can read
+    (the slug in an invite's UID, an address), and a reply that cites one of our
+    Message-IDs names its participant when plus addressing is not available.
+    """
+    digest = message_id_mac(secret, key)
     return f"<leernet.{digest}@{domain}>"
+
+
+def message_id_mac(secret: str, key: str) -> str:
+    """The secret part of a Message-ID: 128 bits of HMAC-SHA256 in hex."""
+    mac = hmac.new(secret.encode("utf-8"), f"leernet-message-id\0{key}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:32]
 
 
 def _clean(value: str) -> str:

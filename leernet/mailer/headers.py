@@ -141,33 +141,106 @@ def own_message_id(msg: Message) -> str:
     return f"<{found.group(1)}>"
 
 
-def dmarc_result(msg: Message, authserv_id: str) -> str | None:
-    """DMARC result of the topmost Authentication-Results from ``authserv_id``, else None.
+# DMARC results (RFC 7489 11.2) that do not verify the From domain. "none" (the
+# domain publishes no policy) passes: the reply token or our secret Message-ID and
+# an exact From still have to match. An error is not a pass: fail safe.
+DMARC_REJECT = frozenset({"fail", "temperror", "permerror"})
+_DMARC_RE = re.compile(r"(?:^|;)\s*dmarc\s*=\s*([a-z]+)", re.IGNORECASE)
+MAX_AUTH_RESULTS = 8 * 1024  # of one Authentication-Results header read; real ones are < 2 KB
 
-    RFC 8601 2.2: ``authserv-id [version]; method=result ...``. Only our own
-    server's header is trusted; a sender can add any header claiming another
-    id (or ours, below the one our server prepends, 5 of RFC 8601).
+
+def dmarc_result(msg: Message, authserv_id: str) -> str | None:
+    """The DMARC verdict of our own server's Authentication-Results headers, else None.
+
+    RFC 8601 2.2: ``authserv-id [version]; method=result ...``. Only headers with
+    our authserv-id are read, and every one of them (one per milter): the worst
+    verdict counts, so a "pass" added by a sender below ours changes nothing.
+    Without an authserv-id nothing is trusted and None is returned.
     """
     if not authserv_id:
         return None
     wanted = authserv_id.strip().lower()
+    if wanted == MICROSOFT_365:
+        return _exchange_online_dmarc(all_headers(msg, "Authentication-Results")[:1])
+    found: list[str] = []
     for value in all_headers(msg, "Authentication-Results"):
-        text = _strip_comments(value)
+        text = strip_comments(value[:MAX_AUTH_RESULTS])
         head, _, rest = text.partition(";")
         parts = head.split()
         if not parts or parts[0].lower() != wanted:
             continue
-        match = re.search(r"(?:^|;)\s*dmarc\s*=\s*([a-z]+)", rest, re.IGNORECASE)
-        return match.group(1).lower() if match else "none"
-    return None
+        match = _DMARC_RE.search(rest)
+        found.append(match.group(1).lower() if match else "none")
+    rejected = [r for r in found if r in DMARC_REJECT]
+    if rejected:
+        return rejected[0]
+    if "pass" in found:
+        return "pass"
+    return found[0] if found else None
 
 
-def _strip_comments(value: str) -> str:
-    previous = None
-    while previous != value:  # nested comments, innermost first
-        previous = value
-        value = re.sub(r"\([^()]*\)", " ", value)
-    return value
+MICROSOFT_365 = "microsoft365"  # LEERNET_AUTHSERV_ID for Exchange Online
+_COMPAUTH_FAIL_RE = re.compile(r"(?:^|;)\s*compauth\s*=\s*fail\b", re.IGNORECASE)
+
+
+def _exchange_online_dmarc(topmost: list[str]) -> str | None:
+    """The verdict of the header Exchange Online prepends: it has no authserv-id.
+
+    ``spf=pass (…) smtp.mailfrom=…; dkim=…; dmarc=pass action=none header.from=…;
+    compauth=pass reason=100``. Only the topmost header is read (a sender's own
+    are below it); one that starts with an authserv-id is not Microsoft's.
+    compauth=fail is Microsoft's own spoofing verdict: read as a DMARC fail.
+    """
+    if not topmost:
+        return None
+    text = strip_comments(topmost[0][:MAX_AUTH_RESULTS])
+    first = text.split(";", 1)[0].split()
+    if not first or "=" not in first[0]:
+        return None
+    if _COMPAUTH_FAIL_RE.search(text):
+        return "fail"
+    match = _DMARC_RE.search(text)
+    return match.group(1).lower() if match else "none"
+
+
+def strip_comments(value: str) -> str:
+    """``value`` with its RFC 5322 comments (nested parentheses) blanked, in one pass.
+
+    A quoted string keeps its parentheses; a backslash escapes the next character.
+    """
+    out: list[str] = []
+    depth = 0
+    quoted = False
+    start = 0
+    for match in _COMMENT_TOKEN.finditer(value):
+        piece = match.group()
+        if depth == 0:
+            out.append(value[start : match.start()])
+        start = match.end()
+        if piece[0] == "\\":  # a quoted-pair
+            if depth == 0:
+                out.append(piece)
+        elif quoted:
+            out.append(piece)
+            quoted = piece != '"'
+        elif piece == '"':
+            if depth == 0:
+                quoted = True
+                out.append(piece)
+        elif piece == "(":
+            if depth == 0:
+                out.append(" ")
+            depth += 1
+        elif depth:
+            depth -= 1
+        else:
+            out.append(piece)  # a stray ")"
+    if depth == 0:
+        out.append(value[start:])
+    return "".join(out)
+
+
+_COMMENT_TOKEN = re.compile(r'\\.?|[()"]', re.DOTALL)
 
 
 def decoded(value: str) -> str:

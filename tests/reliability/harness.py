@@ -156,6 +156,7 @@ def settings_for(db: Path, **values: Any) -> Settings:
         "smtp_timeout": 5.0,
         "imap_host": "127.0.0.1",
         "imap_security": Security.NONE,
+        "authserv_id": "127.0.0.1",  # our test server's Authentication-Results id
     }
     base.update(values)
     return Settings(_env_file=None, **base)  # type: ignore[call-arg]
