@@ -7,6 +7,7 @@ to an unverified sender or in answer to an automatic message.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -109,7 +110,9 @@ _BY_MESSAGE_IDS = (
         t.outbox.outerjoin(
             t.participants,
             (t.participants.c.network_id == t.outbox.c.network_id)
-            & (t.participants.c.email == t.outbox.c.recipient),
+            & (t.participants.c.email == t.outbox.c.recipient)
+            # As for a token: a removed participant is nobody's reference any more.
+            & t.participants.c.removed_at.is_(None),
         )
     )
     .outerjoin(t.networks, t.networks.c.id == t.outbox.c.network_id)
@@ -120,6 +123,15 @@ _ANSWERS_SINCE = select(func.count()).where(
     t.outbox.c.kind.in_(("confirmation", "answer-again")),
     t.outbox.c.created_at >= bindparam("since"),
 )
+
+
+def _computable(message_id: str, key: str) -> bool:
+    """A Message-ID of the old form, sha256 of its key: anyone can compute it, so it names nobody.
+
+    Mail queued before Message-IDs carried the secret keeps its id in the outbox.
+    """
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return message_id.startswith(f"<leernet.{digest}@")
 
 
 class Processor:
@@ -267,6 +279,7 @@ class Processor:
             found.update(
                 (r.message_id, (self._candidate(r) if r.id is not None else None, r.key))
                 for r in rows
+                if not _computable(r.message_id, r.key)
             )
         return found
 

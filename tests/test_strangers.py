@@ -223,6 +223,38 @@ class TestMessageIds:
             assert (await conn.execute(select(t.rsvps))).all() == []
         assert BERT not in await queued(engine, lambda key: True)
 
+    async def test_old_computable_message_ids_name_nobody(
+        self, started: tuple[AsyncEngine, Factory]
+    ):
+        """Mail queued before the upgrade keeps its sha256 Message-ID, and a reply citing it records nothing."""
+        engine, factory = started
+        key = f"invite/{SLUG}/{BERT}/0"
+        legacy = f"<leernet.{hashlib.sha256(key.encode()).hexdigest()[:32]}@example.org>"
+        async with engine.begin() as conn:
+            await conn.execute(
+                update(t.outbox).where(t.outbox.c.key == key).values(message_id=legacy)
+            )
+        forged = reply(BERT, SERVICE, "1. 5\r\n2. ja", f"In-Reply-To: {legacy}\r\n")
+        disposition = await deliver(engine, factory, forged, AFTER_ALL)
+        assert disposition.outcome == "unknown"
+        async with engine.connect() as conn:
+            assert (await conn.execute(select(t.evaluations))).all() == []
+
+    async def test_removed_participant_is_no_reference(self, started: tuple[AsyncEngine, Factory]):
+        """A removed participant cannot answer through an old Message-ID (as through a token)."""
+        engine, factory = started
+        sent = await invite_id(engine, BERT)
+        async with engine.begin() as conn:
+            await conn.execute(
+                update(t.participants)
+                .where(t.participants.c.email == BERT)
+                .values(removed_at=STARTED)
+            )
+        mail = reply(BERT, SERVICE, "1. 5", f"In-Reply-To: {sent}\r\n")
+        disposition = await deliver(engine, factory, mail, AFTER_ALL)
+        assert disposition.outcome == "unknown"
+        assert disposition.participant_id is None
+
     async def test_message_id_is_secret_and_stable(self, started: tuple[AsyncEngine, Factory]):
         """Our Message-ID is not the sha256 of its key, and the same key always gets the same one."""
         engine, factory = started
