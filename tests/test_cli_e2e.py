@@ -108,6 +108,10 @@ def test_start_replies_run_once_export(
         assert rsvp["sofie.maes@example.com", 1]["rsvp"] == "tentative"
         assert rsvp["sofie.maes@example.com", 1]["comment"]
         assert rsvp["els.wouters@example.net", 5]["rsvp"] == "accepted"
+        status = leernet(runner, environment, "status", "hr-ovl-2027")
+        flagged = status[status.index("Bounced (1)") :]
+        assert "jan.peeters@example.be" in flagged  # the alias bounce of his invite
+        assert "bert.claes@example.com" not in flagged  # the forged one flags nobody
         evaluations = {(e["participant"], e["session"]): e for e in exported["evaluations"]}
         assert set(evaluations) == {("sofie.maes@example.com", 1)}
         assert evaluations["sofie.maes@example.com", 1]["answers"]["1"] == 5
