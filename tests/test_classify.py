@@ -721,3 +721,42 @@ class TestLimits:
         result = classify(raw, CTX)
         assert time.perf_counter() - started < 1.0
         assert result.outcome == Outcome.UNKNOWN
+
+
+class TestForgedBounces:
+    @settings(max_examples=200, deadline=None)
+    @given(
+        sender=st.sampled_from(
+            ["MAILER-DAEMON@relay.example", "postmaster@example.com", "x@y.example"]
+        ),
+        subject=st.sampled_from(
+            ["Undelivered Mail Returned to Sender", "Onbestelbaar: x", "failure notice"]
+        ),
+        failed=st.lists(st.sampled_from(sorted(PEOPLE)), min_size=1, max_size=3),
+        reference=st.sampled_from(
+            ["", "In-Reply-To: <guess@example.org>\r\n", "References: <a@b>\r\n"]
+        ),
+        dsn=st.booleans(),
+    )
+    def test_a_bounce_citing_nothing_we_sent_never_names_anyone(
+        self, sender: str, subject: str, failed: list[str], reference: str, dsn: bool
+    ) -> None:
+        """However it names participants, a bounce that returns no message we sent flags nobody."""
+        names = ", ".join(failed)
+        head = f"From: {sender}\r\nTo: {SERVICE}\r\nSubject: {subject}\r\nReturn-Path: <>\r\n"
+        head += f"X-Failed-Recipients: {names}\r\n{reference}MIME-Version: 1.0\r\n"
+        if dsn:
+            blocks = "".join(
+                f"Final-Recipient: rfc822; {a}\r\nAction: failed\r\n\r\n" for a in failed
+            )
+            body = (
+                'Content-Type: multipart/report; report-type=delivery-status; boundary="r"\r\n\r\n'
+                f"--r\r\nContent-Type: text/plain\r\n\r\n{names}\r\n"
+                f"--r\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n\r\n{blocks}"
+                "--r\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <leernet.0@example.org>\r\n\r\n--r--\r\n"
+            )
+        else:
+            body = f"Content-Type: text/plain\r\n\r\n{names}: 550 user unknown\r\n"
+        result = classify((head + body).encode(), CTX)
+        assert result.bounced_recipients == ()
+        assert not result.answer_to_service
