@@ -67,6 +67,7 @@ class _Read:
     msg: Message | Classification
     tokens: frozenset[str] = frozenset()
     refs: tuple[str, ...] = ()
+    returned: tuple[str, ...] = ()  # Message-IDs of the mail a bounce returns
 
 
 @dataclass(slots=True)
@@ -169,7 +170,7 @@ class Processor:
                 continue
             read[id(raw)] = one
             tokens |= one.tokens
-            refs.update(one.refs)
+            refs.update(one.refs, one.returned)
         self._batch = _Batch(
             read,
             await self._candidates_by_token(conn, tokens),
@@ -187,8 +188,8 @@ class Processor:
         tokens = frozenset(
             tok for a in h.recipient_addresses(msg) if (tok := token_from_address(self.service, a))
         )
-        refs = returned_message_ids(msg) + h.message_ids(msg)  # a bounce returns our mail
-        return _Read(raw, msg, tokens, tuple(dict.fromkeys(refs))[:_MAX_REFS])
+        refs = tuple(h.message_ids(msg)[:_MAX_REFS])
+        return _Read(raw, msg, tokens, refs, tuple(returned_message_ids(msg)))
 
     async def __call__(self, conn: AsyncConnection, inbox_id: int, raw: bytes) -> Disposition:
         batch = self._batch
@@ -196,7 +197,7 @@ class Processor:
         if one is None or one.raw is not raw:
             batch = None  # not a mail of the prepared batch: look it up on its own
             one = self._read(raw)
-        msg, tokens, refs = one.msg, one.tokens, list(one.refs)
+        msg, tokens, refs = one.msg, one.tokens, [*one.refs, *one.returned]
         if isinstance(msg, Classification):
             # Too large, too deep, too odd to read: kept and put aside, and a person is told.
             await self._attention(conn, msg, inbox_id)
@@ -207,6 +208,8 @@ class Processor:
         else:
             by_token = await self._candidates_by_token(conn, tokens)
             sent = await self._sent(conn, refs)
+        found = sent  # with the mail a bounce returns, for classify's bounce check only
+        sent = {mid: sent[mid] for mid in one.refs if mid in sent}  # what it answers
         rollcall = await self._rollcall(conn, msg, tokens, sent, inbox_id)
         if rollcall is not None:
             return rollcall
@@ -215,7 +218,7 @@ class Processor:
             service_address=self.service,
             authserv_id=self.f.settings.authserv_id,
             lookup_token=lambda tok: by_token.get(tok.lower()),
-            lookup_sent_message=lambda mid: sent.get(mid, (None, ""))[0],
+            lookup_sent_message=lambda mid: found.get(mid, (None, ""))[0],
             organiser_addresses=organisers,
             max_bytes=self.f.settings.max_message_bytes,
         )
