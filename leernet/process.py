@@ -219,6 +219,7 @@ class Processor:
             authserv_id=self.f.settings.authserv_id,
             lookup_token=lambda tok: by_token.get(tok.lower()),
             lookup_sent_message=lambda mid: found.get(mid, (None, ""))[0],
+            sent_to_others=lambda mid: mid in found and found[mid][0] is None,
             organiser_addresses=organisers,
             max_bytes=self.f.settings.max_message_bytes,
         )
@@ -516,6 +517,9 @@ class Processor:
         c = mail.c
         now = self.now()
         cand = c.candidate
+        if cand is None and c.attention:  # our mail to a manager or an organiser came back
+            await self._attention(conn, c, mail.inbox_id)
+            return Disposition("bounce", c.reason, attention=True)
         if cand is None:
             # Refers to nothing we sent: anyone can write "Undelivered Mail". Archived only.
             return Disposition("bounce-unverified", c.reason, attention=False)

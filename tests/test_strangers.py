@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from leernet import registry
 from leernet.build import Factory
 from leernet.cli import main
+from leernet.commands import manager_notes
 from leernet.daemon import run_daemon
 from leernet.followups import step_builder
 from leernet.mailer import headers as h
@@ -206,6 +207,30 @@ class TestForgedBounce:
         disposition = await deliver(engine, factory, dsn, BOUNCED_AT)
         assert (disposition.outcome, disposition.attention) == ("bounce", True)
         assert await bounced(engine) == set()
+
+    async def test_bounce_of_a_manager_note_goes_to_a_person(
+        self, started: tuple[AsyncEngine, Factory]
+    ):
+        """A DSN returning our note to a manager flags nobody, and a person is told."""
+        engine, factory = started
+        carla = "carla.dewit@example.com"
+        async with engine.begin() as conn:
+            reg = await registry.get(conn, SLUG)
+            assert reg is not None
+            note = manager_notes(factory, reg, reg.network.participants, STARTED)
+            await enqueue(conn, [n for n in note if n.recipient == carla], STARTED)
+            await conn.execute(update(t.outbox).values(state="sent", sent_at=STARTED))
+            sent = (
+                await conn.execute(
+                    select(t.outbox.c.message_id).where(t.outbox.c.recipient == carla)
+                )
+            ).scalar_one()
+        disposition = await deliver(engine, factory, postfix_dsn(carla, carla, sent), BOUNCED_AT)
+        assert (disposition.outcome, disposition.attention) == ("bounce", True)
+        assert await bounced(engine) == set()
+        assert await queued(engine, lambda key: key.startswith("notice/")) == {
+            "an.peeters@example.org"
+        }
 
 
 class TestMessageIds:

@@ -87,6 +87,8 @@ class Context:
     lookup_sent_message: Callable[[str], Candidate | None]
     organiser_addresses: frozenset[str] = frozenset()
     max_bytes: int = 25 * 1024 * 1024
+    # A Message-ID we sent to someone who is not a participant (a manager, the organiser).
+    sent_to_others: Callable[[str], bool] = lambda _message_id: False
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +191,7 @@ def _classify(msg: Message, ctx: Context) -> Classification:
 
     bounce = _bounce(msg, sender, ctx)
     if bounce is not None:
-        recipients, reason, candidate = bounce
+        recipients, reason, candidate, attention = bounce
         if recipients is None:
             return result(Outcome.AUTO_REPLY, reason, candidate=candidate)
         # A bounce of our mail that names someone else needs a person; one that refers
@@ -199,7 +201,7 @@ def _classify(msg: Message, ctx: Context) -> Classification:
             reason,
             candidate=candidate,
             bounced_recipients=recipients,
-            attention=candidate is not None and not recipients,
+            attention=attention,
         )
 
     tokens = [
@@ -399,8 +401,8 @@ def _candidate(
 
 def _bounce(
     msg: Message, sender: str | None, ctx: Context
-) -> tuple[tuple[str, ...] | None, str, Candidate | None] | None:
-    """(failed recipients or None for a non-failure DSN, reason, candidate) or None.
+) -> tuple[tuple[str, ...] | None, str, Candidate | None, bool] | None:
+    """(failed recipients or None for a non-failure DSN, reason, candidate, attention) or None.
 
     Anyone can write "Undelivered Mail" from MAILER-DAEMON, so a bounce counts only
     when it refers to a message we sent (its Message-ID in the returned headers,
@@ -440,7 +442,12 @@ def _bounce(
             if isinstance(data, bytes):
                 texts.append(data[:_BOUNCE_TEXT_BYTES].decode("utf-8", errors="replace"))
     if report and actions and not failed:
-        return None, f"delivery status notice ({', '.join(sorted(set(actions)))}), no failure", None
+        return (
+            None,
+            f"delivery status notice ({', '.join(sorted(set(actions)))}), no failure",
+            None,
+            False,
+        )
     for value in h.all_headers(msg, "X-Failed-Recipients"):
         failed.extend(a.lower() for _, a in getaddresses([value]) if a and a not in failed)
     if not failed:
@@ -449,11 +456,16 @@ def _bounce(
     named = ", ".join(failed[:5]) or "no recipient found"
     candidate, how = _bounce_reference(msg, ctx)
     if candidate is None:
-        return (), f"unverified {kind} ({named}): refers to no message the service sent", None
+        ours = [m for m in returned_message_ids(msg) + h.message_ids(msg) if ctx.sent_to_others(m)]
+        if ours:
+            reason = f"{kind} of our mail {ours[0]} to someone who is not a participant ({named})"
+            return (), reason + ": nobody flagged, read it by hand", None, True
+        reason = f"unverified {kind} ({named}): refers to no message the service sent"
+        return (), reason, None, False
     if not any(h.same_mailbox(a, candidate.email) for a in failed):
         reason = f"{kind} for our mail to {candidate.email} ({how}) names {named}: nobody flagged"
-        return (), reason, candidate
-    return (candidate.email,), f"{kind}: {candidate.email} ({how})", candidate
+        return (), reason, candidate, True
+    return (candidate.email,), f"{kind}: {candidate.email} ({how})", candidate, False
 
 
 def _dsn_address(value: str) -> str:
