@@ -32,19 +32,6 @@ class _Rollback(Exception):  # noqa: N818 - control flow for --dry-run, never es
     pass
 
 
-AUTHSERV_MISSING = (
-    "LEERNET_AUTHSERV_ID is not set: the DMARC verdict of your own mail server is not read, "
-    "so a reply with a forged sender is not rejected by it (Gmail: mx.google.com; "
-    "Microsoft 365: -; your own server: the name it writes in Authentication-Results; "
-    "see the README)"
-)
-
-
-def settings_warnings(settings: Settings) -> list[str]:
-    """What in the service's settings weakens it, in words (``check`` and the daemon say it)."""
-    return [] if settings.authserv_id.strip() else [AUTHSERV_MISSING]
-
-
 def check_network(
     path: Path, settings: Settings, now: datetime, out: Console, err: Console
 ) -> Network:
@@ -58,7 +45,7 @@ def check_network(
         raise NetworkFileError(
             [Problem(f"template {p.template}", str(p)) for p in problems], str(path)
         )
-    warnings = [*loaded.warnings, *settings_warnings(settings)]
+    warnings = [*loaded.warnings, *([w] if (w := settings.authserv_warning()) else [])]
     for w in warnings:
         err.print(f"[yellow]warning[/yellow] {esc(w)}")
     out.print(f"[green]{esc(path)} is valid[/green] ({len(warnings)} warning(s))")

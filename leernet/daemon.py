@@ -23,7 +23,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leernet.build import Factory
-from leernet.commands import settings_warnings
 from leernet.errors import LeernetError, MailboxError
 from leernet.followups import step_builder
 from leernet.mailer.budget import headline
@@ -299,8 +298,8 @@ async def run_daemon(
 ) -> int:
     """Run the service (or one pass with ``once``); return the process exit code."""
     settings.secret_value()
-    for warning in settings_warnings(settings):
-        log.warning(warning, extra={"event": "settings"})
+    if warning := settings.authserv_warning():
+        log.warning(warning, extra={"event": "authserv-id-missing"})
     engine = await open_store(settings.database_url)
     stop = stop or asyncio.Event()
     notifier = notifier or Notifier()

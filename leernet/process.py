@@ -7,6 +7,7 @@ to an unverified sender or in answer to an automatic message.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -34,6 +35,7 @@ from leernet.mailer.classify import (
     Outcome,
     classify,
     read_message,
+    returned_message_ids,
 )
 from leernet.mailer.consent import Said, read_yes_no
 from leernet.mailer.inbox import Disposition
@@ -70,6 +72,7 @@ class _Read:
     msg: Message | Classification
     tokens: frozenset[str] = frozenset()
     refs: tuple[str, ...] = ()
+    returned: tuple[str, ...] = ()  # Message-IDs of the mail a bounce returns
 
 
 @dataclass(slots=True)
@@ -124,7 +127,9 @@ _BY_MESSAGE_IDS = (
         t.outbox.outerjoin(
             t.participants,
             (t.participants.c.network_id == t.outbox.c.network_id)
-            & (t.participants.c.email == t.outbox.c.recipient),
+            & (t.participants.c.email == t.outbox.c.recipient)
+            # As for a token: a removed participant is nobody's reference any more.
+            & t.participants.c.removed_at.is_(None),
         )
     )
     .outerjoin(t.networks, t.networks.c.id == t.outbox.c.network_id)
@@ -135,6 +140,15 @@ _ANSWERS_SINCE = select(func.count()).where(
     t.outbox.c.kind.in_(("confirmation", "answer-again")),
     t.outbox.c.created_at >= bindparam("since"),
 )
+
+
+def _computable(message_id: str, key: str) -> bool:
+    """A Message-ID of the old form, sha256 of its key: anyone can compute it, so it names nobody.
+
+    Mail queued before Message-IDs carried the secret keeps its id in the outbox.
+    """
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return message_id.startswith(f"<leernet.{digest}@")
 
 
 class Processor:
@@ -174,7 +188,7 @@ class Processor:
                 continue
             read[id(raw)] = one
             tokens |= one.tokens
-            refs.update(one.refs)
+            refs.update(one.refs, one.returned)
         self._batch = _Batch(
             read,
             await self._candidates_by_token(conn, tokens),
@@ -192,7 +206,8 @@ class Processor:
         tokens = frozenset(
             tok for a in h.recipient_addresses(msg) if (tok := token_from_address(self.service, a))
         )
-        return _Read(raw, msg, tokens, tuple(h.message_ids(msg)[:_MAX_REFS]))
+        refs = tuple(h.message_ids(msg)[:_MAX_REFS])
+        return _Read(raw, msg, tokens, refs, tuple(returned_message_ids(msg)))
 
     async def __call__(self, conn: AsyncConnection, inbox_id: int, raw: bytes) -> Disposition:
         batch = self._batch
@@ -200,7 +215,7 @@ class Processor:
         if one is None or one.raw is not raw:
             batch = None  # not a mail of the prepared batch: look it up on its own
             one = self._read(raw)
-        msg, tokens, refs = one.msg, one.tokens, list(one.refs)
+        msg, tokens, refs = one.msg, one.tokens, [*one.refs, *one.returned]
         if isinstance(msg, Classification):
             # Too large, too deep, too odd to read: kept and put aside, and a person is told.
             await self._attention(conn, msg, inbox_id, raw=raw)
@@ -211,6 +226,8 @@ class Processor:
         else:
             by_token = await self._candidates_by_token(conn, tokens)
             sent = await self._sent(conn, refs)
+        found = sent  # with the mail a bounce returns, for classify's bounce check only
+        sent = {mid: sent[mid] for mid in one.refs if mid in sent}  # what it answers
         # An organiser's request (to the plain address) or their reply to a preview (a
         # token that is no participant's): only then does the desk look anything up.
         if not tokens or not tokens <= by_token.keys():
@@ -226,7 +243,8 @@ class Processor:
             service_address=self.service,
             authserv_id=self.f.settings.authserv_id,
             lookup_token=lambda tok: by_token.get(tok.lower()),
-            lookup_sent_message=lambda mid: sent.get(mid, (None, ""))[0],
+            lookup_sent_message=lambda mid: found.get(mid, (None, ""))[0],
+            sent_to_others=lambda mid: mid in found and found[mid][0] is None,
             organiser_addresses=organisers,
             max_bytes=self.f.settings.max_message_bytes,
         )
@@ -236,6 +254,8 @@ class Processor:
             Outcome.EVALUATION: self._evaluation,
             Outcome.BOUNCE: self._bounce,
         }.get(c.outcome)
+        if c.candidate is not None and c.outcome in (Outcome.RSVP, Outcome.EVALUATION):
+            await self._reachable(conn, c.candidate)
         if handler is not None:
             return await handler(conn, Mail(inbox_id, msg, c, sent))
         if c.attention:
@@ -291,6 +311,7 @@ class Processor:
             found.update(
                 (r.message_id, (self._candidate(r) if r.id is not None else None, r.key))
                 for r in rows
+                if not _computable(r.message_id, r.key)
             )
         return found
 
@@ -594,30 +615,46 @@ class Processor:
     async def _bounce(self, conn: AsyncConnection, mail: Mail) -> Disposition:
         c = mail.c
         now = self.now()
+        cand = c.candidate
+        if cand is None and c.attention:  # our mail to a manager or an organiser came back
+            await self._attention(conn, c, mail.inbox_id)
+            return Disposition("bounce", c.reason, attention=True)
+        if cand is None:
+            # Refers to nothing we sent: anyone can write "Undelivered Mail". Archived only.
+            return Disposition("bounce-unverified", c.reason, attention=False)
+        if c.attention:
+            await self._attention(conn, c, mail.inbox_id, cand.network_id)
+            return Disposition("bounce", c.reason, attention=True, network_id=cand.network_id)
         if self._batch is not None:
             self._batch.registered.clear()  # flagging a member changes the networks
-        for address in c.bounced_recipients:
-            bounce = await record.flag_bounce(conn, email=address, reason=c.reason[:500], now=now)
-            networks = {
-                r[0]
-                for r in await conn.execute(
-                    select(t.participants.c.network_id).where(
-                        t.participants.c.id.in_(bounce.participant_ids)
-                    )
-                )
-            } | set(bounce.manager_network_ids)
-            for nid in sorted(networks) or [None]:
-                await notify(
-                    conn,
-                    self.f,
-                    key=f"notice/bounce/{nid}/{address}",
-                    network_id=nid,
-                    topic="bounce",
-                    now=now,
-                    values={"address": address, "reason": c.reason[:300]},
-                )
-        self.on_queued()
-        return Disposition("bounce", c.reason, attention=c.attention)
+        flagged = await record.flag_bounce(
+            conn, participant_id=cand.participant_id, reason=c.reason[:500], now=now
+        )
+        if flagged:
+            await notify(
+                conn,
+                self.f,
+                key=f"notice/bounce/{cand.network_id}/{cand.email}",
+                network_id=cand.network_id,
+                topic="bounce",
+                now=now,
+                values={"address": cand.email, "reason": c.reason[:300]},
+            )
+            self.on_queued()
+        return Disposition(
+            "bounce",
+            c.reason,
+            attention=False,
+            network_id=cand.network_id,
+            participant_id=cand.participant_id,
+        )
+
+    async def _reachable(self, conn: AsyncConnection, cand: Candidate) -> None:
+        """Verified mail from a flagged participant lifts their bounce flag: mail reaches them."""
+        if await record.clear_bounce(conn, participant_id=cand.participant_id):
+            if self._batch is not None:
+                self._batch.registered.clear()
+            log.info("bounce flag lifted: verified mail from the participant")
 
     async def _attention(
         self,
@@ -708,7 +745,7 @@ class Processor:
             sender is not None
             and h.same_mailbox(sender, net.organiser.email)
             and any(token_matches(secret, slug, net.organiser.email, tok) for tok in tokens)
-            and h.dmarc_result(msg, self.f.settings.authserv_id) != "fail"
+            and h.dmarc_result(msg, self.f.settings.authserv_id) not in h.DMARC_REJECT
         )
         if not verified:
             return None  # classify decides: it will be put aside for a person

@@ -53,19 +53,6 @@ class RsvpOutcome:
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Bounce:
-    """Who a bounced address belongs to.
-
-    ``participant_ids``: participants now flagged. ``manager_network_ids``:
-    networks where the address is a manager's (managers are not rows, so
-    nothing is flagged; the caller tells those networks' organisers).
-    """
-
-    participant_ids: tuple[int, ...]
-    manager_network_ids: tuple[int, ...]
-
-
 def _stale(
     sequence: int, dtstamp: datetime | None, stored_sequence: int, stored_dtstamp: datetime | None
 ) -> str:
@@ -273,44 +260,35 @@ def _presence_upsert(dialect: Any) -> Any:
 _PRESENCE_UPSERT = {"postgresql": _presence_upsert(postgresql), "sqlite": _presence_upsert(sqlite)}
 
 
-async def flag_bounce(conn: AsyncConnection, *, email: str, reason: str, now: datetime) -> Bounce:
-    """Flag every participant of a network not yet purged whose address bounced."""
-    address = email.strip().lower()
+async def flag_bounce(
+    conn: AsyncConnection, *, participant_id: int, reason: str, now: datetime
+) -> bool:
+    """Flag one participant whose mail from us came back; False if they are gone or purged.
+
+    Only the participant the bounced message went to, in its own network: the
+    caller has checked that the bounce returns a message we sent them.
+    """
     active = select(t.networks.c.id).where(t.networks.c.purged_at.is_(None))
-    ids = (
-        (
-            await conn.execute(
-                select(t.participants.c.id)
-                .where(t.participants.c.email == address, t.participants.c.network_id.in_(active))
-                .order_by(t.participants.c.id)
-            )
+    result = await conn.execute(
+        update(t.participants)
+        .where(
+            t.participants.c.id == participant_id,
+            t.participants.c.removed_at.is_(None),
+            t.participants.c.network_id.in_(active),
         )
-        .scalars()
-        .all()
+        .values(bounced_at=now, bounce_reason=reason)
     )
-    if ids:
-        await conn.execute(
-            update(t.participants)
-            .where(t.participants.c.id.in_(ids))
-            .values(bounced_at=now, bounce_reason=reason)
-        )
-    managed = (
-        (
-            await conn.execute(
-                select(t.participants.c.network_id)
-                .where(
-                    t.participants.c.manager_email == address,
-                    t.participants.c.removed_at.is_(None),
-                    t.participants.c.network_id.in_(active),
-                )
-                .distinct()
-                .order_by(t.participants.c.network_id)
-            )
-        )
-        .scalars()
-        .all()
+    return bool(result.rowcount)
+
+
+async def clear_bounce(conn: AsyncConnection, *, participant_id: int) -> bool:
+    """Lift a participant's bounce flag (verified mail came from them); True if one was set."""
+    result = await conn.execute(
+        update(t.participants)
+        .where(t.participants.c.id == participant_id, t.participants.c.bounced_at.is_not(None))
+        .values(bounced_at=None, bounce_reason=None)
     )
-    return Bounce(tuple(ids), tuple(managed))
+    return bool(result.rowcount)
 
 
 async def save_summary_preview(

@@ -14,10 +14,12 @@ import csv
 import io
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import select
 
 from leernet import facts, registry
@@ -58,6 +60,16 @@ class NotSent:
 
 
 @dataclass(frozen=True, slots=True)
+class Flagged:
+    """A participant whose mail from us came back: nothing more is sent until mail from them is verified."""
+
+    name: str
+    email: str
+    since: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class StatusReport:
     slug: str
     name: str
@@ -66,6 +78,7 @@ class StatusReport:
     sessions: tuple[facts.SessionSummary, ...]
     people: tuple[PersonLine, ...]
     not_sent: tuple[NotSent, ...] = ()
+    flagged: tuple[Flagged, ...] = ()
 
 
 async def _registered(conn: AsyncConnection, slug: str) -> Registered:
@@ -109,7 +122,16 @@ async def status(conn: AsyncConnection, slug: str) -> StatusReport:
         .order_by(t.outbox.c.id)
     )
     not_sent = tuple(NotSent(kind, to, reason or "") for kind, to, reason in failed)
-    return StatusReport(net.slug, net.name, net.language, net.timezone, sessions, people, not_sent)
+    p = t.participants
+    bounced = await conn.execute(
+        select(p.c.name, p.c.email, p.c.bounced_at, p.c.bounce_reason)
+        .where(p.c.network_id == reg.id, p.c.removed_at.is_(None), p.c.bounced_at.is_not(None))
+        .order_by(p.c.id)
+    )
+    flagged = tuple(Flagged(n, e, at, why or "") for n, e, at, why in bounced)
+    return StatusReport(
+        net.slug, net.name, net.language, net.timezone, sessions, people, not_sent, flagged
+    )
 
 
 def _table(title: str) -> Table:
@@ -173,6 +195,19 @@ def render_status(report: StatusReport, console: Console) -> None:
         for row in report.not_sent:
             failed.add_row(row.kind, row.recipient, row.reason)
         console.print(failed)
+    if report.flagged:
+        console.print()
+        title = f"Bounced ({len(report.flagged)}): no mail to them until a verified reply arrives"
+        flagged = _table(title)
+        flagged.add_column("name", overflow="ellipsis", max_width=22)
+        flagged.add_column("email", overflow="fold", max_width=30)
+        flagged.add_column("since (UTC)", no_wrap=True)
+        flagged.add_column("why", overflow="fold", min_width=20)
+        for f in report.flagged:
+            # Text, not markup: a name or a server's reason is never read as Rich markup.
+            since = f.since.strftime("%Y-%m-%d %H:%M")
+            flagged.add_row(Text(f.name), Text(f.email), since, Text(f.reason))
+        console.print(flagged)
 
 
 # --- export ------------------------------------------------------------------------------

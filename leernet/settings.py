@@ -57,9 +57,9 @@ class Settings(BaseSettings):
     imap_idle_seconds: float = Field(default=24 * 60, gt=0)  # re-issue IDLE well within 29 min
     imap_poll_seconds: float = Field(default=60, gt=0)
     imap_auth: str = "login"  # login | xoauth2 (password then holds the OAuth2 access token)
-    # The authserv-id our own mail server writes in Authentication-Results (RFC 8601):
-    # only its DMARC verdicts are trusted. Gmail: mx.google.com; Microsoft 365 writes
-    # none: "-". Empty: no verdict is read at all (the daemon and `check` warn).
+    # The authserv-id our own server writes in Authentication-Results (RFC 8601);
+    # only its verdicts are trusted: "mx.google.com" for Gmail, "microsoft365" for
+    # Exchange Online (which writes none). Empty: no DMARC verdict is read (warned).
     authserv_id: str = ""
 
     # Who hears about mail that belongs to no network; empty: the organisers of running
@@ -103,6 +103,16 @@ class Settings(BaseSettings):
     @property
     def service_domain(self) -> str:
         return self.service_address.rpartition("@")[2].lower()
+
+    def authserv_warning(self) -> str:
+        """Why DMARC verdicts are not read, or '' when LEERNET_AUTHSERV_ID is set."""
+        if self.authserv_id.strip():
+            return ""
+        return (
+            "LEERNET_AUTHSERV_ID is not set: no DMARC verdict is read, so a reply with a "
+            "forged From is caught only by its reply token; set it to the authserv-id of "
+            "your mail server's Authentication-Results (README, 'Run it as a service')"
+        )
 
     def secret_value(self) -> str:
         """The token secret; refuse to run without one."""

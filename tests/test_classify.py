@@ -390,6 +390,28 @@ class TestRules:
         assert result.outcome == Outcome.REJECTED
         assert "dmarc=fail" in result.reason
 
+    def test_dmarc_fail_in_a_second_own_header(self) -> None:
+        """A fail in any of our server's Authentication-Results headers refuses the reply."""
+        raw = mail(
+            extra="Authentication-Results: mx.example.org; dmarc=fail header.from=example.com\r\n"
+        )
+        result = classify(raw, CTX)
+        assert (result.outcome, result.attention) == (Outcome.REJECTED, True)
+
+    @pytest.mark.parametrize(
+        ("verdict", "outcome"),
+        [
+            ("temperror", Outcome.REJECTED),
+            ("permerror", Outcome.REJECTED),
+            ("none", Outcome.EVALUATION),
+            ("pass", Outcome.EVALUATION),
+        ],
+    )
+    def test_dmarc_errors_fail_safe(self, verdict: str, outcome: Outcome) -> None:
+        """A DMARC error is not a pass (refused); a domain without a policy is read."""
+        auth = f"mx.example.org (milter 2) ; dmarc={verdict} header.from=example.com"
+        assert classify(mail(auth=auth), CTX).outcome == outcome
+
     def test_foreign_authserv_id_ignored(self) -> None:
         """A dmarc=fail from another server's Authentication-Results is not ours to trust."""
         auth = "mx.elders.example; dmarc=fail header.from=example.com"
@@ -409,18 +431,55 @@ class TestRules:
             b"--r\r\nContent-Type: text/plain\r\n\r\nsorry\r\n"
             b"--r\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
             b"Final-Recipient: rfc822; Jan.Peeters@example.be\r\nAction: failed\r\n"
-            b"Status: 5.1.1\r\n\r\n--r--\r\n"
+            b"Status: 5.1.1\r\n\r\n"
+            b"--r\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+            b"Message-ID: " + sent_message_id("jan.peeters@example.be").encode() + b"\r\n\r\n"
+            b"--r--\r\n"
         )
         result = classify(raw, CTX)
         assert result.outcome == Outcome.BOUNCE
         assert result.bounced_recipients == ("jan.peeters@example.be",)
         assert not result.answer_to_service
 
-    def test_bounce_without_recipient_needs_attention(self) -> None:
-        """A bounce in which no address can be found needs attention."""
+    def test_bounce_without_reference_flags_nobody(self) -> None:
+        """A bounce that returns no message we sent names nobody and is not put aside."""
         raw = mail(sender="postmaster@example.net", to=SERVICE, subject="Undeliverable: x", body="")
         result = classify(raw, CTX)
-        assert (result.outcome, result.attention) == (Outcome.BOUNCE, True)
+        assert (result.outcome, result.bounced_recipients) == (Outcome.BOUNCE, ())
+        assert (result.attention, result.answer_to_service) == (False, False)
+
+    def test_bounce_of_our_mail_naming_someone_else(self) -> None:
+        """A bounce of our mail to Bert that names another address flags nobody and needs a person."""
+        extra = f"In-Reply-To: {sent_message_id(BERT)}\r\nX-Failed-Recipients: sofie.maes@example.com\r\n"
+        raw = mail(
+            sender="MAILER-DAEMON@mx.example.org",
+            to=SERVICE,
+            subject="Undelivered Mail",
+            extra=extra,
+        )
+        result = classify(raw, CTX)
+        assert (result.outcome, result.bounced_recipients, result.attention) == (
+            Outcome.BOUNCE,
+            (),
+            True,
+        )
+
+    def test_bounce_text_scan_skips_message_ids_and_mailfrom(self) -> None:
+        """A non-standard bounce's quoted Message-ID and smtp.mailfrom are not failed recipients."""
+        body = (
+            "Delivery failed.\r\nMessage-ID: <bert.claes@example.com>\r\n"
+            "Authentication-Results: mx; spf=pass smtp.mailfrom=bert.claes@example.com\r\n"
+        )
+        extra = f"In-Reply-To: {sent_message_id(BERT)}\r\n"
+        raw = mail(
+            sender="postmaster@example.net",
+            to=SERVICE,
+            subject="Undeliverable: x",
+            body=body,
+            extra=extra,
+        )
+        result = classify(raw, CTX)
+        assert (result.outcome, result.bounced_recipients) == (Outcome.BOUNCE, ())
 
     @pytest.mark.parametrize("data", [b"", b"\x00\xff" * 100, b"From: \r\n\r\n", b"\r\n\r\n\r\n"])
     def test_junk(self, data: bytes) -> None:
@@ -480,7 +539,7 @@ class TestFromParsing:
         assert not headers.same_mailbox("b.claes@gmail.com", "bert.claes@gmail.com")
 
     def test_dmarc_topmost_of_ours(self) -> None:
-        """Only the topmost Authentication-Results from our authserv-id counts."""
+        """A fail in our topmost Authentication-Results is not outvoted by a pass below it."""
         msg = email.message_from_bytes(
             b"Authentication-Results: mx.example.org 1; dmarc=fail\r\n"
             b"Authentication-Results: mx.example.org; dmarc=pass\r\n\r\n",
@@ -662,3 +721,42 @@ class TestLimits:
         result = classify(raw, CTX)
         assert time.perf_counter() - started < 1.0
         assert result.outcome == Outcome.UNKNOWN
+
+
+class TestForgedBounces:
+    @settings(max_examples=200, deadline=None)
+    @given(
+        sender=st.sampled_from(
+            ["MAILER-DAEMON@relay.example", "postmaster@example.com", "x@y.example"]
+        ),
+        subject=st.sampled_from(
+            ["Undelivered Mail Returned to Sender", "Onbestelbaar: x", "failure notice"]
+        ),
+        failed=st.lists(st.sampled_from(sorted(PEOPLE)), min_size=1, max_size=3),
+        reference=st.sampled_from(
+            ["", "In-Reply-To: <guess@example.org>\r\n", "References: <a@b>\r\n"]
+        ),
+        dsn=st.booleans(),
+    )
+    def test_a_bounce_citing_nothing_we_sent_never_names_anyone(
+        self, sender: str, subject: str, failed: list[str], reference: str, dsn: bool
+    ) -> None:
+        """However it names participants, a bounce that returns no message we sent flags nobody."""
+        names = ", ".join(failed)
+        head = f"From: {sender}\r\nTo: {SERVICE}\r\nSubject: {subject}\r\nReturn-Path: <>\r\n"
+        head += f"X-Failed-Recipients: {names}\r\n{reference}MIME-Version: 1.0\r\n"
+        if dsn:
+            blocks = "".join(
+                f"Final-Recipient: rfc822; {a}\r\nAction: failed\r\n\r\n" for a in failed
+            )
+            body = (
+                'Content-Type: multipart/report; report-type=delivery-status; boundary="r"\r\n\r\n'
+                f"--r\r\nContent-Type: text/plain\r\n\r\n{names}\r\n"
+                f"--r\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n\r\n{blocks}"
+                "--r\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <leernet.0@example.org>\r\n\r\n--r--\r\n"
+            )
+        else:
+            body = f"Content-Type: text/plain\r\n\r\n{names}: 550 user unknown\r\n"
+        result = classify((head + body).encode(), CTX)
+        assert result.bounced_recipients == ()
+        assert not result.answer_to_service

@@ -31,7 +31,9 @@ REPLIES = {
     "owa_accept": "Els accepts (Outlook on the web)",
     "gmail_eval_inline_quoted": "Sofie answers the kick-off evaluation inline",
     "outlook_oof_nl": "an out-of-office reply",
-    "postfix_dsn_bounce": "a bounce for Jan",
+    "postfix_alias_bounce": "Jan's invite bounces after alias expansion (Postfix)",
+    "forged_bounce_no_reference": "a forged bounce for Bert: flags nobody",
+    "forged_computed_in_reply_to": "an answer in Bert's name citing a computed Message-ID",
     "stranger_to_service": "a stranger",
     "forged_other_from_right_token": "Bert's token, someone else's From",
 }
@@ -94,7 +96,7 @@ def test_start_replies_run_once_export(
 
         asyncio.run(append(dovecot, *(CORPUS.joinpath(f"{n}.eml").read_bytes() for n in REPLIES)))
         summary = leernet(runner, environment, "run", "--once")
-        assert "received 10" in summary
+        assert "received 12" in summary
 
         exported = json.loads(
             leernet(runner, environment, "export", "hr-ovl-2027", "--format", "json")
@@ -107,6 +109,10 @@ def test_start_replies_run_once_export(
         assert rsvp["sofie.maes@example.com", 1]["rsvp"] == "tentative"
         assert rsvp["sofie.maes@example.com", 1]["comment"]
         assert rsvp["els.wouters@example.net", 5]["rsvp"] == "accepted"
+        status = leernet(runner, environment, "status", "hr-ovl-2027")
+        flagged = status[status.index("Bounced (1)") :]
+        assert "jan.peeters@example.be" in flagged  # the alias bounce of his invite
+        assert "bert.claes@example.com" not in flagged  # the forged one flags nobody
         evaluations = {(e["participant"], e["session"]): e for e in exported["evaluations"]}
         assert set(evaluations) == {("sofie.maes@example.com", 1)}
         assert evaluations["sofie.maes@example.com", 1]["answers"]["1"] == 5
@@ -125,9 +131,9 @@ def test_start_replies_run_once_export(
 
         attention = asyncio.run(messages(dovecot, "leernet.needs-attention"))
         subjects = {email.message_from_bytes(raw, policy=default)["Subject"] for raw in attention}
-        assert len(attention) == 2, subjects
+        assert len(attention) == 3, subjects
         assert asyncio.run(messages(dovecot, "INBOX")) == []
-        assert len(asyncio.run(messages(dovecot, "leernet.processed"))) == 8
+        assert len(asyncio.run(messages(dovecot, "leernet.processed"))) == 9
 
         # A second pass changes nothing and sends nothing.
         again = leernet(runner, environment, "run", "--once")

@@ -90,7 +90,9 @@ def context(network: Network, bert: Participant) -> Context:
         service_address=SERVICE,
         authserv_id="mx.example.org",
         lookup_token=lambda t: candidate if t == token else None,
-        lookup_sent_message=lambda _mid: None,
+        lookup_sent_message=lambda mid: (
+            candidate if mid == "<leernet.invite@example.org>" else None
+        ),
     )
 
 

@@ -277,12 +277,12 @@ class TestRecordPresence:
 
 
 class TestFlagBounce:
-    async def test_participant_flagged_case_insensitively(self, store):
-        """A bounce for BERT.Claes@… flags Bert, and nobody else."""
+    async def test_only_that_participant_is_flagged(self, store):
+        """A verified bounce flags the one participant it names, with its reason, and nobody else."""
         engine, reg = store
         async with engine.begin() as conn:
-            bounce = await record.flag_bounce(
-                conn, email="BERT.Claes@example.com", reason="550 5.1.1 user unknown", now=NOW
+            flagged = await record.flag_bounce(
+                conn, participant_id=reg.members[0].id, reason="550 5.1.1 user unknown", now=NOW
             )
             reloaded = await registry.get(conn, reg.slug)
             reason = (
@@ -292,28 +292,30 @@ class TestFlagBounce:
                     )
                 )
             ).scalar()
-        assert bounce == record.Bounce((reg.members[0].id,), ())
+        assert flagged is True
         assert [m.email for m in reloaded.members if m.bounced] == ["bert.claes@example.com"]
         assert reason == "550 5.1.1 user unknown"
 
-    async def test_manager_address_is_reported_by_network(self, store):
-        """A bounced manager address flags no participant but names the network to warn."""
+    async def test_clear_lifts_the_flag(self, store):
+        """Clearing a flagged participant makes them reachable again; clearing twice is a no-op."""
         engine, reg = store
+        bert = reg.members[0].id
         async with engine.begin() as conn:
-            bounce = await record.flag_bounce(
-                conn, email="carla.dewit@example.com", reason="mailbox full", now=NOW
-            )
-        assert bounce == record.Bounce((), (reg.id,))
+            await record.flag_bounce(conn, participant_id=bert, reason="x", now=NOW)
+            assert await record.clear_bounce(conn, participant_id=bert) is True
+            assert await record.clear_bounce(conn, participant_id=bert) is False
+            reloaded = await registry.get(conn, reg.slug)
+        assert not any(m.bounced for m in reloaded.members)
 
     async def test_purged_network_is_left_alone(self, store):
         """A network whose data was purged is no longer flagged."""
-        engine, _ = store
+        engine, reg = store
         async with engine.begin() as conn:
             await conn.execute(update(t.networks).values(purged_at=NOW))
-            bounce = await record.flag_bounce(
-                conn, email="bert.claes@example.com", reason="x", now=NOW
+            flagged = await record.flag_bounce(
+                conn, participant_id=reg.members[0].id, reason="x", now=NOW
             )
-        assert bounce == record.Bounce((), ())
+        assert flagged is False
 
 
 class TestErase:

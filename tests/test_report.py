@@ -70,7 +70,8 @@ async def store(tmp_path):
                 received_at=NOW + timedelta(hours=hours),
                 inbox_id=None,
             )
-        await record.flag_bounce(conn, email="els.wouters@example.net", reason="550", now=NOW)
+        els = next(m.id for m in reg.members if m.email == "els.wouters@example.net")
+        await record.flag_bounce(conn, participant_id=els, reason="550", now=NOW)
         reg = await registry.get(conn, SLUG)
     yield engine, reg
     await engine.dispose()
@@ -185,6 +186,23 @@ class TestStatus:
         assert people["jan.peeters@example.be"].marks == "PT??-?"
         assert people["els.wouters@example.net"].bounced
         assert people["bert.claes@example.com"].evaluations == 1
+
+    async def test_shows_who_bounced_and_why(self, store):
+        """``leernet status`` lists each flagged participant with the bounce's reason."""
+        engine, _ = store
+        async with engine.begin() as conn:
+            status = await report.status(conn, SLUG)
+        assert [(f.email, f.reason) for f in status.flagged] == [("els.wouters@example.net", "550")]
+        out = io.StringIO()
+        report.render_status(status, Console(file=out, width=80, color_system=None))
+        text = out.getvalue()
+        assert "Bounced (1)" in text
+        row = next(
+            line
+            for line in text.splitlines()
+            if "els.wouters@example.net" in line and "550" in line
+        )
+        assert "Els Wouters" in row
 
     async def test_renders_in_80_columns(self, store):
         """``leernet status`` prints both tables within an 80-column terminal, with the counts."""

@@ -5,6 +5,8 @@ Rules, in order, each outcome with a reason:
 1. too large or unparsable -> UNKNOWN, needs attention;
 2. from the service mailbox itself (any plus variant) -> UNKNOWN, never answered (no loops);
 3. a bounce: an RFC 3464 DSN, or a MAILER-DAEMON/postmaster "Undeliverable" -> BOUNCE;
+   it names a failed recipient only when it returns a message we sent to that
+   participant (Message-ID or reply token), else it is archived and flags nobody;
 4. an automatic message (RFC 3834 Auto-Submitted, X-Autoreply, Precedence, list
    headers, empty Return-Path, out-of-office subjects in nl/fr/en/de) -> AUTO_REPLY;
    except an iTIP REPLY that a calendar server sent automatically: it is read as
@@ -15,8 +17,8 @@ Rules, in order, each outcome with a reason:
    for mailboxes without plus addressing, a Message-ID we sent in
    In-Reply-To/References; none -> UNKNOWN, needs attention;
 6. verification: From is exactly one plain address equal to the participant's
-   (gmail.com = googlemail.com, nothing else), and our own mail server's
-   Authentication-Results does not say dmarc=fail; failing -> REJECTED;
+   (gmail.com = googlemail.com, nothing else), and none of our own mail server's
+   Authentication-Results says dmarc=fail/temperror/permerror; failing -> REJECTED;
 7. a text/calendar (or application/ics) part with METHOD:REPLY -> RSVP, when its
    UID is the network's series, its one ATTENDEE is the participant and its
    ORGANIZER is absent (Outlook drops it) or ours; DELEGATED needs attention;
@@ -31,6 +33,7 @@ import email
 import re
 from dataclasses import dataclass
 from email.message import Message
+from email.parser import HeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
 from enum import StrEnum
@@ -87,6 +90,8 @@ class Context:
     lookup_sent_message: Callable[[str], Candidate | None]
     organiser_addresses: frozenset[str] = frozenset()
     max_bytes: int = 25 * 1024 * 1024
+    # A Message-ID we sent to someone who is not a participant (a manager, the organiser).
+    sent_to_others: Callable[[str], bool] = lambda _message_id: False
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,15 +195,17 @@ def _classify(msg: Message, ctx: Context) -> Classification:
 
     bounce = _bounce(msg, sender, ctx)
     if bounce is not None:
-        recipients, reason, candidate = bounce
+        recipients, reason, candidate, attention = bounce
         if recipients is None:
             return result(Outcome.AUTO_REPLY, reason, candidate=candidate)
+        # A bounce of our mail that names someone else needs a person; one that refers
+        # to nothing we sent is a stranger's and is only archived (no notice floods).
         return result(
             Outcome.BOUNCE,
             reason,
             candidate=candidate,
             bounced_recipients=recipients,
-            attention=not recipients,
+            attention=attention,
         )
 
     tokens = [
@@ -231,8 +238,8 @@ def _classify(msg: Message, ctx: Context) -> Classification:
         reason = f"From {sender} does not match participant {candidate.email} ({how})"
         return result(Outcome.REJECTED, reason, attention=True)
     dmarc = h.dmarc_result(msg, ctx.authserv_id)
-    if dmarc == "fail":
-        reason = f"Authentication-Results of {ctx.authserv_id} says dmarc=fail for {sender}"
+    if dmarc in h.DMARC_REJECT:
+        reason = f"Authentication-Results of {ctx.authserv_id} says dmarc={dmarc} for {sender}"
         return result(Outcome.REJECTED, reason, attention=True)
 
     if meeting:  # verified: the organiser reads it (its answer is not recorded by hand here)
@@ -410,8 +417,14 @@ def _candidate(
 
 def _bounce(
     msg: Message, sender: str | None, ctx: Context
-) -> tuple[tuple[str, ...] | None, str, Candidate | None] | None:
-    """(failed recipients or None for a non-failure DSN, reason, candidate) or None."""
+) -> tuple[tuple[str, ...] | None, str, Candidate | None, bool] | None:
+    """(failed recipients or None for a non-failure DSN, reason, candidate, attention) or None.
+
+    Anyone can write "Undelivered Mail" from MAILER-DAEMON, so a bounce counts only
+    when it refers to a message we sent (its Message-ID in the returned headers,
+    In-Reply-To or References, or the token of the address it came back to), and
+    only for that message's recipient. Anything else flags nobody.
+    """
     ctype = msg.get_content_type()
     report = ctype == "multipart/report" and (
         str(msg.get_param("report-type", "")).lower() == "delivery-status"
@@ -425,7 +438,6 @@ def _bounce(
     failed: list[str] = []
     actions: list[str] = []
     texts: list[str] = []
-    candidate: Candidate | None = None
     for part in _walk(msg):
         ptype = part.get_content_type()
         if ptype == "message/delivery-status":
@@ -433,26 +445,110 @@ def _bounce(
                 action = h.header_text(block, "Action").lower()
                 if action:  # the per-message block (Reporting-MTA) has none
                     actions.append(action)
-                recipient = h.header_text(block, "Final-Recipient") or h.header_text(
-                    block, "Original-Recipient"
-                )
-                address = recipient.partition(";")[2].strip().strip("<>").lower()
-                if action.startswith("failed") and address and address not in failed:
-                    failed.append(address)
-        elif ptype in ("message/rfc822", "text/rfc822-headers") and candidate is None:
-            candidate = _original_sender(part, ctx)
+                if not action.startswith("failed"):
+                    continue
+                # RFC 3464 2.3.1: Original-Recipient is the address as we sent it; after
+                # alias expansion Final-Recipient names the expanded one (Postfix).
+                for name in ("Original-Recipient", "Final-Recipient"):
+                    address = _dsn_address(h.header_text(block, name))
+                    if address and address not in failed:
+                        failed.append(address)
         elif ptype == "text/plain" and sum(map(len, texts)) < _BOUNCE_TEXT_BYTES:
             data = part.get_payload(decode=True)
             if isinstance(data, bytes):
                 texts.append(data[:_BOUNCE_TEXT_BYTES].decode("utf-8", errors="replace"))
     if report and actions and not failed:
-        return None, f"delivery status notice ({', '.join(sorted(set(actions)))}), no failure", None
+        return (
+            None,
+            f"delivery status notice ({', '.join(sorted(set(actions)))}), no failure",
+            None,
+            False,
+        )
     for value in h.all_headers(msg, "X-Failed-Recipients"):
         failed.extend(a.lower() for _, a in getaddresses([value]) if a and a not in failed)
     if not failed:
-        failed = [a for a in h.addresses_in("\n".join(texts)) if _outsider(a, loose, ctx)]
+        failed = [a for a in h.addresses_in(_bounce_text(texts)) if _outsider(a, loose, ctx)]
     kind = "RFC 3464 delivery status notification" if report else f"bounce {subject[:60]!r}"
-    return tuple(failed[:20]), f"{kind}: {', '.join(failed[:5]) or 'no recipient found'}", candidate
+    named = ", ".join(failed[:5]) or "no recipient found"
+    candidate, how = _bounce_reference(msg, ctx)
+    if candidate is None:
+        ours = [m for m in returned_message_ids(msg) + h.message_ids(msg) if ctx.sent_to_others(m)]
+        if ours:
+            reason = f"{kind} of our mail {ours[0]} to someone who is not a participant ({named})"
+            return (), reason + ": nobody flagged, read it by hand", None, True
+        reason = f"unverified {kind} ({named}): refers to no message the service sent"
+        return (), reason, None, False
+    if not any(h.same_mailbox(a, candidate.email) for a in failed):
+        reason = f"{kind} for our mail to {candidate.email} ({how}) names {named}: nobody flagged"
+        return (), reason, candidate, True
+    return (candidate.email,), f"{kind}: {candidate.email} ({how})", candidate, False
+
+
+def _dsn_address(value: str) -> str:
+    """The address of an RFC 3464 recipient field (``rfc822; addr``), lower case, or ''."""
+    kind, _, address = value.partition(";")
+    if kind.strip().lower() != "rfc822":
+        return ""
+    address = address.strip().strip("<>").lower()
+    return address if h.strict_address(address) else ""
+
+
+def _bounce_reference(msg: Message, ctx: Context) -> tuple[Candidate | None, str]:
+    """The participant whose message from us this bounce returns, and how we know."""
+    for message_id in returned_message_ids(msg) + h.message_ids(msg):
+        candidate = ctx.lookup_sent_message(message_id)
+        if candidate is not None:
+            return candidate, f"returns {message_id}"
+    for address in h.recipient_addresses(msg):
+        token = token_from_address(ctx.service_address, address)
+        candidate = ctx.lookup_token(token) if token else None
+        if candidate is not None:
+            return candidate, "sent back to the participant's reply token"
+    return None, ""
+
+
+_RETURNED_TYPES = (
+    "message/rfc822",
+    "text/rfc822-headers",
+    "message/global",
+    "message/global-headers",
+)
+
+
+def returned_message_ids(msg: Message) -> list[str]:
+    """Message-IDs of the messages a bounce returns (its message/rfc822 or headers parts)."""
+    if not msg.is_multipart():
+        return []
+    found: list[str] = []
+    for part in _walk(msg):
+        if part.get_content_type() not in _RETURNED_TYPES:
+            continue
+        payload = part.get_payload()
+        if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+            inner = payload[0]
+        else:
+            text = _decoded_payload(part)[:_BOUNCE_TEXT_BYTES].decode("utf-8", errors="replace")
+            inner = HeaderParser(policy=compat32).parsestr(text, headersonly=True)
+        message_id = h.own_message_id(inner)
+        if message_id and message_id not in found:
+            found.append(message_id)
+        if len(found) >= 5:
+            break
+    return found
+
+
+# Quoted headers of the returned mail and Authentication-Results name senders and
+# Message-IDs, never a failed recipient.
+_NOT_RECIPIENTS = re.compile(
+    r"\b(?:message-id|references|in-reply-to)\s*:(?:\s*<[^<>\s]*>)+"
+    r"|\b(?:smtp\.mailfrom|envelope-from|header\.from|smtp\.helo)\s*=\s*\S+",
+    re.IGNORECASE,
+)
+
+
+def _bounce_text(texts: list[str]) -> str:
+    """A bounce's text without what names no recipient: ``<message@ids>`` and ``smtp.mailfrom=``."""
+    return _NOT_RECIPIENTS.sub(" ", "\n".join(texts))
 
 
 def _status_blocks(part: Message) -> list[Message]:
@@ -461,18 +557,6 @@ def _status_blocks(part: Message) -> list[Message]:
         return [p for p in payload if isinstance(p, Message)]
     text = payload if isinstance(payload, str) else ""
     return [email.message_from_string(b, policy=compat32) for b in re.split(r"\n\s*\n", text)]
-
-
-def _original_sender(part: Message, ctx: Context) -> Candidate | None:
-    payload = part.get_payload()
-    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-        inner = payload[0]
-    elif isinstance(payload, str):
-        inner = email.message_from_string(payload, policy=compat32)
-    else:
-        return None
-    message_id = h.header_text(inner, "Message-ID")
-    return ctx.lookup_sent_message(message_id) if message_id else None
 
 
 def _outsider(address: str, sender: str, ctx: Context) -> bool:

@@ -45,13 +45,18 @@ class Envelope:
 def message_id(key: str, domain: str, secret: str) -> str:
     """A stable Message-ID per outbox key: a resend after a crash carries the same one.
 
-    An HMAC of the key with the service's secret, not a plain hash: the key can be
-    guessed from a network's slug and an address, and a reply that cites one of our
-    Message-IDs (the fallback for mailboxes without plus addressing) must not be
-    forgeable by someone who never received that mail.
+    An HMAC of the key with the secret: keys are built from what anyone can read
+    (the slug in an invite's UID, an address), and a reply that cites one of our
+    Message-IDs names its participant when plus addressing is not available.
     """
-    mac = hmac.new(secret.encode("utf-8"), b"leernet-msgid\0" + key.encode("utf-8"), "sha256")
-    return f"<leernet.{mac.hexdigest()[:32]}@{domain}>"
+    digest = message_id_mac(secret, key)
+    return f"<leernet.{digest}@{domain}>"
+
+
+def message_id_mac(secret: str, key: str) -> str:
+    """The secret part of a Message-ID: 128 bits of HMAC-SHA256 in hex."""
+    mac = hmac.new(secret.encode("utf-8"), f"leernet-message-id\0{key}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:32]
 
 
 def _clean(value: str) -> str:

@@ -141,78 +141,106 @@ def own_message_id(msg: Message) -> str:
     return f"<{found.group(1)}>"
 
 
-NO_AUTHSERV_ID = "-"  # our server writes Authentication-Results without one (Microsoft 365)
-_MAX_RESULTS = 50  # Authentication-Results fields read per mail
-_MAX_RESULT_CHARS = 8192  # of each: a real one is a few hundred characters
-_DMARC = re.compile(r"(?:^|;)\s*dmarc\s*=\s*([a-z]+)", re.IGNORECASE)
-# RFC 7489 11.2: a temporary or permanent error is no pass; a reply that cannot be
-# verified is set aside for a person, so these count as a fail (nothing is lost).
-_FAILING = {"fail", "temperror", "permerror"}
+# DMARC results (RFC 7489 11.2) that do not verify the From domain. "none" (the
+# domain publishes no policy) passes: the reply token or our secret Message-ID and
+# an exact From still have to match. An error is not a pass: fail safe.
+DMARC_REJECT = frozenset({"fail", "temperror", "permerror"})
+_DMARC_RE = re.compile(r"(?:^|;)\s*dmarc\s*=\s*([a-z]+)", re.IGNORECASE)
+MAX_AUTH_RESULTS = 8 * 1024  # of one Authentication-Results header read; real ones are < 2 KB
 
 
 def dmarc_result(msg: Message, authserv_id: str) -> str | None:
-    """Our own mail server's DMARC verdict: "fail", "pass", "none", ...; None when unknown.
+    """The DMARC verdict of our own server's Authentication-Results headers, else None.
 
-    RFC 8601 2.2: ``authserv-id [version]; method=result ...``. Only our own
-    server's headers are trusted, and every one of them is read (a server with
-    several milters writes one each): a fail in any is a fail. A sender can add
-    headers claiming our id (5 of RFC 8601) but only to their own harm, since
-    they can add a fail, never take one away. ``NO_AUTHSERV_ID`` is for servers
-    that write no id (Microsoft 365): then only the topmost header counts, the
-    one our server prepended. With no ``authserv_id`` configured there is no
-    verdict at all (the daemon and ``leernet check`` say so).
+    RFC 8601 2.2: ``authserv-id [version]; method=result ...``. Only headers with
+    our authserv-id are read, and every one of them (one per milter): the worst
+    verdict counts, so a "pass" added by a sender below ours changes nothing.
+    Without an authserv-id nothing is trusted and None is returned.
     """
     if not authserv_id:
         return None
-    headers = [v[:_MAX_RESULT_CHARS] for v in all_headers(msg, "Authentication-Results")]
     wanted = authserv_id.strip().lower()
-    results: list[str] = []
-    for value in headers[:_MAX_RESULTS]:
-        head, _, rest = _strip_comments(value).partition(";")
+    if wanted == MICROSOFT_365:
+        return _exchange_online_dmarc(all_headers(msg, "Authentication-Results")[:1])
+    found: list[str] = []
+    for value in all_headers(msg, "Authentication-Results"):
+        text = strip_comments(value[:MAX_AUTH_RESULTS])
+        head, _, rest = text.partition(";")
         parts = head.split()
-        if wanted == NO_AUTHSERV_ID:
-            if parts and "=" not in parts[0]:
-                return None  # the topmost header names a server: not ours
-            match = _DMARC.search(";" + head + ";" + rest)
-            return match.group(1).lower() if match else "none"
         if not parts or parts[0].lower() != wanted:
             continue
-        match = _DMARC.search(rest)
-        results.append(match.group(1).lower() if match else "none")
-    if not results:
+        match = _DMARC_RE.search(rest)
+        found.append(match.group(1).lower() if match else "none")
+    rejected = [r for r in found if r in DMARC_REJECT]
+    if rejected:
+        return rejected[0]
+    if "pass" in found:
+        return "pass"
+    return found[0] if found else None
+
+
+MICROSOFT_365 = "microsoft365"  # LEERNET_AUTHSERV_ID for Exchange Online
+_COMPAUTH_FAIL_RE = re.compile(r"(?:^|;)\s*compauth\s*=\s*fail\b", re.IGNORECASE)
+
+
+def _exchange_online_dmarc(topmost: list[str]) -> str | None:
+    """The verdict of the header Exchange Online prepends: it has no authserv-id.
+
+    ``spf=pass (…) smtp.mailfrom=…; dkim=…; dmarc=pass action=none header.from=…;
+    compauth=pass reason=100``. Only the topmost header is read (a sender's own
+    are below it); one that starts with an authserv-id is not Microsoft's.
+    compauth=fail is Microsoft's own spoofing verdict: read as a DMARC fail.
+    """
+    if not topmost:
         return None
-    if any(r in _FAILING for r in results):
+    text = strip_comments(topmost[0][:MAX_AUTH_RESULTS])
+    first = text.split(";", 1)[0].split()
+    if not first or "=" not in first[0]:
+        return None
+    if _COMPAUTH_FAIL_RE.search(text):
         return "fail"
-    return "pass" if "pass" in results else results[0]
+    match = _DMARC_RE.search(text)
+    return match.group(1).lower() if match else "none"
 
 
-def _strip_comments(value: str) -> str:
-    """``value`` without its RFC 5322 comments (nested, quoted pairs), in one pass."""
+def strip_comments(value: str) -> str:
+    """``value`` with its RFC 5322 comments (nested parentheses) blanked, in one pass.
+
+    A quoted string keeps its parentheses; a backslash escapes the next character.
+    """
     out: list[str] = []
     depth = 0
-    escaped = quoted = False
-    for ch in value:
-        if escaped:
-            escaped = False
+    quoted = False
+    start = 0
+    for match in _COMMENT_TOKEN.finditer(value):
+        piece = match.group()
+        if depth == 0:
+            out.append(value[start : match.start()])
+        start = match.end()
+        if piece[0] == "\\":  # a quoted-pair
             if depth == 0:
-                out.append(ch)
-            continue
-        if ch == "\\":
-            escaped = True
+                out.append(piece)
+        elif quoted:
+            out.append(piece)
+            quoted = piece != '"'
+        elif piece == '"':
             if depth == 0:
-                out.append(ch)
-        elif quoted or (ch == '"' and depth == 0):
-            quoted = quoted != (ch == '"')  # a "(" inside a quoted string is no comment
-            out.append(ch)
-        elif ch == "(":
-            depth += 1
-        elif ch == ")" and depth:
-            depth -= 1
+                quoted = True
+                out.append(piece)
+        elif piece == "(":
             if depth == 0:
                 out.append(" ")
-        elif depth == 0:
-            out.append(ch)
+            depth += 1
+        elif depth:
+            depth -= 1
+        else:
+            out.append(piece)  # a stray ")"
+    if depth == 0:
+        out.append(value[start:])
     return "".join(out)
+
+
+_COMMENT_TOKEN = re.compile(r'\\.?|[()"]', re.DOTALL)
 
 
 def decoded(value: str) -> str:

@@ -203,7 +203,7 @@ class Desk:
         )
 
     def _verified(self, msg: Message) -> bool:
-        return h.dmarc_result(msg, self.settings.authserv_id) != "fail"
+        return h.dmarc_result(msg, self.settings.authserv_id) not in h.DMARC_REJECT
 
     async def _preview(
         self,

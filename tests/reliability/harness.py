@@ -156,7 +156,7 @@ def settings_for(db: Path, **values: Any) -> Settings:
         "smtp_timeout": 5.0,
         "imap_host": "127.0.0.1",
         "imap_security": Security.NONE,
-        "authserv_id": "127.0.0.1",  # what the tests' own "mail server" writes
+        "authserv_id": "127.0.0.1",  # our test server's Authentication-Results id
     }
     base.update(values)
     return Settings(_env_file=None, **base)  # type: ignore[call-arg]
@@ -383,7 +383,6 @@ def daemon_env(db: Path, **values: object) -> dict[str, str]:
             "LEERNET_SMTP_TIMEOUT": "5",
             "LEERNET_IMAP_HOST": "127.0.0.1",
             "LEERNET_IMAP_SECURITY": "none",
-            "LEERNET_AUTHSERV_ID": "127.0.0.1",
         }
     )
     env.update({f"LEERNET_{k.upper()}": str(v) for k, v in values.items()})
