@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -171,29 +172,59 @@ async def update_network(
                     raise LeernetError(
                         f"network {loaded.network.slug!r} is not registered: use leernet start {path}"
                     )
-                new = with_registered_slots(loaded.network, reg.network.series)
-                changes = diff(reg.network, new, await facts.answered_questions(conn, reg.id))
                 for w in loaded.warnings:
                     out.print(f"[yellow]warning[/yellow] {esc(w)}")
-                if changes.empty:
-                    out.print(f"{esc(new.slug)}: nothing changed")
-                    return
-                for sentence in organiser_sentences(changes, new):
-                    out.print(f"  • {esc(sentence)}")
                 source = path.read_text(encoding="utf-8")
-                reg2 = await registry.save_update(
-                    conn,
-                    reg=reg,
-                    new=new,
-                    source=source,
-                    changes=changes,
-                    secret=factory.secret,
-                    now=now,
+                updated = await apply_update(
+                    conn, factory, reg, loaded.network, source=source, now=now
                 )
-                messages = _update_messages(factory, reg, reg2, changes, now)
-                if changes.removed:
-                    await _cancel_pending(conn, reg2.id, [p.email for p in changes.removed])
-                await _queue(conn, messages, now, out, dry_run=dry_run, out_dir=out_dir)
+                if updated is None:
+                    out.print(f"{esc(reg.slug)}: nothing changed")
+                    return
+                for sentence in updated.sentences:
+                    out.print(f"  • {esc(sentence)}")
+                await _queue(conn, updated.messages, now, out, dry_run=dry_run, out_dir=out_dir)
+
+
+@dataclass(frozen=True, slots=True)
+class Updated:
+    """What an update changed, in words, and the messages that say so to people."""
+
+    sentences: list[str]
+    messages: list[Outgoing]
+
+
+async def apply_update(
+    conn: AsyncConnection,
+    factory: Factory,
+    reg: registry.Registered,
+    network: Network,
+    *,
+    source: str,
+    now: datetime,
+) -> Updated | None:
+    """Save the changed network and build its updates and cancellations; None if nothing changed.
+
+    Raises ``NetworkFileError`` for a change the series cannot take. The caller
+    queues the messages (``leernet update`` and a change confirmed by mail alike).
+    """
+    new = with_registered_slots(network, reg.network.series)
+    changes = diff(reg.network, new, await facts.answered_questions(conn, reg.id))
+    if changes.empty:
+        return None
+    reg2 = await registry.save_update(
+        conn,
+        reg=reg,
+        new=new,
+        source=source,
+        changes=changes,
+        secret=factory.secret,
+        now=now,
+    )
+    messages = _update_messages(factory, reg, reg2, changes, now)
+    if changes.removed:
+        await _cancel_pending(conn, reg2.id, [p.email for p in changes.removed])
+    return Updated(organiser_sentences(changes, new), messages)
 
 
 def _update_messages(
