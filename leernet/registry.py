@@ -195,6 +195,12 @@ async def slugs(conn: AsyncConnection) -> list[str]:
     return [r[0] for r in await conn.execute(select(t.networks.c.slug))]
 
 
+async def source_of(conn: AsyncConnection, network_id: int) -> str:
+    """The network file a network was registered (or last updated) with."""
+    found = await conn.execute(select(t.networks.c.source).where(t.networks.c.id == network_id))
+    return str(found.scalar_one())
+
+
 async def organised_by(conn: AsyncConnection, email: str) -> list[Registered]:
     """The running networks (not purged) whose organiser is ``email``."""
     n = t.networks

@@ -320,3 +320,46 @@ class TestStatusByMail:
         raw = plain("status", "").replace(b"dmarc=pass", b"dmarc=fail")
         assert await world.receive(raw, ASKED) == "rejected"
         assert await attachments_of(world, "organiser-status") == []
+
+
+class TestChangesFromTheCalendar:
+    async def started(self, world: World) -> None:
+        raw = (CORPUS / "outlook_series_with_list.eml").read_bytes()
+        await world.receive(raw, SERIES_ASKED)
+        (preview,) = await previews(world)
+        sender = "an.peeters@example.com"
+        assert await confirm(world, preview, at=SERIES_ASKED, sender=sender) == "organiser-start"
+
+    async def test_a_moved_occurrence_is_previewed_then_sent_to_everyone(
+        self, colleagues: World
+    ) -> None:
+        """Outlook moves session 4: the organiser reads the change in words; on START every
+        participant gets the updated invite, and not before."""
+        await self.started(colleagues)
+        invites = (await kinds(colleagues))["invite"]
+        update = (CORPUS / "outlook_update_moved.eml").read_bytes()
+        assert await colleagues.receive(update, SERIES_ASKED) == "organiser-change"
+        assert "invite-update" not in await kinds(colleagues)  # nobody hears of it yet
+        change = (await previews(colleagues))[-1]
+        text = change.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "4" in text
+        assert "26 maart" in text or "March 26" in text or "26 March" in text, text
+        outcome = await confirm(
+            colleagues, change, at=SERIES_ASKED, sender="an.peeters@example.com"
+        )
+        assert outcome == "organiser-change"
+        assert (await kinds(colleagues))["invite-update"] == invites
+        # The same confirmation again changes nothing more.
+        await confirm(colleagues, change, at=SERIES_ASKED, sender="an.peeters@example.com")
+        assert (await kinds(colleagues))["invite-update"] == invites
+
+    async def test_someone_else_cannot_change_the_network(self, colleagues: World) -> None:
+        """The same update from another colleague of the domain is not a change of this network."""
+        await self.started(colleagues)
+        update = (
+            (CORPUS / "outlook_update_moved.eml")
+            .read_bytes()
+            .replace(b"From: An Peeters <an.peeters@example.com>", b"From: Els <els@example.com>")
+        )
+        assert await colleagues.receive(update, SERIES_ASKED) != "organiser-change"
+        assert "invite-update" not in await kinds(colleagues)

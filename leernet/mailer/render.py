@@ -46,6 +46,7 @@ KINDS: tuple[str, ...] = (
     "summary_held",
     "organiser_preview",
     "organiser_started",
+    "organiser_lines",
     "organiser_status",
     "notice",
     "rollcall_recorded",

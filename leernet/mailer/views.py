@@ -507,6 +507,11 @@ def organiser_status(
     }
 
 
+def organiser_lines(network: Network, subject: str, lines: Sequence[str]) -> Context:
+    """A message for the organiser written out line by line (a change and its outcome)."""
+    return _base(network, network.organiser.name) | {"subject": subject, "lines": list(lines)}
+
+
 def organiser_started(network: Network, invites: int, manager_notes: int) -> Context:
     """The organiser's confirmation that their network started, and what is on its way."""
     return _base(network, network.organiser.name) | {
@@ -600,6 +605,7 @@ def sample_contexts(network: Network) -> dict[str, Context]:
             expires=last.end,
         ),
         "organiser_started": organiser_started(network, len(people), 1),
+        "organiser_lines": organiser_lines(network, "Onderwerp", ["Dag An,", "", "Tekst."]),
         "organiser_status": organiser_status(
             network,
             [

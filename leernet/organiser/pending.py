@@ -39,6 +39,7 @@ class Request:
     created_at: datetime
     used: bool
     calendar: bytes | None = None  # the organiser's meeting series, when they sent one
+    network_id: int | None = None  # set for a change to a running network (else a start)
 
 
 def new_token() -> str:
@@ -56,6 +57,7 @@ async def save(
     calendar: bytes | None,
     now: datetime,
     inbox_id: int,
+    network_id: int | None = None,
 ) -> int:
     """Keep a previewed request; return its id."""
     result = await conn.execute(
@@ -65,6 +67,7 @@ async def save(
             slug=slug,
             source=source,
             calendar=calendar,
+            network_id=network_id,
             created_at=now,
             inbox_id=inbox_id,
         )
@@ -91,6 +94,7 @@ async def by_tokens(conn: AsyncConnection, tokens: Iterable[str]) -> list[Reques
             x.created_at,
             x.used_at is not None,
             bytes(x.calendar) if x.calendar is not None else None,
+            x.network_id,
         )
         for x in rows
     ]
