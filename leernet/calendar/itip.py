@@ -33,7 +33,7 @@ import icalendar
 from icalendar.enums import PARTSTAT
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
-from leernet.calendar import fastical
+from leernet.calendar import fastical, tzguard
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -106,6 +106,14 @@ def read_reply(ical_bytes: bytes) -> ItipReply:
         return _failed("calendar has too many components for a REPLY")
     if len(_VEVENT_RE.findall(ical_bytes)) > MAX_COMPONENTS:
         return _failed("calendar has too many VEVENTs for a REPLY")
+    # Neither reader may be handed a VTIMEZONE whose expansion is unbounded (FREQ=MINUTELY
+    # from 1601): such a zone is dropped for the known zone of its TZID, or the part is refused.
+    try:
+        ical_bytes, problem = tzguard.guard(ical_bytes, _known_tzid)
+    except Exception as exc:  # a bug in the guard: the part is unreadable, never expanded
+        problem = f"calendar cannot be checked: {type(exc).__name__}"
+    if problem is not None:
+        return _failed(problem)
     # The hand-written reader takes the common client shapes in a tenth of the time;
     # whatever it is not sure of, icalendar reads as before.
     fast = fastical.read_fast(ical_bytes)
@@ -259,6 +267,10 @@ def zone_for_tzid(tzid: str) -> ZoneInfo | None:
         except (ZoneInfoNotFoundError, ValueError):
             continue
     return None
+
+
+def _known_tzid(tzid: str) -> bool:
+    return zone_for_tzid(tzid) is not None
 
 
 def match_session(

@@ -1,0 +1,131 @@
+"""Input built to make parsing slow or unbounded is read with bounded, linear work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from dateutil import rrule as dateutil_rrule
+
+from leernet.calendar.itip import read_reply
+from leernet.calendar.tzguard import MAX_TRANSITIONS
+
+UID = "leernet-hr-ovl-2027@example.org"
+ATTENDEE = "ATTENDEE;PARTSTAT=ACCEPTED:mailto:bert.claes@example.com"
+STEP_LIMIT = 20_000  # dateutil occurrences one REPLY may cost; Outlook's zone needs 874
+
+
+def zone(tzid: str, freq: str, *, observances: int = 1, extra: str = "") -> str:
+    blocks = []
+    for i in range(observances):
+        kind = "STANDARD" if i % 2 == 0 else "DAYLIGHT"
+        blocks.append(
+            f"BEGIN:{kind}\r\nDTSTART:16010101T0{i % 10}0000\r\nTZOFFSETFROM:+0200\r\n"
+            f"TZOFFSETTO:+0100\r\nRRULE:FREQ={freq}{extra}\r\nEND:{kind}\r\n"
+        )
+    return f"BEGIN:VTIMEZONE\r\nTZID:{tzid}\r\n{''.join(blocks)}END:VTIMEZONE\r\n"
+
+
+def reply(vtimezone: str, tzid: str, *, attendee: str = ATTENDEE) -> bytes:
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//evil//EN\r\nMETHOD:REPLY\r\n"
+        f"{vtimezone}BEGIN:VEVENT\r\nUID:{UID}\r\nDTSTAMP:20270104T081243Z\r\n"
+        f"RECURRENCE-ID;TZID={tzid}:20270211T093000\r\n{attendee}\r\nEND:VEVENT\r\n"
+        "END:VCALENDAR\r\n"
+    ).encode()
+
+
+class _TooMuch(Exception):  # noqa: N818 - a signal of the test, not an error
+    pass
+
+
+@pytest.fixture
+def steps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts every occurrence dateutil makes; stops a runaway expansion at STEP_LIMIT."""
+    count = [0]
+    real = dateutil_rrule.rrule._iter  # the one place every expansion passes
+
+    def counted(self: Any) -> Iterator[datetime]:
+        for occurrence in real(self):
+            count[0] += 1
+            if count[0] > STEP_LIMIT:
+                raise _TooMuch
+            yield occurrence
+
+    monkeypatch.setattr(dateutil_rrule.rrule, "_iter", counted)
+    return count
+
+
+class TestVtimezone:
+    @pytest.mark.parametrize("freq", ["HOURLY", "MINUTELY", "SECONDLY", "DAILY", "WEEKLY"])
+    def test_sub_yearly_rules_of_a_known_zone_are_not_expanded(
+        self, freq: str, steps: list[int]
+    ) -> None:
+        """A VTIMEZONE with FREQ=HOURLY/MINUTELY from 1601 is dropped for the zone its TZID names."""
+        tzid = "Romance Standard Time"
+        r = read_reply(reply(zone(tzid, freq, observances=2), tzid))
+        assert steps[0] <= STEP_LIMIT
+        assert r.problem is None
+        # 2027-02-11 09:30 in Brussels (UTC+1), read in the known zone.
+        assert r.recurrence_id == datetime(2027, 2, 11, 8, 30, tzinfo=UTC)
+
+    @pytest.mark.parametrize("freq", ["HOURLY", "MINUTELY"])
+    def test_sub_yearly_rules_of_an_unknown_zone_make_the_part_unreadable(
+        self, freq: str, steps: list[int]
+    ) -> None:
+        """A VTIMEZONE nobody knows with MINUTELY rules is refused with a reason, never expanded."""
+        tzid = "Evil Standard Time"
+        r = read_reply(reply(zone(tzid, freq), tzid))
+        assert steps[0] == 0
+        assert r.problem is not None
+        assert "not YEARLY" in r.problem
+
+    def test_many_observances_are_not_expanded(self, steps: list[int]) -> None:
+        """A VTIMEZONE with dozens of yearly observances is refused before any expansion."""
+        tzid = "Many Standard Time"
+        r = read_reply(reply(zone(tzid, "YEARLY;BYMONTH=3;BYDAY=-1SU", observances=40), tzid))
+        assert steps[0] == 0
+        assert r.problem is not None
+        assert "observances" in r.problem
+
+    @pytest.mark.parametrize(
+        "extra",
+        [
+            ";BYMONTH=1,2,3,4,5,6,7,8,9,10,11,12;BYDAY=MO,TU,WE,TH,FR,SA,SU",
+            ";BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23",
+            ";COUNT=100000000",
+            ";UNTIL=99991231T000000Z",
+        ],
+        ids=["every-day", "by-hour", "count", "until-9999"],
+    )
+    def test_yearly_rules_with_many_transitions_are_not_expanded(
+        self, extra: str, steps: list[int]
+    ) -> None:
+        """A YEARLY rule that still makes thousands of transitions is refused, not expanded."""
+        tzid = "Yearly Evil Time"
+        r = read_reply(reply(zone(tzid, "YEARLY", extra=extra), tzid))
+        assert steps[0] == 0
+        assert r.problem is not None
+
+    def test_a_folded_rrule_is_seen(self, steps: list[int]) -> None:
+        """An RRULE folded over lines (and blank lines) is read as icalendar unfolds it."""
+        tzid = "Folded Time"
+        folded = zone(tzid, "MINUTELY").replace("FREQ=MINUTELY", "FREQ=MIN\r\n\r\n UTELY")
+        r = read_reply(reply(folded, tzid))
+        assert steps[0] == 0
+        assert r.problem is not None
+
+    def test_outlook_zone_is_still_read(self, steps: list[int]) -> None:
+        """Outlook's own yearly VTIMEZONE (1601..2038) is still expanded and used."""
+        tzid = "Custom Outlook Name"
+        rules = zone(tzid, "YEARLY;BYDAY=-1SU;BYMONTH=10").replace(
+            "END:STANDARD\r\n",
+            "END:STANDARD\r\nBEGIN:DAYLIGHT\r\nDTSTART:16010101T020000\r\nTZOFFSETFROM:+0100\r\n"
+            "TZOFFSETTO:+0200\r\nRRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3\r\nEND:DAYLIGHT\r\n",
+        )
+        r = read_reply(reply(rules, tzid))
+        assert r.problem is None
+        assert r.recurrence_id == datetime(2027, 2, 11, 8, 30, tzinfo=UTC)
+        assert steps[0] <= MAX_TRANSITIONS
