@@ -11,9 +11,18 @@ from dateutil import rrule as dateutil_rrule
 
 from leernet.calendar.itip import read_reply
 from leernet.calendar.tzguard import MAX_TRANSITIONS
+from leernet.mailer import mailtext
+from leernet.mailer.answers import new_text, parse_answers
+from leernet.model import Question, QuestionKind
+from tests.linear import assert_linear
 
 UID = "leernet-hr-ovl-2027@example.org"
 ATTENDEE = "ATTENDEE;PARTSTAT=ACCEPTED:mailto:bert.claes@example.com"
+QUESTIONS = [
+    Question(1, "Hoe waardevol was deze sessie voor jou?", QuestionKind.RATING),
+    Question(2, "Wat neem je mee naar je eigen praktijk?", QuestionKind.TEXT),
+    Question(3, "Wat kan er beter in een volgende sessie?", QuestionKind.TEXT),
+]
 STEP_LIMIT = 20_000  # dateutil occurrences one REPLY may cost; Outlook's zone needs 874
 
 
@@ -129,3 +138,26 @@ class TestVtimezone:
         assert r.problem is None
         assert r.recurrence_id == datetime(2027, 2, 11, 8, 30, tzinfo=UTC)
         assert steps[0] <= MAX_TRANSITIONS
+
+
+class TestReplyText:
+    def test_a_line_of_repeated_numbers_is_read_linearly(self) -> None:
+        """A 74-character line of "1.1.1..." is read (as text), and 8x that line costs ~8x."""
+        line = "1.1" * 25
+        parsed = parse_answers(f"2. {line[:74]}\n", QUESTIONS)
+        assert parsed.answers == {"2": line[:74]}
+        assert_linear(lambda n: parse_answers("1.1" * n, QUESTIONS), 25)
+        assert_linear(lambda n: parse_answers("1. 4, " * n, QUESTIONS), 25)
+
+    def test_an_answer_is_not_cut_at_twelve_characters(self) -> None:
+        """ "2. SESSIE1-GEDEELD" is read whole, not as "SESSIE1-GEDE"."""
+        parsed = parse_answers("1. 4\n2. SESSIE1-GEDEELD\n", QUESTIONS)
+        assert parsed.answers == {"1": 4, "2": "SESSIE1-GEDEELD"}
+
+    def test_a_greeting_with_many_dots_is_read_linearly(self) -> None:
+        """A reply ending in "groeten" and 40,000 dots is read, and 8x the dots costs ~8x."""
+        assert parse_answers("1. 4\ngroeten" + "." * 40_000, QUESTIONS).answers == {"1": 4}
+        assert mailtext.strip_signoff("1. 4\ngroeten" + "." * 100) == "1. 4"
+        assert_linear(lambda n: mailtext.strip_signoff("groeten" + "." * n + "x"), 200)
+        assert_linear(lambda n: mailtext.strip_signoff("groeten Bert" + "." * n + "x"), 200)
+        assert_linear(lambda n: new_text("1. 4\ngroeten" + "." * n, "nl"), 200)

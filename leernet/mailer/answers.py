@@ -32,10 +32,20 @@ _NUMBERED = re.compile(
     r"|(\d{1,2})[*_]{0,2}\s*[.):=\-–])[*_]{0,2}(?:\s+|$|(?<=[:)]))(.*)$",
     re.IGNORECASE,
 )
-_PAIRS_LINE = re.compile(
-    r"^(?:\s*(?:vraag|q)?\s?\d{1,2}\s*[.):=\-–]\s*[^\s,;]{1,12}\s*[,;]?){2,}\s*$", re.IGNORECASE
+# One "number, separator, short value" of a line of short answers ("1. 4, 2: ja; Q3-5"), read
+# pair by pair from where the last one ended: no nested quantifier, so no line can make it slow.
+_PAIR_AT = re.compile(
+    r"[ \t]*+(?:(?:vraag|q) ?)?+(\d{1,2})[ \t]*+[.):=\-–][ \t]*+([^\s,;]++)[ \t]*+[,;]?+",
+    re.IGNORECASE,
 )
-_PAIR = re.compile(r"(?:vraag|q)?\s?(\d{1,2})\s*[.):=\-–]\s*([^\s,;]{1,12})", re.IGNORECASE)
+# A question number inside a line (phones put every answer on one): "1. 4 / 2. ...",
+# "1: 4; 2: ...", or bare "1 4 2 veel geleerd 3 ...".
+_MARK = re.compile(
+    r"(?:^|(?<=[\s/;,|]))(?:(?:vraag|question|q) ?)?+(\d{1,2})(?:[ \t]*+([.):=\-–])|(?=\s))",
+    re.IGNORECASE,
+)
+_MARK_SPLIT = re.compile(r"[/;,|]")
+_MAX_LINE = 2_000  # a line of one-line answers is short; longer lines are read as text only
 _WORD_RATINGS = {
     "een": 1,
     "één": 1,
@@ -228,8 +238,10 @@ class _Reader:
         seen: set[int] = set()
         for raw in lines:
             line = raw.strip()
-            if _PAIRS_LINE.match(line):
-                found.extend((int(n), [v]) for n, v in _PAIR.findall(line))
+            pairs = _pairs(line) or self._one_line(line, found)
+            if pairs:
+                found.extend((n, [v]) for n, v in pairs)
+                seen.update(n for n, _ in pairs)
                 continue
             m = _NUMBERED.match(line)
             number = int(m.group(1) or m.group(2)) if m else 0
@@ -247,6 +259,59 @@ class _Reader:
             elif found:
                 found[-1][1].append(raw.rstrip())
         return [(n, "\n".join(parts).strip()) for n, parts in found]
+
+    def _one_line(self, line: str, found: list[tuple[int, list[str]]]) -> list[tuple[int, str]]:
+        """Answers written on one line, numbered by the questions' own numbers in order.
+
+        "1. 4 / 2. Veel geleerd / 3. Meer tijd / 4. ja" and "1: 4; 2: ...; 3: ..." need two
+        numbers in a row, each with a separator after it and a slash or semicolon before;
+        "1 4 2 veel geleerd 3 meer tijd 4 ja" (numbers alone) must name every question from
+        the first, so that prose with a number in it is not split.
+        """
+        if len(line) > _MAX_LINE or not line[:1].isalnum():
+            return []
+        numbers = sorted(self.by_number)
+        if len(numbers) < 2 or (found and found[-1][0] >= numbers[-1]):
+            return []
+        marks = list(_MARK.finditer(line))
+        if not marks or marks[0].start() != 0:
+            return []
+        first = int(marks[0].group(1))
+        if first not in self.by_number or (found and first <= found[-1][0]):
+            return []
+        separated = marks[0].group(2) is not None
+        delimited = True
+        chain = [marks[0]]
+        wanted = numbers.index(first) + 1
+        for mark in marks[1:]:
+            if wanted >= len(numbers):
+                break
+            if int(mark.group(1)) != numbers[wanted] or mark.start() <= chain[-1].end():
+                continue
+            between = line[chain[-1].end() : mark.start()]
+            if not between.strip(" \t/;,|"):
+                continue  # the number is the previous question's value ("1 2 2 goed")
+            split = _MARK_SPLIT.search(between[-3:]) is not None
+            if separated and (
+                mark.group(2) is None or not (split or line[mark.end() : mark.end() + 1] in " \t")
+            ):
+                continue
+            delimited = delimited and split
+            chain.append(mark)
+            wanted += 1
+        # Split by "/" or ";" after each answer: two are enough. Otherwise ("1 4 2 x 3 y 4 ja",
+        # "1. 4 2. x 3. y 4. ja") the numbers must name every question, from the first.
+        whole = first == numbers[0] and len(chain) >= max(3, len(numbers))
+        if len(chain) < 2 or not ((separated and delimited) or whole):
+            return []
+        out: list[tuple[int, str]] = []
+        for i, mark in enumerate(chain):
+            end = chain[i + 1].start() if i + 1 < len(chain) else len(line)
+            value = line[mark.end() : end].strip().rstrip("/;,|").strip()
+            if not value:
+                return []
+            out.append((int(mark.group(1)), value))
+        return out
 
     def _numbered_line(self, line: str) -> bool:
         m = _NUMBERED.match(line.strip())
@@ -341,6 +406,21 @@ class _Reader:
                 return None
             return m.group(1).lower() not in _NO
         return text[:_MAX_ANSWER]
+
+
+def _pairs(line: str) -> list[tuple[int, str]]:
+    """Two or more "number, separator, one-word value" pairs filling the line, else []."""
+    if len(line) > _MAX_LINE:
+        return []
+    out: list[tuple[int, str]] = []
+    pos = 0
+    while pos < len(line):
+        m = _PAIR_AT.match(line, pos)
+        if m is None or m.end() == pos:
+            return []
+        out.append((int(m.group(1)), m.group(2)))
+        pos = m.end()
+    return out if len(out) >= 2 else []
 
 
 def _rating(text: str) -> int | None:
