@@ -24,6 +24,7 @@ from leernet import facts, record, registry
 from leernet.build import Factory, participant_of
 from leernet.calendar.invite import series_uid
 from leernet.calendar.itip import match_session
+from leernet.errors import ParseError
 from leernet.mailer import headers as h
 from leernet.mailer import views
 from leernet.mailer.answers import new_text, parse_answers
@@ -386,10 +387,16 @@ class Processor:
         net = reg.network
         keys = [k for _, k in sent.values()]
         number = self._session_of(reg, keys, c.subject)
-        body = reply_text(msg)
+        try:
+            body = reply_text(msg)
+        except ParseError as exc:
+            return await self._unreadable(conn, mail, reg.id, member.id, exc)
         if number is None:
             # Not an evaluation: a message for the organiser (never answered automatically).
-            text = new_text(body, net.language)[:4000]
+            try:
+                text = new_text(body, net.language)[:4000]
+            except ParseError as exc:
+                return await self._unreadable(conn, mail, reg.id, member.id, exc)
             await notify(
                 conn,
                 self.f,
@@ -410,7 +417,10 @@ class Processor:
             )
         session = net.session(number)
         questions = facts.questions_of(net, number)
-        parsed = parse_answers(body, questions, net.language)
+        try:
+            parsed = parse_answers(body, questions, net.language)
+        except ParseError as exc:
+            return await self._unreadable(conn, mail, reg.id, member.id, exc)
         person = participant_of(net, member)
         now = self.now()
         if parsed.empty:
@@ -449,6 +459,21 @@ class Processor:
             attention=False,
             network_id=reg.id,
             participant_id=member.id,
+        )
+
+    async def _unreadable(
+        self, conn: AsyncConnection, mail: Mail, network_id: int, member_id: int, exc: ParseError
+    ) -> Disposition:
+        """A reader failed on this mail: logged, set aside, the organiser told; never answered."""
+        log.error(
+            "a reader failed on this mail",
+            exc_info=exc,
+            extra={"inbox_id": mail.inbox_id, "event": "parse-error"},
+        )
+        reason = f"{mail.c.reason}; set aside: {exc.reason}"
+        await self._attention(conn, mail.c, mail.inbox_id, network_id, reason=reason)
+        return Disposition(
+            "evaluation", reason, attention=True, network_id=network_id, participant_id=member_id
         )
 
     async def _answer(
@@ -582,7 +607,10 @@ class Processor:
         if not verified:
             return None  # classify decides: it will be put aside for a person
         people = views.roll_call(net)
-        call = parse_rollcall(reply_text(msg), len(people))
+        try:
+            call = parse_rollcall(reply_text(msg), len(people))
+        except ParseError:
+            return None  # classify decides: an unreadable roll call is set aside for a person
         if call.empty:
             return None
         now = self.now()

@@ -5,7 +5,8 @@ Two readings are combined. Numbered lines in the participant's new text
 written directly below a quoted question ("> 1. Hoe waardevol ...", or Outlook's
 unmarked original after its "Van:/From:" block) give inline answers. A number
 above wins over an inline answer to the same question. What cannot be read is
-not guessed: it becomes a note for the organiser. Nothing here raises.
+not guessed: it becomes a note for the organiser. A failure of the reader itself is a
+:class:`~leernet.errors.ParseError`, never an empty result.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from leernet.errors import ParseError
 from leernet.mailer import mailtext
 from leernet.model import QuestionKind
 
@@ -168,21 +170,26 @@ class ParsedAnswers:
 
 
 def new_text(body: str, language: str = "nl") -> str:
-    """The participant's own new text in ``body``: quote, signature and disclaimer removed."""
+    """The participant's own new text in ``body``: quote, signature and disclaimer removed.
+
+    Raises :class:`ParseError` when the reader fails (a bug, not an empty reply).
+    """
     try:
         return mailtext.new_text(body[:_MAX_CHARS], language)
-    except Exception:
-        return ""
+    except Exception as exc:
+        raise ParseError(f"reply text not read: {type(exc).__name__}: {exc}"[:300]) from exc
 
 
 def parse_answers(body: str, questions: Sequence[Question], language: str = "nl") -> ParsedAnswers:
-    """Read the answers to ``questions`` from a reply's text; never raises."""
+    """Read the answers to ``questions`` from a reply's text.
+
+    Raises :class:`ParseError` when the reader fails: that is not "no answers" (STYLE 17),
+    so the mail is set aside for a person instead of asking the participant again.
+    """
     try:
         return _Reader(questions, language).read(body)
-    except Exception:
-        return ParsedAnswers(
-            absent=False, notes=(_NOTES.get(language, _NOTES["nl"])["no_numbers"],)
-        )
+    except Exception as exc:
+        raise ParseError(f"answers not read: {type(exc).__name__}: {exc}"[:300]) from exc
 
 
 class _Reader:

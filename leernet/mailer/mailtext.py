@@ -1,7 +1,7 @@
 """The text of a reply: its readable body, and where the participant's own text ends.
 
 ``reply_text`` prefers text/plain and falls back to text/html turned into text;
-it never raises, because one odd mail must not stop the inbox (STYLE rule 8).
+a reader that fails raises ``ParseError`` (the processor sets that mail aside).
 Quotes survive the conversion as ``>`` lines, so ``leernet.mailer.answers`` can
 still find answers written between quoted questions. ``new_text`` cuts at the
 quoted original (Gmail/Apple/Thunderbird attribution lines, Outlook's
@@ -17,6 +17,8 @@ from email.message import Message
 from functools import lru_cache
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING
+
+from leernet.errors import ParseError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -74,7 +76,11 @@ OUTLOOK_SEPARATOR = "_" * 32  # what Outlook itself writes above "Van:/From:" in
 
 
 def reply_text(msg: Message) -> str:
-    """The readable body of ``msg``: its text/plain, else its HTML as text; never raises."""
+    """The readable body of ``msg``: its text/plain, else its HTML as text.
+
+    A mail without text gives ""; a reader that fails raises :class:`ParseError`, so
+    that a bug is never taken for an empty reply (and answered with "answer again").
+    """
     try:
         plain, html = _texts(msg, 0, top=True)
         if plain.strip():
@@ -82,8 +88,8 @@ def reply_text(msg: Message) -> str:
         if html.strip():
             # Pasted images as data: URIs can make HTML megabytes long; the answers are on top.
             return html_to_text(html[:_MAX_HTML])
-    except Exception:  # noqa: S110 - a broken message has no readable text, and that is an answer
-        pass
+    except Exception as exc:
+        raise ParseError(f"mail text not read: {type(exc).__name__}: {exc}"[:300]) from exc
     return ""
 
 
