@@ -202,9 +202,11 @@ def _classify(msg: Message, ctx: Context) -> Classification:
         for t in (token_from_address(ctx.service_address, a) for a in h.recipient_addresses(msg))
         if t
     ]
-    calendar = _calendar_reply(msg)
+    # Only the part is found here; it is parsed once the sender is known to be a participant,
+    # so a stranger's calendar costs nothing (a bounded scan for METHOD).
+    calendar_part, is_reply = _calendar_part(msg)
     automatic = _automatic(msg, base["subject"], has_token=bool(tokens))
-    if automatic and not (calendar is not None and calendar.method == "REPLY"):
+    if automatic and not is_reply:
         return result(Outcome.AUTO_REPLY, automatic)
 
     candidate, how = _candidate(msg, tokens, sender, ctx)
@@ -228,6 +230,7 @@ def _classify(msg: Message, ctx: Context) -> Classification:
         return result(Outcome.REJECTED, reason, attention=True)
 
     answer = not automatic
+    calendar = read_reply(calendar_part) if calendar_part is not None else None
     if calendar is None:
         return result(
             Outcome.EVALUATION,
@@ -321,9 +324,12 @@ def _walk(msg: Message) -> Iterator[Message]:
             stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
 
 
-def _calendar_reply(msg: Message) -> ItipReply | None:
-    """The first calendar part, preferring one whose METHOD is REPLY; None when there is none."""
-    other: ItipReply | None = None
+def _calendar_part(msg: Message) -> tuple[bytes | None, bool]:
+    """The first calendar part, preferring one whose METHOD is REPLY, and whether it is one.
+
+    Not parsed here: :func:`read_reply` runs only for a verified participant.
+    """
+    other: bytes | None = None
     for part in _walk(msg):
         ctype = part.get_content_type()
         filename = str(part.get_filename("") or "").lower()
@@ -332,10 +338,10 @@ def _calendar_reply(msg: Message) -> ItipReply | None:
         data = _decoded_payload(part)
         match = _METHOD_RE.search(data)
         if match and match.group(1).upper() == b"REPLY":
-            return read_reply(data)
+            return data, True
         if other is None:
-            other = read_reply(data)
-    return other
+            other = data
+    return other, False
 
 
 def _decoded_payload(part: Message) -> bytes:
