@@ -147,6 +147,8 @@ class TestReplyText:
         parsed = parse_answers(f"2. {line[:74]}\n", QUESTIONS)
         assert parsed.answers == {"2": line[:74]}
         assert_linear(lambda n: parse_answers("1.1" * n, QUESTIONS), 25)
+        assert_linear(lambda n: parse_answers("1." * n, QUESTIONS), 37)
+        assert_linear(lambda n: parse_answers("1 1 " * n, QUESTIONS), 20)
         assert_linear(lambda n: parse_answers("1. 4, " * n, QUESTIONS), 25)
 
     def test_an_answer_is_not_cut_at_twelve_characters(self) -> None:
