@@ -163,3 +163,23 @@ class TestReplyText:
         assert_linear(lambda n: mailtext.strip_signoff("groeten" + "." * n + "x"), 200)
         assert_linear(lambda n: mailtext.strip_signoff("groeten Bert" + "." * n + "x"), 200)
         assert_linear(lambda n: new_text("1. 4\ngroeten" + "." * n, "nl"), 200)
+
+
+class TestHtml:
+    @pytest.mark.parametrize(
+        "unit",
+        ['<a b="', "<a ", "<!--", "<![CDATA[", "<x", '<a b=">', "<!-- <b> ", "</"],
+        ids=["open-quote", "open-tag", "open-comment", "cdata", "lt", "quote", "comment", "end"],
+    )
+    def test_unfinished_tags_are_read_linearly(self, unit: str) -> None:
+        """HTML full of unfinished tags (quadratic in Python's HTMLParser) costs ~8x for 8x."""
+        assert isinstance(mailtext.html_to_text("x" + unit * 2000), str)
+        assert_linear(lambda n: mailtext.html_to_text("x" + unit * n), 1000)
+
+    def test_ordinary_html_is_read_as_before(self) -> None:
+        """Tags, comments, quoted attributes and a lone "<" read as they always did."""
+        html = (
+            '<div id="x"><!--[if mso]><b>hidden</b><![endif]--><p class="a>b">1. 4</p>'
+            "<p>2. a &lt; b < c</p><ol><li>ja</li></ol></div>"
+        )
+        assert mailtext.html_to_text(html) == "1. 4\n\n2. a < b < c\n\n1. ja"

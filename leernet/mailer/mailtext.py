@@ -234,11 +234,70 @@ def html_to_text(html: str) -> str:
     """HTML as text: line breaks for blocks, blockquotes as ``>`` lines, entities unescaped."""
     parser = _TextParser()
     try:
-        parser.feed(html)
+        parser.feed(_closed_tags_only(html))
         parser.close()
     except Exception:  # noqa: S110 - keep what was read before the parser gave up
         pass
     return parser.text()
+
+
+def _tag_end(html: str, start: int, gt: int, lt: int) -> int:
+    """The ">" that ends the tag at ``start``: before the next "<", outside quotes; or -1."""
+    limit = lt if lt >= 0 else len(html)
+    if gt < 0 or gt >= limit:
+        return -1
+    double = html.count('"', start, gt + 1)
+    single = html.count("'", start, gt + 1)
+    while double % 2 or single % 2:  # a ">" inside a quoted attribute: the next one
+        following = html.find(">", gt + 1, limit)
+        if following < 0:
+            return -1
+        double += html.count('"', gt + 1, following + 1)
+        single += html.count("'", gt + 1, following + 1)
+        gt = following
+    return gt
+
+
+def _closed_tags_only(html: str) -> str:
+    """``html`` with every "<" that does not open a closed tag or comment written as "&lt;".
+
+    Python 3.11's HTMLParser rescans from each "<" it cannot finish (CVE-2025-6069):
+    '<a b="' repeated 16,000 times took 37 s. Here every "<" left has its ">" before the
+    next "<", outside quotes, and every "<!--" its "-->", so the parser never looks ahead
+    further than one tag. One pass: each search starts where the previous one ended.
+    """
+    if "<" not in html:
+        return html
+    out: list[str] = []
+    pos = 0
+    next_lt = next_gt = next_end = -2  # -2: not searched yet; -1: none left
+    i = html.find("<")
+    while i >= 0:
+        out.append(html[pos:i])
+        if html.startswith("<!--", i):
+            if next_end != -1 and next_end < i + 4:
+                next_end = html.find("-->", i + 4)
+            if next_end >= 0:
+                out.append(html[i : next_end + 3])
+                pos = next_end + 3
+                i = html.find("<", pos)
+                continue
+        else:
+            if next_gt != -1 and next_gt <= i:
+                next_gt = html.find(">", i + 1)
+            if next_lt != -1 and next_lt <= i:
+                next_lt = html.find("<", i + 1)
+            end = _tag_end(html, i, next_gt, next_lt)
+            if end >= 0:
+                out.append(html[i : end + 1])
+                pos = end + 1
+                i = next_lt if next_lt > end else html.find("<", pos)
+                continue
+        out.append("&lt;")
+        pos = i + 1
+        i = html.find("<", pos)
+    out.append(html[pos:])
+    return "".join(out)
 
 
 class _TextParser(HTMLParser):
