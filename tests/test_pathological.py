@@ -10,7 +10,7 @@ import pytest
 from dateutil import rrule as dateutil_rrule
 
 from leernet.calendar.itip import read_reply
-from leernet.calendar.tzguard import MAX_TRANSITIONS
+from leernet.calendar.tzguard import MAX_CALENDAR_TRANSITIONS, MAX_TRANSITIONS
 from leernet.mailer import mailtext
 from leernet.mailer.answers import new_text, parse_answers
 from leernet.model import Question, QuestionKind
@@ -117,6 +117,15 @@ class TestVtimezone:
         r = read_reply(reply(zone(tzid, "YEARLY", extra=extra), tzid))
         assert steps[0] == 0
         assert r.problem is not None
+
+    def test_many_zones_together_are_not_all_expanded(self, steps: list[int]) -> None:
+        """Many acceptable VTIMEZONEs in one calendar stop at the calendar's budget."""
+        rule = "YEARLY;BYMONTH=3;BYDAY=-1SU"
+        zones = "".join(zone(f"Zone {i}", rule, observances=4) for i in range(20))
+        r = read_reply(reply(zones, "Zone 19"))
+        assert steps[0] <= MAX_CALENDAR_TRANSITIONS
+        assert r.problem is not None
+        assert "transitions" in r.problem
 
     def test_a_folded_rrule_is_seen(self, steps: list[int]) -> None:
         """An RRULE folded over lines (and blank lines) is read as icalendar unfolds it."""

@@ -11,7 +11,8 @@ linear pass over its lines) and estimates what each VTIMEZONE would cost:
   (RFC 5545 3.6.5: real zones change once or twice a year; Outlook, Google, Apple
   and Thunderbird write exactly that), ending within a few hundred years;
 * at most :data:`MAX_OBSERVANCES` STANDARD/DAYLIGHT and :data:`MAX_TRANSITIONS`
-  transitions (RRULE years x occurrences per year, plus RDATEs) per VTIMEZONE.
+  transitions (RRULE years x occurrences per year, plus RDATEs) per VTIMEZONE, and
+  :data:`MAX_CALENDAR_TRANSITIONS` for all VTIMEZONEs of the calendar together.
 
 A VTIMEZONE that fails is never expanded. When its TZID is a zone we know (IANA,
 or a Windows name via :func:`leernet.calendar.itip.zone_for_tzid`) it is removed
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 MAX_OBSERVANCES = 16  # Outlook and Google write 2; Apple a few with UNTIL
 MAX_TRANSITIONS = 2000  # Outlook's 1601..2038 yearly pair is 874
+MAX_CALENDAR_TRANSITIONS = 4 * MAX_TRANSITIONS  # all VTIMEZONEs of one calendar together
 MAX_YEARS = 600  # years dateutil walks through for one RRULE
 _LAST_YEAR = 2038  # icalendar ends a rule without UNTIL/COUNT here (fix_rrule_until)
 _MAX_YEAR = 9999  # dateutil walks a COUNT rule that never matches up to here
@@ -62,6 +64,7 @@ def guard(data: bytes, known: Callable[[str], bool]) -> tuple[bytes, str | None]
         return data, None
     cuts: list[tuple[int, int]] = []
     stack: list[_Frame] = []
+    total = 0  # transitions of the VTIMEZONEs kept so far
     for start, end, name, value in _logical_lines(data):
         if name == "BEGIN":
             stack.append(_Frame(value.strip().upper(), start))
@@ -78,7 +81,10 @@ def guard(data: bytes, known: Callable[[str], bool]) -> tuple[bytes, str | None]
             # icalendar expands whatever component an END:VTIMEZONE closes (and has a TZID).
             if value.strip().upper() == "VTIMEZONE" or frame.name == "VTIMEZONE":
                 problem = _verdict(frame)
+                if problem is None and total + frame.transitions > MAX_CALENDAR_TRANSITIONS:
+                    problem = f"its zones make more than {MAX_CALENDAR_TRANSITIONS} transitions"
                 if problem is None:
+                    total += frame.transitions
                     continue
                 if not (frame.tzid and known(frame.tzid)):
                     return data, f"VTIMEZONE {frame.tzid[:60]!r} not read: {problem}"
