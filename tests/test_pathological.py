@@ -127,6 +127,19 @@ class TestVtimezone:
         assert r.problem is not None
         assert "transitions" in r.problem
 
+    def test_a_zone_named_with_unicode_case_tricks_is_seen(self, steps: list[int]) -> None:
+        """ "VTıMEZONE" and "ſTANDARD" upper-case to the real names in icalendar: checked too."""
+        tzid = "Tricky Time"
+        tricky = (
+            zone(tzid, "MINUTELY")
+            .replace("VTIMEZONE", "VTıMEZONE")
+            .replace("STANDARD", "ſTANDARD")
+            .replace("MINUTELY", "mınutely")
+        )
+        r = read_reply(reply(tricky, tzid))
+        assert steps[0] == 0
+        assert r.problem is not None
+
     def test_a_folded_rrule_is_seen(self, steps: list[int]) -> None:
         """An RRULE folded over lines (and blank lines) is read as icalendar unfolds it."""
         tzid = "Folded Time"

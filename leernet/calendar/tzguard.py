@@ -60,7 +60,8 @@ def guard(data: bytes, known: Callable[[str], bool]) -> tuple[bytes, str | None]
     ``known(tzid)`` says whether a TZID names a zone we can use without its VTIMEZONE.
     Calendars without a VTIMEZONE come back unchanged (and nearly for free).
     """
-    if b"vtimezone" not in data.lower():
+    # icalendar compares str.upper() names: "VTıMEZONE" (dotless i) is a VTIMEZONE too.
+    if data.isascii() and b"vtimezone" not in data.lower():
         return data, None
     cuts: list[tuple[int, int]] = []
     stack: list[_Frame] = []
