@@ -106,8 +106,10 @@ class TestVtimezone:
             ";BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23",
             ";COUNT=100000000",
             ";UNTIL=99991231T000000Z",
+            ";INTERVAL=0;BYMONTH=3;BYDAY=-1SU",
+            ";INTERVAL=-1;BYMONTH=3;BYDAY=-1SU",
         ],
-        ids=["every-day", "by-hour", "count", "until-9999"],
+        ids=["every-day", "by-hour", "count", "until-9999", "interval-0", "interval-negative"],
     )
     def test_yearly_rules_with_many_transitions_are_not_expanded(
         self, extra: str, steps: list[int]

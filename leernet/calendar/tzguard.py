@@ -202,6 +202,10 @@ def _rule_cost(rule: str, start_year: int | None) -> tuple[int, str]:
     other = set(parts) - _RULE_KEYS - _RULE_LISTS
     if other:
         return 0, f"RRULE uses {', '.join(sorted(other))[:60]}"
+    interval = parts.get("INTERVAL", "1")
+    if not interval.isdigit() or not 1 <= int(interval) <= 100:
+        # dateutil repeats the same year for ever with INTERVAL=0 (and walks back with -1).
+        return 0, f"RRULE INTERVAL={interval[:10]} is not a positive number of years"
     if start_year is None or start_year < 1:
         return 0, "observance without a readable DTSTART"
     if "COUNT" in parts:
