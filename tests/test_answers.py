@@ -175,6 +175,19 @@ class TestOneLine:
             "4": True,
         }
 
+    @pytest.mark.parametrize(
+        ("line", "count"),
+        [
+            ("1 4 2 Veel 3 Niets 4 ja 5 Rust", 5),
+            ("1 4 2 Veel 3 Niets 4 ja", 4),
+            ("1. 4 2. Veel 3. Niets", 3),
+        ],
+    )
+    def test_bare_numbers_in_a_kickoff(self, line: str, count: int) -> None:
+        """With five questions, three or more answered in a row from the first are read."""
+        expected = {"1": 4, "2": "Veel", "3": "Niets", "4": True, "5": "Rust"}
+        assert answers(line, QK) == dict(list(expected.items())[:count])
+
     def test_a_rating_that_is_also_a_number(self) -> None:
         """In "1 2 2 goed 3 x 4 nee" the first 2 is the rating, the second the question."""
         assert answers("1 2 2 goed 3 niets 4 nee") == {

@@ -272,8 +272,8 @@ class _Reader:
 
         "1. 4 / 2. Veel geleerd / 3. Meer tijd / 4. ja" and "1: 4; 2: ...; 3: ..." need two
         numbers in a row, each with a separator after it and a slash or semicolon before;
-        "1 4 2 veel geleerd 3 meer tijd 4 ja" (numbers alone) must name every question from
-        the first, so that prose with a number in it is not split.
+        "1 4 2 veel geleerd 3 meer tijd 4 ja" (numbers alone) must name at least three
+        questions in a row from the first, so that prose with a number in it is not split.
         """
         if len(line) > _MAX_LINE or not line[:1].isalnum():
             return []
@@ -307,8 +307,8 @@ class _Reader:
             chain.append(mark)
             wanted += 1
         # Split by "/" or ";" after each answer: two are enough. Otherwise ("1 4 2 x 3 y 4 ja",
-        # "1. 4 2. x 3. y 4. ja") the numbers must name every question, from the first.
-        whole = first == numbers[0] and len(chain) >= max(3, len(numbers))
+        # "1. 4 2. x 3. y 4. ja") at least three questions in a row, from the first.
+        whole = first == numbers[0] and len(chain) >= 3
         if len(chain) < 2 or not ((separated and delimited) or whole):
             return []
         out: list[tuple[int, str]] = []
