@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from dateutil import rrule as dateutil_rrule
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from leernet.calendar.itip import read_reply
 from leernet.calendar.tzguard import MAX_CALENDAR_TRANSITIONS, MAX_TRANSITIONS
@@ -207,3 +209,9 @@ class TestHtml:
             "<p>2. a &lt; b < c</p><ol><li>ja</li></ol></div>"
         )
         assert mailtext.html_to_text(html) == "1. 4\n\n2. a < b < c\n\n1. ja"
+
+    @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.text(alphabet="<>/!-?[]abcdpr \"'=&#;x\n", max_size=80))
+    def test_any_tag_soup_is_read(self, html: str) -> None:
+        """Any mix of tag characters is read to text; the parser never gives up half-way."""
+        assert isinstance(mailtext.html_to_text(html), str)

@@ -231,13 +231,16 @@ def _quoted(line: str, depth: int) -> str:
 
 
 def html_to_text(html: str) -> str:
-    """HTML as text: line breaks for blocks, blockquotes as ``>`` lines, entities unescaped."""
+    """HTML as text: line breaks for blocks, blockquotes as ``>`` lines, entities unescaped.
+
+    Raises :class:`ParseError` if the parser fails (it tolerates any text it is given).
+    """
     parser = _TextParser()
     try:
         parser.feed(_closed_tags_only(html))
         parser.close()
-    except Exception:  # noqa: S110 - keep what was read before the parser gave up
-        pass
+    except Exception as exc:  # half a text could read as "no answers": a person looks instead
+        raise ParseError(f"HTML not read: {type(exc).__name__}: {exc}"[:300]) from exc
     return parser.text()
 
 
