@@ -228,3 +228,21 @@ class TestRecurrenceId:
     def test_series(self) -> None:
         """A reply without RECURRENCE-ID answers the series: no single session."""
         assert match_session(read_reply(reply(ATTENDEE)), SLOTS, ZONE) is None
+
+
+class TestZoneIsolation:
+    def test_one_replys_own_zone_does_not_move_anothers(self) -> None:
+        """A REPLY defining "W. Europe Standard Time" at +05:00 leaves the next REPLY's zone alone."""
+        evil = (
+            "BEGIN:VTIMEZONE\r\nTZID:W. Europe Standard Time\r\nBEGIN:STANDARD\r\n"
+            "DTSTART:16010101T030000\r\nTZOFFSETFROM:+0500\r\nTZOFFSETTO:+0500\r\n"
+            "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+        )
+        rid = 'RECURRENCE-ID;TZID="W. Europe Standard Time":20270211T093000'
+        # A backslash in a parameter: the hand reader leaves this shape to icalendar.
+        odd = 'ATTENDEE;CN="a\\\\b";PARTSTAT=ACCEPTED:mailto:bert.claes@example.com'
+        theirs = read_reply(reply(rid, ATTENDEE, vtimezone=evil))
+        assert theirs.recurrence_id == datetime(2027, 2, 11, 4, 30, tzinfo=UTC)  # their own zone
+        mine = read_reply(reply(rid, odd))
+        assert mine.problem is None
+        assert mine.recurrence_id == datetime(2027, 2, 11, 8, 30, tzinfo=UTC)  # Amsterdam, UTC+1
