@@ -175,6 +175,10 @@ class TestReplyText:
         assert_linear(lambda n: parse_answers("1.1" * n, QUESTIONS), 25)
         assert_linear(lambda n: parse_answers("1." * n, QUESTIONS), 37)
         assert_linear(lambda n: parse_answers("1 1 " * n, QUESTIONS), 20)
+        # Many candidate numbers on one line (under the 2,000-character line cap).
+        assert_linear(lambda n: parse_answers("1. x" + " 2" * n, QUESTIONS), 100)
+        assert_linear(lambda n: parse_answers("1. x /" + " 2 /" * n, QUESTIONS), 60)
+        assert_linear(lambda n: parse_answers("1 x" + " 2" * n, QUESTIONS), 100)
         assert_linear(lambda n: parse_answers("1. 4, " * n, QUESTIONS), 25)
 
     def test_an_answer_is_not_cut_at_twelve_characters(self) -> None:

@@ -47,6 +47,7 @@ _MARK = re.compile(
     re.IGNORECASE,
 )
 _MARK_SPLIT = re.compile(r"[/;,|]")
+_VALUE = re.compile(r"[^ \t/;,|]")
 _MAX_LINE = 2_000  # a line of one-line answers is short; longer lines are read as text only
 _WORD_RATINGS = {
     "een": 1,
@@ -290,22 +291,21 @@ class _Reader:
         delimited = True
         chain = [marks[0]]
         wanted = numbers.index(first) + 1
+        value_at = _VALUE.search(line, marks[0].end())  # where the current answer's text starts
         for mark in marks[1:]:
             if wanted >= len(numbers):
                 break
-            if int(mark.group(1)) != numbers[wanted] or mark.start() <= chain[-1].end():
+            if int(mark.group(1)) != numbers[wanted] or (separated and mark.group(2) is None):
                 continue
-            between = line[chain[-1].end() : mark.start()]
-            if not between.strip(" \t/;,|"):
+            if value_at is None or value_at.start() >= mark.start():
                 continue  # the number is the previous question's value ("1 2 2 goed")
-            split = _MARK_SPLIT.search(between[-3:]) is not None
-            if separated and (
-                mark.group(2) is None or not (split or line[mark.end() : mark.end() + 1] in " \t")
-            ):
+            split = _MARK_SPLIT.search(line, max(value_at.start(), mark.start() - 3), mark.start())
+            if separated and not (split or line[mark.end() : mark.end() + 1] in " \t"):
                 continue
-            delimited = delimited and split
+            delimited = delimited and split is not None
             chain.append(mark)
             wanted += 1
+            value_at = _VALUE.search(line, mark.end())
         # Split by "/" or ";" after each answer: two are enough. Otherwise ("1 4 2 x 3 y 4 ja",
         # "1. 4 2. x 3. y 4. ja") at least three questions in a row, from the first.
         whole = first == numbers[0] and len(chain) >= 3
