@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import email
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from email.policy import compat32
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from leernet.calendar.itip import read_reply
 from leernet.calendar.tzguard import MAX_CALENDAR_TRANSITIONS, MAX_TRANSITIONS
 from leernet.mailer import mailtext
 from leernet.mailer.answers import new_text, parse_answers
+from leernet.mailer.classify import Context, Outcome, classify
 from leernet.model import Question, QuestionKind
 from tests.linear import assert_linear
 
@@ -219,3 +222,29 @@ class TestHtml:
     def test_any_tag_soup_is_read(self, html: str) -> None:
         """Any mix of tag characters is read to text; the parser never gives up half-way."""
         assert isinstance(mailtext.html_to_text(html), str)
+
+
+def _punycode_mail(n: int, ctype: str) -> bytes:
+    return (
+        "From: karel@elders.example\r\nTo: netwerk@example.org\r\nSubject: x\r\n"
+        f"MIME-Version: 1.0\r\nContent-Type: {ctype}; charset=punycode\r\n\r\na-" + "b" * n
+    ).encode()
+
+
+class TestCharsets:
+    def test_a_punycode_label_is_read_linearly(self) -> None:
+        """Text labelled charset=punycode (quadratic to decode: 51 s for 320 kB) is read linearly."""
+        assert mailtext.decode_bytes(b"1. 4", "punycode") == "1. 4"
+        assert_linear(lambda n: mailtext.decode_bytes(b"a-" + b"b" * n, "punycode"), 20_000)
+        assert_linear(
+            lambda n: mailtext.reply_text(
+                email.message_from_bytes(_punycode_mail(n, "text/plain"), policy=compat32)
+            ),
+            20_000,
+        )
+
+    def test_a_punycode_calendar_is_classified_linearly(self) -> None:
+        """A calendar part labelled charset=punycode costs linear time to find and classify."""
+        ctx = Context("netwerk@example.org", "mx.example.org", lambda _: None, lambda _: None)
+        assert classify(_punycode_mail(100, "text/calendar"), ctx).outcome == Outcome.UNKNOWN
+        assert_linear(lambda n: classify(_punycode_mail(n, "text/calendar"), ctx), 20_000)

@@ -25,6 +25,7 @@ Only RSVP and EVALUATION from a verified, non-automatic sender may be answered.
 
 from __future__ import annotations
 
+import codecs
 import email
 import re
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from icalendar.enums import PARTSTAT
 
 from leernet.calendar.itip import ItipReply, read_reply
 from leernet.mailer import headers as h
+from leernet.mailer.mailtext import SLOW_CODECS
 from leernet.tokens import reply_address, token_from_address
 
 if TYPE_CHECKING:
@@ -351,6 +353,8 @@ def _decoded_payload(part: Message) -> bytes:
     charset = str(part.get_content_charset("utf-8") or "utf-8")
     if charset.lower() not in ("utf-8", "utf8", "us-ascii", "ascii"):
         try:
+            if codecs.lookup(charset).name in SLOW_CODECS:
+                return data  # quadratic to decode; a calendar is UTF-8 (RFC 5545 3.1.4)
             return data.decode(charset, errors="replace").encode("utf-8")
         except LookupError:
             return data
