@@ -248,3 +248,14 @@ class TestCharsets:
         ctx = Context("netwerk@example.org", "mx.example.org", lambda _: None, lambda _: None)
         assert classify(_punycode_mail(100, "text/calendar"), ctx).outcome == Outcome.UNKNOWN
         assert_linear(lambda n: classify(_punycode_mail(n, "text/calendar"), ctx), 20_000)
+
+    def test_a_punycode_encoded_word_is_read_linearly(self) -> None:
+        """A Subject of "=?punycode?q?...?=" is kept as written, in linear time."""
+        ctx = Context("netwerk@example.org", "mx.example.org", lambda _: None, lambda _: None)
+
+        def mail(n: int) -> bytes:
+            subject = "=?punycode?q?a-" + "b" * n + "?="
+            return f"From: karel@elders.example\r\nSubject: {subject}\r\n\r\nhallo".encode()
+
+        assert classify(mail(10), ctx).subject.startswith("=?punycode?")
+        assert_linear(lambda n: classify(mail(n), ctx), 10_000)
