@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from leernet.calendar.itip import read_reply
 from leernet.calendar.tzguard import MAX_CALENDAR_TRANSITIONS, MAX_TRANSITIONS
+from leernet.mailer import classify as classify_module
 from leernet.mailer import mailtext
 from leernet.mailer.answers import new_text, parse_answers
 from leernet.mailer.classify import Context, Outcome, classify
@@ -259,3 +260,34 @@ class TestCharsets:
 
         assert classify(mail(10), ctx).subject.startswith("=?punycode?")
         assert_linear(lambda n: classify(mail(n), ctx), 10_000)
+
+    def test_a_punycode_file_name_is_read_linearly(self) -> None:
+        """An attachment name in RFC 2231 charset punycode costs linear time to classify."""
+        ctx = Context("netwerk@example.org", "mx.example.org", lambda _: None, lambda _: None)
+
+        def mail(n: int) -> bytes:
+            return (
+                "From: karel@elders.example\r\nMIME-Version: 1.0\r\n"
+                'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+                "Content-Type: application/octet-stream\r\n"
+                f"Content-Disposition: attachment; filename*=punycode''a-{'b' * n}\r\n\r\n"
+                "x\r\n--b--\r\n"
+            ).encode()
+
+        assert classify(mail(10), ctx).outcome == Outcome.UNKNOWN
+        assert_linear(lambda n: classify(mail(n), ctx), 10_000)
+
+    def test_an_ics_attachment_is_still_found(self) -> None:
+        """A REPLY attached as "invite.ics" (also in RFC 2231 form) is still found by its name."""
+        for disposition in (
+            'attachment; filename="invite.ics"',
+            "attachment; filename*=utf-8''invite.ics",
+        ):
+            raw = (
+                "From: a@b.example\r\nMIME-Version: 1.0\r\n"
+                "Content-Type: application/octet-stream\r\n"
+                f"Content-Disposition: {disposition}\r\n\r\nMETHOD:REPLY\r\n"
+            ).encode()
+            msg = email.message_from_bytes(raw, policy=compat32)
+            data, is_reply = classify_module._calendar_part(msg)
+            assert (data, is_reply) == (b"METHOD:REPLY\r\n", True)

@@ -334,7 +334,7 @@ def _calendar_part(msg: Message) -> tuple[bytes | None, bool]:
     other: bytes | None = None
     for part in _walk(msg):
         ctype = part.get_content_type()
-        filename = str(part.get_filename("") or "").lower()
+        filename = _raw_filename(part).lower()
         if ctype not in _CALENDAR_TYPES and not filename.endswith(".ics"):
             continue
         data = _decoded_payload(part)
@@ -344,6 +344,18 @@ def _calendar_part(msg: Message) -> tuple[bytes | None, bool]:
         if other is None:
             other = data
     return other, False
+
+
+def _raw_filename(part: Message) -> str:
+    """The file name as written, not decoded: get_filename() decodes an RFC 2231 value in
+    its declared charset, and "punycode" makes that quadratic (0.8 s for 80 kB)."""
+    for header, name in (("content-disposition", "filename"), ("content-type", "name")):
+        value = part.get_param(name, None, header=header)
+        if isinstance(value, tuple):
+            value = value[2]  # RFC 2231 (charset, language, value)
+        if value:
+            return str(value).strip().strip('"')
+    return ""
 
 
 def _decoded_payload(part: Message) -> bytes:
