@@ -202,8 +202,18 @@ class TestReplyText:
 class TestHtml:
     @pytest.mark.parametrize(
         "unit",
-        ['<a b="', "<a ", "<!--", "<![CDATA[", "<x", '<a b=">', "<!-- <b> ", "</"],
-        ids=["open-quote", "open-tag", "open-comment", "cdata", "lt", "quote", "comment", "end"],
+        ['<a b="', "<a ", "<!--", "<![CDATA[", "<x", '<a b=">', "<!-- <b> ", "</", "<![CDATA[x>"],
+        ids=[
+            "open-quote",
+            "open-tag",
+            "open-comment",
+            "cdata",
+            "lt",
+            "quote",
+            "comment",
+            "end",
+            "cdata-gt",
+        ],
     )
     def test_unfinished_tags_are_read_linearly(self, unit: str) -> None:
         """HTML full of unfinished tags (quadratic in Python's HTMLParser) costs ~8x for 8x."""
@@ -217,6 +227,8 @@ class TestHtml:
             "<p>2. a &lt; b < c</p><ol><li>ja</li></ol></div>"
         )
         assert mailtext.html_to_text(html) == "1. 4\n\n2. a < b < c\n\n1. ja"
+        word = "<p><![if !supportLists]>1.<![endif]> 4</p><p><![>x</p>"
+        assert mailtext.html_to_text(word) == "1. 4\n\n<![>x"
 
     @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.text(alphabet="<>/!-?[]abcdpr \"'=&#;x\n", max_size=80))
@@ -291,3 +303,22 @@ class TestCharsets:
             msg = email.message_from_bytes(raw, policy=compat32)
             data, is_reply = classify_module._calendar_part(msg)
             assert (data, is_reply) == (b"METHOD:REPLY\r\n", True)
+
+    @pytest.mark.parametrize("ctype", ["text/plain", "text/calendar"])
+    def test_an_rfc2231_charset_is_read_linearly(self, ctype: str) -> None:
+        """A charset*= name declared in punycode costs linear time to read and classify."""
+        ctx = Context("netwerk@example.org", "mx.example.org", lambda _: None, lambda _: None)
+
+        def mail(n: int) -> bytes:
+            return (
+                "From: karel@elders.example\r\nMIME-Version: 1.0\r\n"
+                f"Content-Type: {ctype}; charset*=punycode''a-{'b' * n}\r\n\r\n1. 4\r\n"
+            ).encode()
+
+        def read(n: int) -> None:
+            classify(mail(n), ctx)
+            mailtext.reply_text(email.message_from_bytes(mail(n), policy=compat32))
+
+        text = mailtext.reply_text(email.message_from_bytes(mail(10), policy=compat32))
+        assert text == ("1. 4\r\n" if ctype == "text/plain" else "")
+        assert_linear(read, 10_000)

@@ -39,7 +39,7 @@ from icalendar.enums import PARTSTAT
 
 from leernet.calendar.itip import ItipReply, read_reply
 from leernet.mailer import headers as h
-from leernet.mailer.mailtext import SLOW_CODECS
+from leernet.mailer.mailtext import SLOW_CODECS, content_charset
 from leernet.tokens import reply_address, token_from_address
 
 if TYPE_CHECKING:
@@ -362,7 +362,7 @@ def _decoded_payload(part: Message) -> bytes:
     data = part.get_payload(decode=True)
     if not isinstance(data, bytes):
         return b""
-    charset = str(part.get_content_charset("utf-8") or "utf-8")
+    charset = content_charset(part) or "utf-8"
     if charset.lower() not in ("utf-8", "utf8", "us-ascii", "ascii"):
         try:
             if codecs.lookup(charset).name in SLOW_CODECS:

@@ -166,11 +166,22 @@ def _decoded(part: Message) -> str:
         return payload if isinstance(payload, str) else ""
     if not isinstance(raw, bytes):
         return str(raw)
+    return decode_bytes(raw, content_charset(part))
+
+
+def content_charset(part: Message) -> str:
+    """The charset parameter as written, lower case ("" when absent or unreadable).
+
+    Not ``get_content_charset()``: it decodes an RFC 2231 ``charset*=`` value in the
+    charset that value declares, and "punycode" makes that quadratic.
+    """
     try:
-        charset = part.get_content_charset() or ""
+        value = part.get_param("charset")
     except Exception:
-        charset = ""
-    return decode_bytes(raw, charset)
+        return ""
+    if isinstance(value, tuple):
+        value = value[2]  # RFC 2231 (charset, language, value): a charset name is ASCII
+    return value.strip().lower() if isinstance(value, str) and value.isascii() else ""
 
 
 def decode_bytes(raw: bytes, charset: str) -> str:
@@ -249,6 +260,9 @@ def html_to_text(html: str) -> str:
     return parser.text()
 
 
+_MS_SECTION = re.compile(r"<!\[(?:if|else|endif)\b[^<>\]]*\]>", re.IGNORECASE)  # Word's <![if ...]>
+
+
 def _tag_end(html: str, start: int, gt: int, lt: int) -> int:
     """The ">" that ends the tag at ``start``: before the next "<", outside quotes; or -1."""
     limit = lt if lt >= 0 else len(html)
@@ -296,6 +310,12 @@ def _closed_tags_only(html: str) -> str:
             if next_lt != -1 and next_lt <= i:
                 next_lt = html.find("<", i + 1)
             end = _tag_end(html, i, next_gt, next_lt)
+            if (
+                end >= 0
+                and html.startswith("<![", i)
+                and not _MS_SECTION.fullmatch(html, i, end + 1)
+            ):
+                end = -1  # HTMLParser asserts on other marked sections, or looks for "]]>"
             if end >= 0:
                 out.append(html[i : end + 1])
                 pos = end + 1
