@@ -11,6 +11,7 @@
     │   └── SendRejected          5xx: the server refused, do not retry
     ├── MailboxError              the IMAP mailbox could not be used (login, folder, connection)
     ├── MessageError              one incoming mail cannot be understood (moved aside, reported)
+    │   └── ParseError            a reader of its text or calendar failed (never answered)
     └── TemplateError             a template is missing or does not render
 
 Errors carry fields, not only text, so the CLI can print them plainly and the
@@ -77,6 +78,17 @@ class MailboxError(LeernetError):
 
 class MessageError(LeernetError):
     """One incoming message cannot be understood; it is kept and moved aside."""
+
+
+class ParseError(MessageError):
+    """A reader failed on one mail's text or calendar; the mail is set aside, never answered.
+
+    ``reason`` says which reader and why; a bug must not look like "nothing was written".
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
 
 
 class TemplateError(LeernetError):

@@ -25,6 +25,7 @@ from leernet import facts, record, registry
 from leernet.build import Factory, participant_of
 from leernet.calendar.invite import series_uid
 from leernet.calendar.itip import match_session
+from leernet.errors import ParseError
 from leernet.mailer import headers as h
 from leernet.mailer import views
 from leernet.mailer.answers import new_text, parse_answers
@@ -434,7 +435,10 @@ class Processor:
         assert member is not None
         net = reg.network
         keys = [k for _, k in sent.values()]
-        body = reply_text(msg)
+        try:
+            body = reply_text(msg)
+        except ParseError as exc:
+            return await self._unreadable(conn, mail, reg.id, member.id, exc)
         previews = [k for k in keys if k.startswith(_PREVIEW_PREFIX)]
         if previews:
             return await self._summary_reply(
@@ -443,7 +447,10 @@ class Processor:
         number = self._session_of(reg, keys, c.subject)
         if number is None:
             # Not an evaluation: a message for the organiser (never answered automatically).
-            text = new_text(body, net.language)[:4000]
+            try:
+                text = new_text(body, net.language)[:4000]
+            except ParseError as exc:
+                return await self._unreadable(conn, mail, reg.id, member.id, exc)
             await notify(
                 conn,
                 self.f,
@@ -464,7 +471,10 @@ class Processor:
             )
         session = net.session(number)
         questions = facts.questions_of(net, number)
-        parsed = parse_answers(body, questions, net.language)
+        try:
+            parsed = parse_answers(body, questions, net.language)
+        except ParseError as exc:
+            return await self._unreadable(conn, mail, reg.id, member.id, exc)
         person = participant_of(net, member)
         now = self.now()
         if parsed.empty:
@@ -529,7 +539,10 @@ class Processor:
         text also holds the summary (fail safe) and goes to the organiser to answer.
         """
         net = reg.network
-        text = new_text(body, net.language)[:4000]
+        try:
+            text = new_text(body, net.language)[:4000]
+        except ParseError:
+            text = ""  # unreadable: not a plain yes, so the summary is held (fail safe)
         said = read_yes_no(text)
 
         def done(outcome: str, reason: str) -> Disposition:
@@ -570,6 +583,21 @@ class Processor:
         await self._answer(conn, mail, reg, member, kind="summary-held", number=0, context=context)
         what = "too late: already sent" if hold.already_sent else "held back"
         return done("summary-hold", f"manager summary of {member.email} {what}")
+
+    async def _unreadable(
+        self, conn: AsyncConnection, mail: Mail, network_id: int, member_id: int, exc: ParseError
+    ) -> Disposition:
+        """A reader failed on this mail: logged, set aside, the organiser told; never answered."""
+        log.error(
+            "a reader failed on this mail",
+            exc_info=exc,
+            extra={"inbox_id": mail.inbox_id, "event": "parse-error"},
+        )
+        reason = f"{mail.c.reason}; set aside: {exc.reason}"
+        await self._attention(conn, mail.c, mail.inbox_id, network_id, reason=reason)
+        return Disposition(
+            "evaluation", reason, attention=True, network_id=network_id, participant_id=member_id
+        )
 
     async def _answer(
         self,
@@ -753,7 +781,10 @@ class Processor:
         # have added or removed people since).
         kept = await facts.rollcall_order(conn, digest_keys[0])
         people = kept if kept is not None else tuple(p.email for p in views.roll_call(net))
-        call = parse_rollcall(reply_text(msg), len(people))
+        try:
+            call = parse_rollcall(reply_text(msg), len(people))
+        except ParseError:
+            return None  # classify decides: an unreadable roll call is set aside for a person
         if call.empty:
             return None
         now = self.now()

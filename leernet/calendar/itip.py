@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
@@ -31,12 +32,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 from icalendar.enums import PARTSTAT
+from icalendar.timezone import tzp
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
-from leernet.calendar import fastical
+from leernet.calendar import fastical, tzguard
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
 MAX_CALENDAR_BYTES = 512 * 1024  # a REPLY is a few KB; Outlook's with VTIMEZONE ~3 KB
 MAX_COMPONENTS = 64  # master + one per override is the most a real client sends
@@ -106,17 +108,47 @@ def read_reply(ical_bytes: bytes) -> ItipReply:
         return _failed("calendar has too many components for a REPLY")
     if len(_VEVENT_RE.findall(ical_bytes)) > MAX_COMPONENTS:
         return _failed("calendar has too many VEVENTs for a REPLY")
-    # The hand-written reader takes the common client shapes in a tenth of the time;
-    # whatever it is not sure of, icalendar reads as before.
-    fast = fastical.read_fast(ical_bytes)
-    if fast is not None:
-        return fast
+    # Neither reader may be handed a VTIMEZONE whose expansion is unbounded (FREQ=MINUTELY
+    # from 1601): such a zone is dropped for the known zone of its TZID, or the part is refused.
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return _read(ical_bytes)
-    except Exception as exc:  # icalendar raises ValueError, KeyError, TypeError, ... on junk
-        return _failed(f"calendar cannot be parsed: {type(exc).__name__}: {exc}"[:300])
+        ical_bytes, problem = tzguard.guard(ical_bytes, _known_tzid)
+    except Exception as exc:  # a bug in the guard: the part is unreadable, never expanded
+        problem = f"calendar cannot be checked: {type(exc).__name__}"
+    if problem is not None:
+        return _failed(problem)
+    with _own_zones():
+        # The hand-written reader takes the common client shapes in a tenth of the time;
+        # whatever it is not sure of, icalendar reads as before.
+        fast = fastical.read_fast(ical_bytes)
+        if fast is not None:
+            return fast
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return _read(ical_bytes)
+        except Exception as exc:  # icalendar raises ValueError, KeyError, TypeError, ... on junk
+            return _failed(f"calendar cannot be parsed: {type(exc).__name__}: {exc}"[:300])
+
+
+@contextmanager
+def _own_zones() -> Iterator[None]:
+    """Each calendar is read with only its own VTIMEZONEs, and leaves none behind.
+
+    icalendar keeps the zone of every VTIMEZONE it parses in one process-wide cache by
+    TZID, first come first kept: one participant's REPLY with its own "W. Europe Standard
+    Time" at +05:00 would put another participant's RECURRENCE-ID in that zone later.
+    """
+    cache = getattr(tzp, "_TZP__tz_cache", None)  # icalendar 7: TZP.__tz_cache
+    if not isinstance(cache, dict):
+        yield
+        return
+    saved = dict(cache)
+    cache.clear()
+    try:
+        yield
+    finally:
+        cache.clear()
+        cache.update(saved)
 
 
 def _read(ical_bytes: bytes) -> ItipReply:
@@ -259,6 +291,10 @@ def zone_for_tzid(tzid: str) -> ZoneInfo | None:
         except (ZoneInfoNotFoundError, ValueError):
             continue
     return None
+
+
+def _known_tzid(tzid: str) -> bool:
+    return zone_for_tzid(tzid) is not None
 
 
 def match_session(

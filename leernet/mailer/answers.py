@@ -5,7 +5,8 @@ Two readings are combined. Numbered lines in the participant's new text
 written directly below a quoted question ("> 1. Hoe waardevol ...", or Outlook's
 unmarked original after its "Van:/From:" block) give inline answers. A number
 above wins over an inline answer to the same question. What cannot be read is
-not guessed: it becomes a note for the organiser. Nothing here raises.
+not guessed: it becomes a note for the organiser. A failure of the reader itself is a
+:class:`~leernet.errors.ParseError`, never an empty result.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from leernet.errors import ParseError
 from leernet.mailer import consent, mailtext
 from leernet.model import QuestionKind
 
@@ -32,10 +34,21 @@ _NUMBERED = re.compile(
     r"|(\d{1,2})[*_]{0,2}\s*[.):=\-–])[*_]{0,2}(?:\s+|$|(?<=[:)]))(.*)$",
     re.IGNORECASE,
 )
-_PAIRS_LINE = re.compile(
-    r"^(?:\s*(?:vraag|q)?\s?\d{1,2}\s*[.):=\-–]\s*[^\s,;]{1,12}\s*[,;]?){2,}\s*$", re.IGNORECASE
+# One "number, separator, short value" of a line of short answers ("1. 4, 2: ja; Q3-5"), read
+# pair by pair from where the last one ended: no nested quantifier, so no line can make it slow.
+_PAIR_AT = re.compile(
+    r"[ \t]*+(?:(?:vraag|q) ?)?+(\d{1,2})[ \t]*+[.):=\-–][ \t]*+([^\s,;]++)[ \t]*+[,;]?+",
+    re.IGNORECASE,
 )
-_PAIR = re.compile(r"(?:vraag|q)?\s?(\d{1,2})\s*[.):=\-–]\s*([^\s,;]{1,12})", re.IGNORECASE)
+# A question number inside a line (phones put every answer on one): "1. 4 / 2. ...",
+# "1: 4; 2: ...", or bare "1 4 2 veel geleerd 3 ...".
+_MARK = re.compile(
+    r"(?:^|(?<=[\s/;,|]))(?:(?:vraag|question|q) ?)?+(\d{1,2})(?:[ \t]*+([.):=\-–])|(?=\s))",
+    re.IGNORECASE,
+)
+_MARK_SPLIT = re.compile(r"[/;,|]")
+_VALUE = re.compile(r"[^ \t/;,|]")
+_MAX_LINE = 2_000  # a line of one-line answers is short; longer lines are read as text only
 _WORD_RATINGS = {
     "een": 1,
     "één": 1,
@@ -112,21 +125,26 @@ class ParsedAnswers:
 
 
 def new_text(body: str, language: str = "nl") -> str:
-    """The participant's own new text in ``body``: quote, signature and disclaimer removed."""
+    """The participant's own new text in ``body``: quote, signature and disclaimer removed.
+
+    Raises :class:`ParseError` when the reader fails (a bug, not an empty reply).
+    """
     try:
         return mailtext.new_text(body[:_MAX_CHARS], language)
-    except Exception:
-        return ""
+    except Exception as exc:
+        raise ParseError(f"reply text not read: {type(exc).__name__}: {exc}"[:300]) from exc
 
 
 def parse_answers(body: str, questions: Sequence[Question], language: str = "nl") -> ParsedAnswers:
-    """Read the answers to ``questions`` from a reply's text; never raises."""
+    """Read the answers to ``questions`` from a reply's text.
+
+    Raises :class:`ParseError` when the reader fails: that is not "no answers" (STYLE 17),
+    so the mail is set aside for a person instead of asking the participant again.
+    """
     try:
         return _Reader(questions, language).read(body)
-    except Exception:
-        return ParsedAnswers(
-            absent=False, notes=(_NOTES.get(language, _NOTES["nl"])["no_numbers"],)
-        )
+    except Exception as exc:
+        raise ParseError(f"answers not read: {type(exc).__name__}: {exc}"[:300]) from exc
 
 
 class _Reader:
@@ -182,8 +200,10 @@ class _Reader:
         seen: set[int] = set()
         for raw in lines:
             line = raw.strip()
-            if _PAIRS_LINE.match(line):
-                found.extend((int(n), [v]) for n, v in _PAIR.findall(line))
+            pairs = _pairs(line) or self._one_line(line, found)
+            if pairs:
+                found.extend((n, [v]) for n, v in pairs)
+                seen.update(n for n, _ in pairs)
                 continue
             m = _NUMBERED.match(line)
             number = int(m.group(1) or m.group(2)) if m else 0
@@ -201,6 +221,58 @@ class _Reader:
             elif found:
                 found[-1][1].append(raw.rstrip())
         return [(n, "\n".join(parts).strip()) for n, parts in found]
+
+    def _one_line(self, line: str, found: list[tuple[int, list[str]]]) -> list[tuple[int, str]]:
+        """Answers written on one line, numbered by the questions' own numbers in order.
+
+        "1. 4 / 2. Veel geleerd / 3. Meer tijd / 4. ja" and "1: 4; 2: ...; 3: ..." need two
+        numbers in a row, each with a separator after it and a slash or semicolon before;
+        "1 4 2 veel geleerd 3 meer tijd 4 ja" (numbers alone) must name at least three
+        questions in a row from the first, so that prose with a number in it is not split.
+        """
+        if len(line) > _MAX_LINE or not line[:1].isalnum():
+            return []
+        numbers = sorted(self.by_number)
+        if len(numbers) < 2 or (found and found[-1][0] >= numbers[-1]):
+            return []
+        marks = list(_MARK.finditer(line))
+        if not marks or marks[0].start() != 0:
+            return []
+        first = int(marks[0].group(1))
+        if first not in self.by_number or (found and first <= found[-1][0]):
+            return []
+        separated = marks[0].group(2) is not None
+        delimited = True
+        chain = [marks[0]]
+        wanted = numbers.index(first) + 1
+        value_at = _VALUE.search(line, marks[0].end())  # where the current answer's text starts
+        for mark in marks[1:]:
+            if wanted >= len(numbers):
+                break
+            if int(mark.group(1)) != numbers[wanted] or (separated and mark.group(2) is None):
+                continue
+            if value_at is None or value_at.start() >= mark.start():
+                continue  # the number is the previous question's value ("1 2 2 goed")
+            split = _MARK_SPLIT.search(line, max(value_at.start(), mark.start() - 3), mark.start())
+            if separated and not (split or line[mark.end() : mark.end() + 1] in " \t"):
+                continue
+            delimited = delimited and split is not None
+            chain.append(mark)
+            wanted += 1
+            value_at = _VALUE.search(line, mark.end())
+        # Split by "/" or ";" after each answer: two are enough. Otherwise ("1 4 2 x 3 y 4 ja",
+        # "1. 4 2. x 3. y 4. ja") at least three questions in a row, from the first.
+        whole = first == numbers[0] and len(chain) >= 3
+        if len(chain) < 2 or not ((separated and delimited) or whole):
+            return []
+        out: list[tuple[int, str]] = []
+        for i, mark in enumerate(chain):
+            end = chain[i + 1].start() if i + 1 < len(chain) else len(line)
+            value = line[mark.end() : end].strip().rstrip("/;,|").strip()
+            if not value:
+                return []
+            out.append((int(mark.group(1)), value))
+        return out
 
     def _numbered_line(self, line: str) -> bool:
         m = _NUMBERED.match(line.strip())
@@ -302,6 +374,21 @@ class _Reader:
                 return None
             return said is consent.Said.YES
         return text[:_MAX_ANSWER]
+
+
+def _pairs(line: str) -> list[tuple[int, str]]:
+    """Two or more "number, separator, one-word value" pairs filling the line, else []."""
+    if len(line) > _MAX_LINE:
+        return []
+    out: list[tuple[int, str]] = []
+    pos = 0
+    while pos < len(line):
+        m = _PAIR_AT.match(line, pos)
+        if m is None or m.end() == pos:
+            return []
+        out.append((int(m.group(1)), m.group(2)))
+        pos = m.end()
+    return out if len(out) >= 2 else []
 
 
 def _rating(text: str) -> int | None:

@@ -29,6 +29,7 @@ Only RSVP and EVALUATION from a verified, non-automatic sender may be answered.
 
 from __future__ import annotations
 
+import codecs
 import email
 import re
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from icalendar.enums import PARTSTAT
 
 from leernet.calendar.itip import ItipReply, read_reply
 from leernet.mailer import headers as h
+from leernet.mailer.mailtext import SLOW_CODECS, content_charset
 from leernet.mailer.tnef import meeting_response
 from leernet.tokens import reply_address, token_from_address
 
@@ -213,13 +215,17 @@ def _classify(msg: Message, ctx: Context) -> Classification:
         for t in (token_from_address(ctx.service_address, a) for a in h.recipient_addresses(msg))
         if t
     ]
-    calendar = _calendar_reply(msg)
+    # Only the part is found here; it is parsed once the sender is known to be a participant,
+    # so a stranger's calendar costs nothing (a bounded scan for METHOD).
+    calendar_part, is_reply = _calendar_part(msg)
     # Outlook's response as winmail.dat or only a subject: never an evaluation, never answered.
-    meeting = meeting_response(msg, list(_walk(msg)), base["subject"]) if calendar is None else None
+    meeting = (
+        meeting_response(msg, list(_walk(msg)), base["subject"]) if calendar_part is None else None
+    )
     automatic = (
         meeting.reason if meeting else _automatic(msg, base["subject"], has_token=bool(tokens))
     )
-    if automatic and not meeting and not (calendar is not None and calendar.method == "REPLY"):
+    if automatic and not meeting and not is_reply:
         return result(Outcome.AUTO_REPLY, automatic)
 
     candidate, how = _candidate(msg, tokens, sender, ctx)
@@ -251,6 +257,7 @@ def _classify(msg: Message, ctx: Context) -> Classification:
             meeting_response=meeting.answer,
         )
     answer = not automatic
+    calendar = read_reply(calendar_part) if calendar_part is not None else None
     if calendar is None:
         return result(
             Outcome.EVALUATION,
@@ -344,30 +351,47 @@ def _walk(msg: Message) -> Iterator[Message]:
             stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
 
 
-def _calendar_reply(msg: Message) -> ItipReply | None:
-    """The first calendar part, preferring one whose METHOD is REPLY; None when there is none."""
-    other: ItipReply | None = None
+def _calendar_part(msg: Message) -> tuple[bytes | None, bool]:
+    """The first calendar part, preferring one whose METHOD is REPLY, and whether it is one.
+
+    Not parsed here: :func:`read_reply` runs only for a verified participant.
+    """
+    other: bytes | None = None
     for part in _walk(msg):
         ctype = part.get_content_type()
-        filename = str(part.get_filename("") or "").lower()
+        filename = _raw_filename(part).lower()
         if ctype not in _CALENDAR_TYPES and not filename.endswith(".ics"):
             continue
         data = _decoded_payload(part)
         match = _METHOD_RE.search(data)
         if match and match.group(1).upper() == b"REPLY":
-            return read_reply(data)
+            return data, True
         if other is None:
-            other = read_reply(data)
-    return other
+            other = data
+    return other, False
+
+
+def _raw_filename(part: Message) -> str:
+    """The file name as written, not decoded: get_filename() decodes an RFC 2231 value in
+    its declared charset, and "punycode" makes that quadratic (0.8 s for 80 kB)."""
+    for header, name in (("content-disposition", "filename"), ("content-type", "name")):
+        value = part.get_param(name, None, header=header)
+        if isinstance(value, tuple):
+            value = value[2]  # RFC 2231 (charset, language, value)
+        if value:
+            return str(value).strip().strip('"')
+    return ""
 
 
 def _decoded_payload(part: Message) -> bytes:
     data = part.get_payload(decode=True)
     if not isinstance(data, bytes):
         return b""
-    charset = str(part.get_content_charset("utf-8") or "utf-8")
+    charset = content_charset(part) or "utf-8"
     if charset.lower() not in ("utf-8", "utf8", "us-ascii", "ascii"):
         try:
+            if codecs.lookup(charset).name in SLOW_CODECS:
+                return data  # quadratic to decode; a calendar is UTF-8 (RFC 5545 3.1.4)
             return data.decode(charset, errors="replace").encode("utf-8")
         except LookupError:
             return data

@@ -1,7 +1,7 @@
 """The text of a reply: its readable body, and where the participant's own text ends.
 
 ``reply_text`` prefers text/plain and falls back to text/html turned into text;
-it never raises, because one odd mail must not stop the inbox (STYLE rule 8).
+a reader that fails raises ``ParseError`` (the processor sets that mail aside).
 Quotes survive the conversion as ``>`` lines, so ``leernet.mailer.answers`` can
 still find answers written between quoted questions. ``new_text`` cuts at the
 quoted original (Gmail/Apple/Thunderbird attribution lines, Outlook's
@@ -18,11 +18,16 @@ from functools import lru_cache
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 
+from leernet.errors import ParseError
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 _MAX_HTML = 1_000_000
 _MAX_DEPTH = 30  # a deeper MIME tree is not a real reply; stop instead of recursing forever
+# Codecs whose decoding is quadratic: "punycode" took 51 s for 320 kB. No mail client
+# labels text with them; such a label is treated as unknown (UTF-8, then Latin-1).
+SLOW_CODECS = frozenset({"punycode"})
 _LATIN1_ALIASES = frozenset(
     {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "us-ascii", "ascii"}
 )
@@ -74,7 +79,11 @@ OUTLOOK_SEPARATOR = "_" * 32  # what Outlook itself writes above "Van:/From:" in
 
 
 def reply_text(msg: Message) -> str:
-    """The readable body of ``msg``: its text/plain, else its HTML as text; never raises."""
+    """The readable body of ``msg``: its text/plain, else its HTML as text.
+
+    A mail without text gives ""; a reader that fails raises :class:`ParseError`, so
+    that a bug is never taken for an empty reply (and answered with "answer again").
+    """
     try:
         plain, html = _texts(msg, 0, top=True)
         if plain.strip():
@@ -82,8 +91,8 @@ def reply_text(msg: Message) -> str:
         if html.strip():
             # Pasted images as data: URIs can make HTML megabytes long; the answers are on top.
             return html_to_text(html[:_MAX_HTML])
-    except Exception:  # noqa: S110 - a broken message has no readable text, and that is an answer
-        pass
+    except Exception as exc:
+        raise ParseError(f"mail text not read: {type(exc).__name__}: {exc}"[:300]) from exc
     return ""
 
 
@@ -157,11 +166,22 @@ def _decoded(part: Message) -> str:
         return payload if isinstance(payload, str) else ""
     if not isinstance(raw, bytes):
         return str(raw)
+    return decode_bytes(raw, content_charset(part))
+
+
+def content_charset(part: Message) -> str:
+    """The charset parameter as written, lower case ("" when absent or unreadable).
+
+    Not ``get_content_charset()``: it decodes an RFC 2231 ``charset*=`` value in the
+    charset that value declares, and "punycode" makes that quadratic.
+    """
     try:
-        charset = part.get_content_charset() or ""
+        value = part.get_param("charset")
     except Exception:
-        charset = ""
-    return decode_bytes(raw, charset)
+        return ""
+    if isinstance(value, tuple):
+        value = value[2]  # RFC 2231 (charset, language, value): a charset name is ASCII
+    return value.strip().lower() if isinstance(value, str) and value.isascii() else ""
 
 
 def decode_bytes(raw: bytes, charset: str) -> str:
@@ -176,6 +196,8 @@ def decode_bytes(raw: bytes, charset: str) -> str:
         try:
             codec = codecs.lookup(name).name
         except (LookupError, ValueError):
+            codec = None
+        if codec in SLOW_CODECS:
             codec = None
     if codec is not None:
         try:
@@ -225,14 +247,85 @@ def _quoted(line: str, depth: int) -> str:
 
 
 def html_to_text(html: str) -> str:
-    """HTML as text: line breaks for blocks, blockquotes as ``>`` lines, entities unescaped."""
+    """HTML as text: line breaks for blocks, blockquotes as ``>`` lines, entities unescaped.
+
+    Raises :class:`ParseError` if the parser fails (it tolerates any text it is given).
+    """
     parser = _TextParser()
     try:
-        parser.feed(html)
+        parser.feed(_closed_tags_only(html))
         parser.close()
-    except Exception:  # noqa: S110 - keep what was read before the parser gave up
-        pass
+    except Exception as exc:  # half a text could read as "no answers": a person looks instead
+        raise ParseError(f"HTML not read: {type(exc).__name__}: {exc}"[:300]) from exc
     return parser.text()
+
+
+_MS_SECTION = re.compile(r"<!\[(?:if|else|endif)\b[^<>\]]*\]>", re.IGNORECASE)  # Word's <![if ...]>
+
+
+def _tag_end(html: str, start: int, gt: int, lt: int) -> int:
+    """The ">" that ends the tag at ``start``: before the next "<", outside quotes; or -1."""
+    limit = lt if lt >= 0 else len(html)
+    if gt < 0 or gt >= limit:
+        return -1
+    double = html.count('"', start, gt + 1)
+    single = html.count("'", start, gt + 1)
+    while double % 2 or single % 2:  # a ">" inside a quoted attribute: the next one
+        following = html.find(">", gt + 1, limit)
+        if following < 0:
+            return -1
+        double += html.count('"', gt + 1, following + 1)
+        single += html.count("'", gt + 1, following + 1)
+        gt = following
+    return gt
+
+
+def _closed_tags_only(html: str) -> str:
+    """``html`` with every "<" that does not open a closed tag or comment written as "&lt;".
+
+    Python 3.11's HTMLParser rescans from each "<" it cannot finish (CVE-2025-6069):
+    '<a b="' repeated 16,000 times took 37 s. Here every "<" left has its ">" before the
+    next "<", outside quotes, and every "<!--" its "-->", so the parser never looks ahead
+    further than one tag. One pass: each search starts where the previous one ended.
+    """
+    if "<" not in html:
+        return html
+    out: list[str] = []
+    pos = 0
+    next_lt = next_gt = next_end = -2  # -2: not searched yet; -1: none left
+    i = html.find("<")
+    while i >= 0:
+        out.append(html[pos:i])
+        if html.startswith("<!--", i):
+            if next_end != -1 and next_end < i + 4:
+                next_end = html.find("-->", i + 4)
+            if next_end >= 0:
+                out.append(html[i : next_end + 3])
+                pos = next_end + 3
+                i = html.find("<", pos)
+                continue
+        else:
+            if next_gt != -1 and next_gt <= i:
+                next_gt = html.find(">", i + 1)
+            if next_lt != -1 and next_lt <= i:
+                next_lt = html.find("<", i + 1)
+            end = _tag_end(html, i, next_gt, next_lt)
+            if (
+                end >= 0
+                and html.startswith("<![", i)
+                and not _MS_SECTION.fullmatch(html, i, end + 1)
+            ):
+                end = -1  # HTMLParser asserts on other marked sections, or looks for "]]>"
+            if end >= 0:
+                out.append(html[i : end + 1])
+                pos = end + 1
+                i = next_lt if next_lt > end else html.find("<", pos)
+                continue
+        out.append("&lt;")
+        pos = i + 1
+        i = html.find("<", pos)
+    out.append(html[pos:])
+    return "".join(out)
 
 
 class _TextParser(HTMLParser):
@@ -395,9 +488,12 @@ _SIGNOFF = re.compile(
     r"alvast bedankt|merci|tot (?:de |een )?volgende(?: keer)?|tot (?:binnenkort|dan|snel)|"
     r"(?:best|kind|warm|kindest|many) regards|regards|best wishes|best|cheers|thanks|thank you|"
     r"many thanks|all the best|cordialement|groetjes)"
-    r"[\s,.!:;-]*(?:[A-ZÀ-Ý][\w'’.-]*(?:\s+(?:van |de |der |den )?[A-ZÀ-Ý][\w'’.-]*){0,2})?"
-    r"[\s,.!]*$",  # the greeting in any case, a name only when it is capitalised
+    # Possessive: punctuation, name and trailing dots cannot be split in more than one way,
+    # so "groeten" and 40,000 dots is one pass, not 800 million tries.
+    r"[\s,.!:;-]*+(?:[A-ZÀ-Ý][\w'’.-]*+(?:\s++(?:van |de |der |den )?[A-ZÀ-Ý][\w'’.-]*+){0,2})?"
+    r"[\s,.!]*+$",  # the greeting in any case, a name only when it is capitalised
 )
+_MAX_SIGNOFF = 300  # a closing line is short; a longer line is text, not a greeting
 _NAME = re.compile(r"^[A-ZÀ-Ý][a-zà-ÿ'’-]+(?:\s+(?:van |de |der |den )?[A-ZÀ-Ý][\w'’-]+){0,2}$")
 _NOT_NAMES = frozenset(
     {
@@ -524,7 +620,12 @@ def strip_signoff(text: str) -> str:
     lines = text.rstrip().split("\n")
     for i in range(len(lines) - 1, max(-1, len(lines) - 10), -1):
         line = lines[i].strip()
-        if line and _SIGNOFF.match(line) and all(len(rest) <= 80 for rest in lines[i + 1 :]):
+        if (
+            line
+            and len(line) <= _MAX_SIGNOFF
+            and _SIGNOFF.match(line)
+            and all(len(rest) <= 80 for rest in lines[i + 1 :])
+        ):
             lines = lines[:i]
             break
     while lines and not lines[-1].strip():
