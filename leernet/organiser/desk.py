@@ -35,8 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet import registry
 from leernet.build import Factory
-from leernet.commands import apply_update, start_messages
-from leernet.errors import NetworkFileError
+from leernet.commands import start_messages
 from leernet.mailer import headers as h
 from leernet.mailer import views
 from leernet.mailer.archive import Disposition
@@ -44,22 +43,18 @@ from leernet.mailer.compose import Attachment
 from leernet.mailer.mailtext import reply_text
 from leernet.mailer.outbox import Outgoing, enqueue
 from leernet.model import Network, Person, no_network
-from leernet.network import parse_network
 from leernet.organiser import pending
 from leernet.organiser.accept import accept_reply
-from leernet.organiser.apply_change import apply_change
-from leernet.organiser.findings import Level, has_errors
+from leernet.organiser.change_desk import ChangeDesk
+from leernet.organiser.drafts import is_cancel, is_request, provisional, understand
+from leernet.organiser.findings import Level
 from leernet.organiser.intake import from_request
-from leernet.organiser.preview_text import change_preview
-from leernet.organiser.remember import remembered, series_uid_of
 from leernet.organiser.request import OrganiserRequest, request_of
-from leernet.organiser.series import read_series
-from leernet.organiser.series_change import read_change
 from leernet.organiser.status_mail import status_mail
 from leernet.organiser.words import command, confirms
-from leernet.registry import Member, Registered
+from leernet.registry import Registered
 from leernet.store import schema as t
-from leernet.tokens import participant_token, token_matches
+from leernet.tokens import token_matches
 
 log = logging.getLogger("leernet.organiser")
 
@@ -70,44 +65,6 @@ PREVIEWS_PER_DAY = 10  # per sender: a spoofed flood costs the real organiser at
 _AUTOMATIC = re.compile(r"^(?!no\b)\S", re.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)
-class Understood:
-    """What a request said: the network file and the network, or why not."""
-
-    source: str
-    network: Network | None
-    errors: tuple[str, ...]
-    warnings: tuple[str, ...]
-
-
-def understand(source: str, now: datetime) -> Understood:
-    """Read a network file as ``leernet check`` does; every problem in words."""
-    try:
-        loaded = parse_network(source, now=now)
-    except NetworkFileError as exc:
-        errors = tuple(f"{p.field}: {p.message}" if p.field else p.message for p in exc.problems)
-        return Understood(source, None, errors, ())
-    return Understood(source, loaded.network, (), tuple(loaded.warnings))
-
-
-def provisional(network: Network, secret: str) -> Registered:
-    """The network as it will be registered, to build the invite a participant will get."""
-    members = tuple(
-        Member(
-            0,
-            p.email.lower(),
-            p.name,
-            p.manager_name,
-            p.manager_email,
-            participant_token(secret, network.slug, p.email),
-            removed=False,
-            bounced=False,
-        )
-        for p in network.participants
-    )
-    return Registered(0, network, 0, members)
-
-
 class Desk:
     """The organiser's desk in the inbox processor (see the module docstring)."""
 
@@ -115,6 +72,7 @@ class Desk:
         self.f = factory
         self.settings = factory.settings
         self.now = now
+        self.changes = ChangeDesk(factory, now)
 
     async def handle(
         self, conn: AsyncConnection, msg: Message, tokens: AbstractSet[str], inbox_id: int
@@ -131,8 +89,8 @@ class Desk:
                 return answered
         if tokens:
             return None  # a reply to a participant's address: not a request
-        invited = any(_is_request(c) for c in request.calendars)
-        cancelled = any(_is_cancel(c) for c in request.calendars)
+        invited = any(is_request(c) for c in request.calendars)
+        cancelled = any(is_cancel(c) for c in request.calendars)
         if not (invited or cancelled or request.network_files):
             return None
         # Google Calendar sends the organiser's invitation as "Auto-Submitted: auto-generated":
@@ -145,13 +103,13 @@ class Desk:
         if request.calendars and not request.network_files:
             # A network's own organiser may change it from their calendar (the series UID
             # it was started from), whether or not they may start new ones.
-            changed = await self._changed_network(conn, sender, request.calendars[0])
+            changed = await self.changes.network_of(conn, sender, request.calendars[0])
             if changed is not None:
                 if not self._verified(msg):
                     return Disposition(
                         "rejected", f"a change from {sender}: DMARC failed", attention=True
                     )
-                return await self._change_preview(
+                return await self.changes.preview(
                     conn, msg, sender, changed, request.calendars[0], inbox_id
                 )
         if not invited and not request.network_files:
@@ -288,115 +246,6 @@ class Desk:
         what = "ready to start" if can_start else f"{len(seen.errors)} problem(s)"
         return Disposition("organiser-request", f"preview to {sender}: {what}", attention=False)
 
-    async def _changed_network(
-        self, conn: AsyncConnection, sender: str, calendar: bytes
-    ) -> Registered | None:
-        """The running network of ``sender`` that was started from this calendar's series."""
-        uid = _uid(calendar)
-        if uid is None:
-            return None
-        for reg in await registry.organised_by(conn, sender):
-            if series_uid_of(await registry.source_of(conn, reg.id)) == uid:
-                return reg
-        return None
-
-    async def _change_preview(  # noqa: PLR0917 - one caller, the facts of one change
-        self,
-        conn: AsyncConnection,
-        msg: Message,
-        sender: str,
-        reg: Registered,
-        calendar: bytes,
-        inbox_id: int,
-    ) -> Disposition:
-        """A change from the organiser's calendar, in words, to confirm before anyone hears of it."""
-        source = await registry.source_of(conn, reg.id)
-        known = remembered(source, reg.network)
-        if known is None:
-            return Disposition("organiser-change", "no series remembered", attention=True)
-        change = read_change(known, calendar)
-        if change.stale or change.empty:
-            # An older or unchanged copy of the series (clients resend): nothing to do.
-            return Disposition("organiser-change", f"{reg.slug}: nothing changed", attention=False)
-        new = read_series(calendar).series if _is_request(calendar) else None
-        new_source, findings = apply_change(source, known, change, new)
-        preview = change_preview(change, reg.network, organiser_name=reg.network.organiser.name)
-        can_apply = preview.ok and not has_errors(findings)
-        now = self.now()
-        token = pending.new_token()
-        request_id = await pending.save(
-            conn,
-            token=token,
-            organiser_email=sender,
-            slug=reg.slug,
-            source=new_source if can_apply else "",
-            calendar=None,
-            now=now,
-            inbox_id=inbox_id,
-            network_id=reg.id,
-        )
-        lang = reg.network.language
-        lines = [*preview.lines, *(f"- {f.text(lang)}" for f in findings)]
-        out = self.f.to_person(
-            reg.network,
-            reg.id,
-            Person(reg.network.organiser.name, sender),
-            key=f"organiser-preview/{request_id}",
-            kind="organiser-preview",
-            template="organiser_lines",
-            context=views.organiser_lines(reg.network, preview.subject, lines),
-            now=now,
-            token=token if can_apply else None,
-            in_reply_to=h.own_message_id(msg) or None,
-            auto_submitted="auto-replied",
-        )
-        await enqueue(conn, [out], now)
-        return Disposition(
-            "organiser-change",
-            f"{reg.slug}: change previewed to {sender}",
-            attention=False,
-            network_id=reg.id,
-        )
-
-    async def _apply_change(
-        self, conn: AsyncConnection, msg: Message, request: pending.Request, sender: str
-    ) -> Disposition:
-        """A confirmed change: applied exactly as ``leernet update`` applies it, once."""
-        now = self.now()
-        reg = await registry.get_by_id(conn, request.network_id or 0)
-        parsed = understand(request.source, now)
-        if reg is None or parsed.network is None or parsed.errors:
-            return Disposition(
-                "organiser-change", "the change can no longer be applied", attention=True
-            )
-        if not await pending.claim(conn, request.id, now, reg.id):
-            raise RuntimeError("claimed twice in one transaction")  # pragma: no cover
-        updated = await apply_update(
-            conn, self.f, reg, parsed.network, source=request.source, now=now
-        )
-        sentences = updated.sentences if updated is not None else []
-        lang = reg.network.language
-        done = _CHANGE_DONE[lang].format(n=len(updated.messages) if updated else 0)
-        note = self.f.to_person(
-            reg.network,
-            reg.id,
-            Person(reg.network.organiser.name, sender),
-            key=f"organiser-changed/{request.id}",
-            kind="organiser-changed",
-            template="organiser_lines",
-            context=views.organiser_lines(reg.network, done, [done, "", *sentences]),
-            now=now,
-            in_reply_to=h.own_message_id(msg) or None,
-            auto_submitted="auto-replied",
-        )
-        await enqueue(conn, [*(updated.messages if updated else []), note], now)
-        return Disposition(
-            "organiser-change",
-            f"{reg.slug}: change applied, {len(sentences)} change(s)",
-            attention=False,
-            network_id=reg.id,
-        )
-
     async def _confirmation(
         self, conn: AsyncConnection, msg: Message, request: pending.Request, inbox_id: int
     ) -> Disposition:
@@ -416,7 +265,7 @@ class Desk:
                 return Disposition(
                     "organiser-change", "not confirmed: nothing applied", attention=False
                 )
-            return await self._apply_change(conn, msg, request, sender)
+            return await self.changes.apply(conn, msg, request, sender)
         if request.used or not fresh or not confirms(reply_text(msg)):
             # Never act on it: the organiser gets the network as it stands, to confirm anew.
             return await self._preview(conn, msg, sender, request, inbox_id)
@@ -472,31 +321,6 @@ class Desk:
             calendar=reply,
             method="REPLY",
         )
-
-
-_METHOD_REQUEST = re.compile(rb"^METHOD:REQUEST\s*$", re.IGNORECASE | re.MULTILINE)
-_METHOD_CANCEL = re.compile(rb"^METHOD:CANCEL\s*$", re.IGNORECASE | re.MULTILINE)
-_UID = re.compile(rb"^UID:([\x21-\x7e]{1,255})\s*$", re.MULTILINE)
-_CHANGE_DONE = {
-    "nl": "Genoteerd: de wijziging is verwerkt; {n} bericht(en) aan deelnemers vertrekken.",
-    "en": "Noted: the change is made; {n} message(s) to participants are on their way.",
-}
-
-
-def _is_cancel(calendar: bytes) -> bool:
-    return _METHOD_CANCEL.search(calendar[:4096]) is not None
-
-
-def _uid(calendar: bytes) -> str | None:
-    """The first UID of a calendar (unfolded), or None."""
-    unfolded = calendar[: 256 * 1024].replace(b"\r\n ", b"").replace(b"\n ", b"")
-    found = _UID.search(unfolded)
-    return found.group(1).decode("ascii") if found else None
-
-
-def _is_request(calendar: bytes) -> bool:
-    """An invitation (RFC 5546 METHOD:REQUEST), not a participant's REPLY to ours."""
-    return _METHOD_REQUEST.search(calendar[:4096]) is not None
 
 
 @dataclass(frozen=True, slots=True)
