@@ -170,14 +170,7 @@ async def evaluations(conn: AsyncConnection, network_id: int) -> Evaluations:
     current: dict[Key, Evaluation] = {}
     superseded: dict[int, list[Evaluation]] = {}
     for r in rows:
-        e = Evaluation(
-            r.id,
-            r.participant_id,
-            r.session_number,
-            bool(r.absent),
-            dict(r.answers or {}),
-            r.received_at,
-        )
+        e = _evaluation(r)
         if r.current:
             current[(r.participant_id, r.session_number)] = e
         else:
@@ -199,8 +192,10 @@ async def current_evaluation(
             )
         )
     ).first()
-    if r is None:
-        return None
+    return None if r is None else _evaluation(r)
+
+
+def _evaluation(r: Any) -> Evaluation:
     return Evaluation(
         r.id,
         r.participant_id,

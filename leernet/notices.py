@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet import registry
 from leernet.build import Factory
+from leernet.defaults import questions
 from leernet.mailer import views
 from leernet.mailer.outbox import FailedMessage, OnFailure, Outgoing, enqueue
-from leernet.model import Network, Person
+from leernet.model import Network, Person, no_network
 from leernet.store import schema as t
 
 _TEXT = {
@@ -268,7 +269,7 @@ async def compose(
             recipient_name=person.name,
             language=lang,
         )
-        template_net = network or _placeholder(lang)
+        template_net = network or no_network(lang, questions(lang))
         messages.append(
             factory.to_person(
                 template_net,
@@ -282,25 +283,6 @@ async def compose(
             )
         )
     return messages
-
-
-def _placeholder(language: str) -> Network:
-    from leernet.defaults import questions  # noqa: PLC0415
-    from leernet.model import Series  # noqa: PLC0415
-
-    epoch = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
-    return Network(
-        slug="-",
-        name="leernet",
-        goal="",
-        language=language,
-        timezone="UTC",
-        organiser=Person("", ""),
-        sessions=(),
-        participants=(),
-        questions=questions(language),
-        series=Series(epoch, 1, 1, 60),
-    )
 
 
 def failure_notifier(factory: Factory, now_fn: Callable[[], datetime]) -> OnFailure:

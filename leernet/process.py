@@ -451,16 +451,7 @@ class Processor:
                 text = new_text(body, net.language)[:4000]
             except ParseError as exc:
                 return await self._unreadable(conn, mail, reg.id, member.id, exc)
-            await notify(
-                conn,
-                self.f,
-                key=f"notice/message/{inbox_id}",
-                network_id=reg.id,
-                topic="message",
-                now=self.now(),
-                values={"name": member.name, "subject": c.subject[:120], "address": member.email},
-                details=text.splitlines()[:60],
-            )
+            await self._forward(conn, mail, reg.id, member, text.splitlines()[:60])
             self.on_queued()
             return Disposition(
                 "message",
@@ -523,6 +514,21 @@ class Processor:
             participant_id=member.id,
         )
 
+    async def _forward(
+        self, conn: AsyncConnection, mail: Mail, network_id: int, member: Member, lines: list[str]
+    ) -> None:
+        """A participant's own words for the organiser (a "message" notice; never answered)."""
+        await notify(
+            conn,
+            self.f,
+            key=f"notice/message/{mail.inbox_id}",
+            network_id=network_id,
+            topic="message",
+            now=self.now(),
+            values={"name": member.name, "subject": mail.c.subject[:120], "address": member.email},
+            details=lines,
+        )
+
     async def _summary_reply(
         self,
         conn: AsyncConnection,
@@ -563,20 +569,8 @@ class Processor:
             return done("summary-hold", "no preview for this reply")
         if hold.already_sent or said is Said.UNKNOWN:
             # The organiser answers what a template cannot: a late hold, or a question.
-            await notify(
-                conn,
-                self.f,
-                key=f"notice/message/{mail.inbox_id}",
-                network_id=reg.id,
-                topic="message",
-                now=self.now(),
-                values={
-                    "name": member.name,
-                    "subject": mail.c.subject[:120],
-                    "address": member.email,
-                },
-                details=[_HOLD_NOTE[net.language][hold.already_sent], "", *text.splitlines()[:60]],
-            )
+            note = _HOLD_NOTE[net.language][hold.already_sent]
+            await self._forward(conn, mail, reg.id, member, [note, "", *text.splitlines()[:60]])
         context = views.summary_held(
             net, participant_of(net, member), already_sent=hold.already_sent
         )

@@ -15,7 +15,7 @@ from leernet.store import open_store
 from leernet.store import schema as t
 from tests.postgres import postgres_url
 from tests.test_process import AFTER_ALL, EXAMPLE, SECRET, STARTED
-from tests.test_strangers import stranger, texts
+from tests.test_stranger_digest import stranger, texts
 
 __all__ = ["postgres_url"]  # the fixture
 
