@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +24,18 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+class Auth(StrEnum):
+    LOGIN = "login"  # LOGIN / AUTH PLAIN with the password
+    XOAUTH2 = "xoauth2"  # SASL XOAUTH2, or OAUTHBEARER (RFC 7628) when only that is offered
+
+
+class OAuthProvider(StrEnum):
+    NONE = ""
+    MICROSOFT = "microsoft"
+    GOOGLE = "google"
+    GENERIC = "generic"
 
 
 class Settings(BaseSettings):
@@ -56,7 +69,20 @@ class Settings(BaseSettings):
     imap_timeout: float = 60.0
     imap_idle_seconds: float = Field(default=24 * 60, gt=0)  # re-issue IDLE well within 29 min
     imap_poll_seconds: float = Field(default=60, gt=0)
-    imap_auth: str = "login"  # login | xoauth2 (password then holds the OAuth2 access token)
+    # OAuth2 (README "Microsoft 365 and Google Workspace with OAuth2"). With xoauth2 and
+    # no oauth_provider, the password holds a fixed access token (never renewed).
+    imap_auth: Auth = Auth.LOGIN
+    smtp_auth: Auth = Auth.LOGIN
+    oauth_provider: OAuthProvider = OAuthProvider.NONE
+    oauth_tenant: str = ""  # microsoft: the directory (tenant) id or domain
+    oauth_client_id: str = ""
+    oauth_client_secret: SecretStr = SecretStr("")
+    oauth_certificate_file: Path | None = None  # microsoft: PEM with private key + certificate
+    oauth_token_url: str = ""  # generic: the RFC 6749 token endpoint
+    oauth_scope: str = ""  # empty: the provider's mail scope
+    oauth_refresh_token: SecretStr = SecretStr("")  # generic: refresh-token grant when set
+    oauth_service_account_file: Path | None = None  # google: the service account's JSON key
+    oauth_timeout: float = Field(default=30.0, gt=0)
     # The host name our own server writes in Authentication-Results (RFC 8601);
     # only its verdicts are trusted. Empty: the SMTP/IMAP host.
     authserv_id: str = ""
@@ -84,6 +110,15 @@ class Settings(BaseSettings):
                     f"loopback, not for {host!r}: use tls or starttls"
                 )
                 raise ValueError(msg)
+        url = urlsplit(self.oauth_token_url)
+        if url.scheme == "http" and not is_loopback(url.hostname or ""):
+            msg = (
+                "LEERNET_OAUTH_TOKEN_URL may use http:// only on loopback, "
+                f"not for {url.hostname!r}: use https"
+            )
+            raise ValueError(msg)
+        if self.oauth_token_url and url.scheme not in {"http", "https"}:
+            raise ValueError("LEERNET_OAUTH_TOKEN_URL must be an https:// URL")
         return self
 
     @property
