@@ -1,0 +1,467 @@
+"""OAuth2 for the mailbox: providers, renewal, and logins against real servers.
+
+A loopback token server (``tests/oauthserver.py``) issues tokens; Dovecot's
+oauth2 passdb checks them by introspection and an aiosmtpd with an XOAUTH2 /
+OAUTHBEARER authenticator checks the same tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
+from pydantic import SecretStr
+
+from leernet.errors import (
+    LoginRefused,
+    MailboxError,
+    MailboxLoginRefused,
+    SendDeferred,
+    SendError,
+    SendLoginRefused,
+    TokenError,
+)
+from leernet.mailer.imap import ImapSession
+from leernet.mailer.oauth import TokenSource, oauthbearer_response
+from leernet.mailer.oauth_providers import GenericProvider
+from leernet.mailer.smtp import send_share
+from leernet.settings import Security, Settings
+from tests.dovecot import DovecotServer, ImapAccount, append, free_port, running_dovecot
+from tests.oauthserver import CLIENT_ID, CLIENT_SECRET, DOVECOT_OAUTH2, TokenServer, token_server
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def generic(server: TokenServer, **kwargs: Any) -> GenericProvider:
+    return GenericProvider(server.token_url, CLIENT_ID, CLIENT_SECRET, **kwargs)
+
+
+@pytest.fixture
+def tokens() -> Iterator[TokenServer]:
+    """A loopback token endpoint over http whose tokens live an hour."""
+    with token_server() as server:
+        yield server
+
+
+class TestTokenSource:
+    async def test_a_token_is_reused_until_80_percent_of_its_life(
+        self, tokens: TokenServer
+    ) -> None:
+        """One token serves every caller until 80 % of its lifetime, then a new one is fetched."""
+        clock = Clock()
+        source = TokenSource(generic(tokens), clock=clock)
+        first = await source.token()
+        clock.now += 0.79 * tokens.lifetime
+        assert await source.token() == first
+        clock.now += 0.02 * tokens.lifetime
+        assert await source.token() != first
+        assert source.fetches == 2
+
+    async def test_a_refused_token_is_replaced_once(self, tokens: TokenServer) -> None:
+        """``invalidate`` of the current token makes the next caller get a new one."""
+        source = TokenSource(generic(tokens))
+        first = await source.token()
+        source.invalidate("some-older-token")
+        assert await source.token() == first
+        source.invalidate(first)
+        assert await source.token() != first
+
+    async def test_concurrent_callers_share_one_fetch(self, tokens: TokenServer) -> None:
+        """Ten connections asking at once cause one request to the token endpoint."""
+        source = TokenSource(generic(tokens))
+        got = await asyncio.gather(*(source.token() for _ in range(10)))
+        assert len(set(got)) == 1
+        assert tokens.issued() == 1
+
+
+class TestGeneric:
+    def test_client_credentials_request(self, tokens: TokenServer) -> None:
+        """The client-credentials grant carries grant type, scope, client id and secret."""
+        generic(tokens, scope="mail.send").fetch()
+        form = tokens.requests[-1].form
+        assert form == {
+            "grant_type": "client_credentials",
+            "scope": "mail.send",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        }
+
+    def test_an_endpoint_wanting_basic_auth_gets_it(self) -> None:
+        """An endpoint that takes the secret only by HTTP Basic (RFC 6749 2.3.1) is served so."""
+        with token_server(basic_only=True) as server:
+            token = generic(server).fetch()
+            assert token.value in server.tokens
+            assert server.requests[-1].authorization.startswith("Basic ")
+            assert "client_secret" not in server.requests[-1].form
+
+    def test_a_rotated_refresh_token_is_used_next_time(self, tokens: TokenServer) -> None:
+        """The refresh-token grant keeps the rotated refresh token for the next renewal."""
+        provider = generic(tokens, refresh_token=tokens.new_refresh_token())
+        provider.fetch()
+        provider.fetch()  # with the first token the old refresh token would be refused
+        grants = [seen.form["grant_type"] for seen in tokens.requests]
+        assert grants == ["refresh_token", "refresh_token"]
+        assert tokens.requests[0].form["refresh_token"] != tokens.requests[1].form["refresh_token"]
+
+    def test_a_revoked_client_is_refused_in_words_without_the_secret(
+        self, tokens: TokenServer
+    ) -> None:
+        """A revoked client gives a refused TokenError that names the problem, not the secret."""
+        tokens.revoke()
+        with pytest.raises(TokenError) as caught:
+            generic(tokens).fetch()
+        assert caught.value.refused
+        assert "client id, or the secret is wrong" in str(caught.value)
+        assert CLIENT_SECRET not in str(caught.value)
+
+    def test_an_unreachable_endpoint_is_not_a_refusal(self) -> None:
+        """A token endpoint nobody listens on is a temporary failure, not refused credentials."""
+        provider = GenericProvider(f"http://127.0.0.1:{free_port()}/token", CLIENT_ID, "x")
+        with pytest.raises(TokenError) as caught:
+            provider.fetch()
+        assert not caught.value.refused
+
+    @pytest.mark.parametrize(
+        ("url", "ok"),
+        [
+            ("http://127.0.0.1:8080/token", True),
+            ("http://localhost/token", True),
+            ("https://login.example.org/token", True),
+            ("http://login.example.org/token", False),
+            ("ftp://login.example.org/token", False),
+        ],
+    )
+    def test_http_is_accepted_only_on_loopback(self, url: str, ok: bool) -> None:
+        """An http:// token URL is accepted only on loopback, as security=none is."""
+        if ok:
+            Settings(_env_file=None, oauth_token_url=url)  # type: ignore[call-arg]
+        else:
+            with pytest.raises(ValueError, match="LEERNET_OAUTH_TOKEN_URL"):
+                Settings(_env_file=None, oauth_token_url=url)  # type: ignore[call-arg]
+
+
+# ---- real servers -------------------------------------------------------------------------
+
+
+def _xoauth2_token(data: bytes) -> tuple[str, str]:
+    fields = dict(part.split("=", 1) for part in data.decode().split("\1") if "=" in part)
+    return fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
+
+
+def _oauthbearer_token(data: bytes) -> tuple[str, str]:
+    header, _, rest = data.decode().partition("\1")
+    user = header.split(",")[1].removeprefix("a=")
+    fields = dict(part.split("=", 1) for part in rest.split("\1") if "=" in part)
+    return user, fields.get("auth", "").removeprefix("Bearer ")
+
+
+@dataclass
+class OAuthSmtp:
+    """aiosmtpd handler: checks tokens with the token server, records accepted messages."""
+
+    server: TokenServer
+    received: list[bytes] = field(default_factory=list)
+    logins: int = 0
+
+    async def _check(self, smtp: SMTP, data: bytes, user: str, token: str) -> AuthResult:
+        if self.server.check(token) == user:
+            self.logins += 1
+            return AuthResult(success=True, auth_data=user)
+        # Google and RFC 7628 3.2.2: the error comes as a challenge the client answers.
+        await smtp.challenge_auth(json.dumps({"status": "401"}))
+        return AuthResult(success=False, handled=False, message="535 5.7.8 token refused")
+
+    async def auth_XOAUTH2(self, smtp: SMTP, args: list[str]) -> AuthResult:  # noqa: N802
+        data = base64.b64decode(args[1])
+        return await self._check(smtp, data, *_xoauth2_token(data))
+
+    async def auth_OAUTHBEARER(self, smtp: SMTP, args: list[str]) -> AuthResult:  # noqa: N802
+        data = base64.b64decode(args[1])
+        return await self._check(smtp, data, *_oauthbearer_token(data))
+
+    async def handle_DATA(self, smtp: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        if not session.authenticated:
+            return "530 5.7.0 authentication required"
+        self.received.append(bytes(envelope.original_content or b""))
+        return "250 OK"
+
+
+@contextlib.contextmanager
+def oauth_smtp(server: TokenServer, *, only: str = "") -> Iterator[tuple[OAuthSmtp, int]]:
+    """An aiosmtpd that takes XOAUTH2 and OAUTHBEARER (or ``only`` one of them)."""
+    handler = OAuthSmtp(server)
+    exclude = ["LOGIN", "PLAIN"] + (
+        [m for m in ("XOAUTH2", "OAUTHBEARER") if m != only] if only else []
+    )
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=free_port(),
+        server_hostname="mx.test.invalid",
+        auth_require_tls=False,
+        auth_exclude_mechanism=exclude,
+    )
+    controller.start()
+    try:
+        yield handler, controller.port
+    finally:
+        controller.stop()
+
+
+@dataclass(frozen=True)
+class Row:
+    recipient: str
+    raw: bytes
+
+
+def mail(n: int) -> bytes:
+    return (
+        f"From: netwerk@example.org\r\nTo: an@example.org\r\nSubject: bericht {n}\r\n"
+        f"Message-ID: <m{n}@leernet.test>\r\n\r\nDag An, bericht {n}.\r\n"
+    ).encode()
+
+
+@dataclass
+class World:
+    tokens: TokenServer
+    dovecot: DovecotServer
+    account: ImapAccount
+
+    def settings(self, smtp_port: int = 0, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "service_address": "netwerk@example.org",
+            "imap_host": "127.0.0.1",
+            "imap_port": self.dovecot.port,
+            "imap_security": Security.NONE,
+            "imap_user": self.account.user,
+            "imap_timeout": 10.0,
+            "imap_auth": "xoauth2",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp_port or free_port(),
+            "smtp_security": Security.NONE,
+            "smtp_user": self.account.user,
+            "smtp_timeout": 10.0,
+            "smtp_auth": "xoauth2",
+            "oauth_provider": "generic",
+            "oauth_token_url": self.tokens.token_url,
+            "oauth_client_id": CLIENT_ID,
+            "oauth_client_secret": SecretStr(CLIENT_SECRET),
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="module")
+def oauth_dovecot() -> Iterator[tuple[TokenServer, DovecotServer]]:
+    """Dovecot whose oauth2 passdb asks a loopback token server (introspection, POST)."""
+    with token_server(user="", lifetime=3600) as server:
+        conf = Path(tempfile.mkdtemp(prefix="leernet-oauth2-"))
+        conf.chmod(0o755)  # Dovecot's auth process (user dovecot) reads the file
+        ext = conf / "oauth2.conf.ext"
+        ext.write_text(DOVECOT_OAUTH2.format(url=f"{server.base}/introspect"))
+        ext.chmod(0o644)
+        extra = (
+            "auth_mechanisms = plain login xoauth2 oauthbearer\n"
+            f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {ext}\n}}\n"
+        )
+        with running_dovecot(extra) as dovecot:
+            yield server, dovecot
+
+
+@pytest.fixture
+def world(oauth_dovecot: tuple[TokenServer, DovecotServer]) -> World:
+    """A fresh mailbox user, the token server reset to issue tokens for that user."""
+    server, dovecot = oauth_dovecot
+    account = dovecot.add_user()
+    server.user, server.lifetime, server.revoked = account.user, 3600.0, False
+    server.tokens.clear()
+    server.requests.clear()
+    return World(server, dovecot, account)
+
+
+async def send_rows(
+    settings: Settings, rows: list[Row], source: TokenSource | None
+) -> dict[bytes, SendError | None]:
+    outcome: dict[bytes, SendError | None] = {}
+
+    async def record(row: Row, error: SendError | None) -> None:
+        outcome[row.raw] = error
+
+    await send_share(settings, rows, record, lambda: None, tokens=source)  # type: ignore[arg-type,return-value]
+    return outcome
+
+
+@pytest.mark.dovecot
+class TestRealServers:
+    async def test_imap_logs_in_with_a_token_it_obtained(self, world: World) -> None:
+        """With imap_auth=xoauth2 leernet gets a token itself and Dovecot's oauth2 passdb takes it."""
+        await append(world.account, mail(1))
+        session = await ImapSession.open(world.settings())
+        try:
+            await session.select("INBOX")
+            assert len(await session.search_all()) == 1
+        finally:
+            await session.logout()
+        assert world.tokens.issued() == 1
+
+    async def test_a_token_refused_by_the_server_is_renewed_once(self, world: World) -> None:
+        """A token the server no longer accepts is replaced and the login retried, for IMAP and SMTP."""
+        source = TokenSource.from_settings(world.settings())
+        assert source is not None
+        first = await source.token()
+        world.tokens.tokens.pop(first)  # expired early at the server: our clock still trusts it
+        session = await ImapSession.open(world.settings(), source)
+        await session.logout()
+        second = await source.token()
+        assert second != first
+        world.tokens.tokens.pop(second)
+        with oauth_smtp(world.tokens) as (smtp, port):
+            outcome = await send_rows(
+                world.settings(port), [Row("an@example.org", mail(1))], source
+            )
+        assert outcome == {mail(1): None}
+        assert smtp.received == [mail(1)]
+        assert source.fetches == 3
+
+    async def test_short_lived_tokens_are_renewed_while_sending_and_reading(
+        self, world: World
+    ) -> None:
+        """Tokens living a second are renewed many times; every message goes out once and is read."""
+        world.tokens.lifetime = 1.0
+        settings_base = world.settings()
+        source = TokenSource.from_settings(settings_base)
+        assert source is not None
+        sent: list[bytes] = []
+        with oauth_smtp(world.tokens) as (smtp, port):
+            settings = world.settings(port)
+            n = 0
+            # Bounded by count: stop once the token was renewed eight times (or 400 rounds).
+            while source.fetches < 8 and n < 400:
+                n += 1
+                rows = [Row("an@example.org", mail(n))]
+                outcome = await send_rows(settings, rows, source)
+                assert outcome == {mail(n): None}
+                sent.append(mail(n))
+                await append(world.account, mail(n))
+                session = await ImapSession.open(settings, source)
+                try:
+                    await session.select("INBOX")
+                    found = await session.fetch(await session.search_all(), "(BODY.PEEK[])")
+                finally:
+                    await session.logout()
+                assert len(found) == n
+                await asyncio.sleep(0.1)
+        assert source.fetches >= 8
+        assert smtp.received == sent  # each once, unaltered, in order
+        assert smtp.logins == n
+
+    async def test_a_revoked_client_is_a_typed_refusal_and_nothing_is_lost(
+        self, world: World
+    ) -> None:
+        """After revocation IMAP raises MailboxLoginRefused and every SMTP row is deferred, not failed."""
+        source = TokenSource.from_settings(world.settings())
+        assert source is not None
+        await source.token()
+        world.tokens.revoke()
+        with pytest.raises(MailboxLoginRefused, match="client id, or the secret is wrong"):
+            await ImapSession.open(world.settings(), source)
+        with oauth_smtp(world.tokens) as (smtp, port):
+            rows = [Row("an@example.org", mail(n)) for n in range(3)]
+            outcome = await send_rows(world.settings(port), rows, source)
+        assert smtp.received == []
+        assert len(outcome) == 3
+        for error in outcome.values():
+            assert isinstance(error, SendLoginRefused)
+            assert isinstance(error, SendDeferred)  # the outbox keeps it queued
+            assert CLIENT_SECRET not in str(error)
+
+    async def test_a_wrong_password_is_a_typed_refusal(self, world: World) -> None:
+        """LOGIN with a wrong password raises MailboxLoginRefused (no text matching needed)."""
+        settings = world.settings(imap_auth="login", imap_password=SecretStr("wrong"))
+        with pytest.raises(MailboxLoginRefused, match="LOGIN failed: NO"):
+            await ImapSession.open(settings)
+
+
+class TestSmtpOAuth:
+    async def test_oauthbearer_when_the_server_offers_only_that(self, tokens: TokenServer) -> None:
+        """An SMTP server offering only OAUTHBEARER gets RFC 7628 and takes the message."""
+        tokens.user = "netwerk"
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            smtp_host="127.0.0.1",
+            smtp_security=Security.NONE,
+            smtp_user="netwerk",
+            smtp_auth="xoauth2",
+            oauth_provider="generic",
+            oauth_token_url=tokens.token_url,
+            oauth_client_id=CLIENT_ID,
+            oauth_client_secret=SecretStr(CLIENT_SECRET),
+        )
+        with oauth_smtp(tokens, only="OAUTHBEARER") as (smtp, port):
+            outcome = await send_rows(
+                settings.model_copy(update={"smtp_port": port}),
+                [Row("an@example.org", mail(1))],
+                None,
+            )
+        assert outcome == {mail(1): None}
+        assert smtp.received == [mail(1)]
+
+
+class TestSasl:
+    def test_oauthbearer_escapes_the_user_name(self) -> None:
+        """RFC 7628/5801: "," and "=" in the user are written =2C and =3D; the token follows Bearer."""
+        raw = base64.b64decode(oauthbearer_response("a,b=c", "T0K", "h", 1))
+        assert raw == b"n,a=a=2Cb=3Dc,\1host=h\1port=1\1auth=Bearer T0K\1\1"
+        assert _oauthbearer_token(raw) == ("a=2Cb=3Dc", "T0K")
+
+
+class TestTimeoutIsNotARefusal:
+    async def test_a_silent_server_during_authenticate_is_not_a_refused_login(self) -> None:
+        """A server that never answers AUTHENTICATE gives a MailboxError that is not LoginRefused."""
+
+        async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(b"* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2] ready\r\n")
+            with contextlib.suppress(Exception):
+                while line := await reader.readline():
+                    if b"CAPABILITY" in line:
+                        tag = line.split()[0]
+                        writer.write(b"* CAPABILITY IMAP4rev1 AUTH=XOAUTH2\r\n" + tag + b" OK\r\n")
+                    # AUTHENTICATE: no answer at all
+
+        server = await asyncio.start_server(greet, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            imap_host="127.0.0.1",
+            imap_port=port,
+            imap_security=Security.NONE,
+            imap_user="netwerk",
+            imap_password=SecretStr("fixed-token"),
+            imap_auth="xoauth2",
+            imap_timeout=0.5,
+        )
+        try:
+            with pytest.raises(MailboxError) as caught:
+                await ImapSession.open(settings)
+        finally:
+            server.close()
+        assert not isinstance(caught.value, LoginRefused)
+        assert "no answer" in str(caught.value)
