@@ -101,9 +101,15 @@ class TokenServer:
             return 401, {"error": "invalid_client"}
         grant = form.get("grant_type", "")
         body: dict[str, Any] = {}
+        if form.get("client_assertion"):  # RFC 7523 2.2: a signed JWT instead of a secret
+            claims = _jwt_claims(form["client_assertion"])
+            client_id, secret = claims.get("iss", ""), self.secrets.get(claims.get("iss", ""), "")
         if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            # Google's service account: the JWT names the client (iss) and the mailbox (sub).
             claims = _jwt_claims(form.get("assertion", ""))
             client_id, secret = claims.get("iss", ""), self.secrets.get(claims.get("iss", ""), "")
+            if claims.get("sub") != self.user:
+                return 401, {"error": "unauthorized_client", "error_description": "no delegation"}
         elif grant == "refresh_token":
             old = form.get("refresh_token", "")
             if old not in self.refresh_tokens:

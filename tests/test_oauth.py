@@ -14,12 +14,17 @@ import json
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
 from leernet.errors import (
@@ -33,11 +38,25 @@ from leernet.errors import (
 )
 from leernet.mailer.imap import ImapSession
 from leernet.mailer.oauth import TokenSource, oauthbearer_response
-from leernet.mailer.oauth_providers import GenericProvider
+from leernet.mailer.oauth_providers import (
+    GenericProvider,
+    GoogleProvider,
+    MicrosoftProvider,
+    _certificate,
+    provider_for,
+)
 from leernet.mailer.smtp import send_share
 from leernet.settings import Security, Settings
 from tests.dovecot import DovecotServer, ImapAccount, append, free_port, running_dovecot
-from tests.oauthserver import CLIENT_ID, CLIENT_SECRET, DOVECOT_OAUTH2, TokenServer, token_server
+from tests.oauthserver import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    DOVECOT_OAUTH2,
+    UNKNOWN_TENANT,
+    TokenServer,
+    token_server,
+)
+from tests.test_tls import Certs, certs  # noqa: F401 - fixture
 
 
 class Clock:
@@ -465,3 +484,151 @@ class TestTimeoutIsNotARefusal:
             server.close()
         assert not isinstance(caught.value, LoginRefused)
         assert "no answer" in str(caught.value)
+
+
+# ---- the vendors' libraries, pointed at the loopback server over TLS ---------------------
+
+
+@pytest.fixture
+def tls_tokens(certs: Certs, monkeypatch: pytest.MonkeyPatch) -> Iterator[TokenServer]:  # noqa: F811
+    """The token server over https with the throw-away CA, trusted by requests (msal, google-auth)."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certs.ca))
+    with token_server(context=certs.server_context()) as server:
+        yield server
+
+
+def _rsa_pem() -> bytes:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _jwt(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    def part(text: str) -> dict[str, Any]:
+        return dict(json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))))
+
+    header, claims, _ = token.split(".")
+    return part(header), part(claims)
+
+
+class TestMicrosoft:
+    def test_client_secret_request(self, tls_tokens: TokenServer) -> None:
+        """msal asks the tenant's token endpoint for the Exchange scope with id and secret."""
+        provider = MicrosoftProvider(
+            "contoso", CLIENT_ID, CLIENT_SECRET, authority_host=tls_tokens.base
+        )
+        token = provider.fetch()
+        assert token.value in tls_tokens.tokens
+        seen = tls_tokens.requests[-1]
+        assert seen.path == "/contoso/oauth2/v2.0/token"
+        assert seen.form["grant_type"] == "client_credentials"
+        assert seen.form["scope"] == "https://outlook.office365.com/.default"
+        assert seen.form["client_id"] == CLIENT_ID
+        assert seen.form["client_secret"] == CLIENT_SECRET
+
+    def test_a_renewal_is_a_new_request_not_msal_s_cache(self, tls_tokens: TokenServer) -> None:
+        """Each fetch asks Entra ID again (a refused token must not come back from msal's cache)."""
+        provider = MicrosoftProvider(
+            "contoso", CLIENT_ID, CLIENT_SECRET, authority_host=tls_tokens.base
+        )
+        assert provider.fetch().value != provider.fetch().value
+        assert tls_tokens.issued() == 2
+
+    def test_certificate_request(self, tls_tokens: TokenServer, tmp_path: Path) -> None:
+        """With a certificate msal sends a signed client assertion naming its thumbprint."""
+        key_pem = _rsa_pem()
+        key = serialization.load_pem_private_key(key_pem, password=None)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "leernet")])
+        now = datetime.now(UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())  # type: ignore[arg-type]
+            .serial_number(1)
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=1))
+            .sign(key, hashes.SHA256())  # type: ignore[arg-type]
+        )
+        pem = tmp_path / "leernet.pem"
+        pem.write_bytes(key_pem + cert.public_bytes(serialization.Encoding.PEM))
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            oauth_provider="microsoft",
+            oauth_tenant="contoso",
+            oauth_client_id=CLIENT_ID,
+            oauth_certificate_file=pem,
+        )
+        credential = _certificate(settings)
+        assert credential["thumbprint"] == cert.fingerprint(hashes.SHA1()).hex()
+        tls_tokens.secrets[CLIENT_ID] = ""
+        MicrosoftProvider("contoso", CLIENT_ID, credential, authority_host=tls_tokens.base).fetch()
+        form = tls_tokens.requests[-1].form
+        assert "client_secret" not in form
+        assert form["client_assertion_type"] == (
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        )
+        header, claims = _jwt(form["client_assertion"])
+        assert claims["iss"] == claims["sub"] == CLIENT_ID
+        assert claims["aud"].endswith("/contoso/oauth2/v2.0/token")
+        assert "x5t" in header or "x5t#S256" in header
+
+    def test_a_wrong_tenant_is_said_in_words(self, tls_tokens: TokenServer) -> None:
+        """A tenant Entra ID does not know gives a refused TokenError saying 'wrong tenant'."""
+        provider = MicrosoftProvider(
+            UNKNOWN_TENANT, CLIENT_ID, CLIENT_SECRET, authority_host=tls_tokens.base
+        )
+        with pytest.raises(TokenError, match="wrong tenant") as caught:
+            provider.fetch()
+        assert caught.value.refused
+        assert CLIENT_SECRET not in str(caught.value)
+
+
+class TestGoogle:
+    def _info(self, server: TokenServer) -> dict[str, Any]:
+        email = "leernet@project.iam.gserviceaccount.com"
+        server.secrets[email] = ""
+        return {
+            "type": "service_account",
+            "project_id": "project",
+            "private_key_id": "k1",
+            "private_key": _rsa_pem().decode(),
+            "client_email": email,
+            "client_id": "1234567890",
+            "token_uri": server.token_url,
+        }
+
+    def test_service_account_request(self, tls_tokens: TokenServer, tmp_path: Path) -> None:
+        """google-auth sends a JWT bearer grant for the mail scope with the mailbox as subject."""
+        tls_tokens.user = "netwerk@example.org"
+        path = tmp_path / "sa.json"
+        path.write_text(json.dumps(self._info(tls_tokens)))
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            service_address="netwerk@example.org",
+            oauth_provider="google",
+            oauth_service_account_file=path,
+        )
+        token = provider_for(settings).fetch()
+        assert token.value in tls_tokens.tokens
+        assert 3000 < token.lifetime <= 3600
+        form = tls_tokens.requests[-1].form
+        assert form["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        _, claims = _jwt(form["assertion"])
+        assert claims["sub"] == "netwerk@example.org"
+        assert claims["scope"] == "https://mail.google.com/"
+        assert claims["iss"] == "leernet@project.iam.gserviceaccount.com"
+        # google-auth signs for Google's own endpoint; it posts to the file's token_uri.
+        assert claims["aud"] == "https://oauth2.googleapis.com/token"
+        assert tls_tokens.requests[-1].path == "/token"
+
+    def test_missing_delegation_is_said_in_words(self, tls_tokens: TokenServer) -> None:
+        """A subject the client may not act for says domain-wide delegation is not granted."""
+        tls_tokens.user = "someone-else@example.org"
+        provider = GoogleProvider(self._info(tls_tokens), "netwerk@example.org")
+        with pytest.raises(TokenError, match="domain-wide delegation") as caught:
+            provider.fetch()
+        assert caught.value.refused
