@@ -21,12 +21,15 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
+from click.testing import CliRunner
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
+from leernet.authcheck import Step, check
+from leernet.cli import main
 from leernet.errors import (
     LoginRefused,
     MailboxError,
@@ -632,3 +635,58 @@ class TestGoogle:
         with pytest.raises(TokenError, match="domain-wide delegation") as caught:
             provider.fetch()
         assert caught.value.refused
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    """``settings`` as the LEERNET_* environment the CLI reads."""
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        env[f"LEERNET_{name.upper()}"] = text
+    return env
+
+
+@pytest.mark.dovecot
+class TestAuthCheck:
+    def test_a_working_setup_is_reported_without_secret_or_token(
+        self, world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        """`leernet auth check` names the flow, logs in to IMAP and SMTP, and prints no secret or token."""
+        monkeypatch.chdir(tmp_path)
+        with oauth_smtp(world.tokens) as (_, port):
+            result = CliRunner().invoke(main, ["auth", "check"], env=_env(world.settings(port)))
+        assert result.exit_code == 0, result.output
+        assert "generic OAuth2 (client credentials)" in result.output
+        assert result.output.count("logged in to") == 2
+        assert world.tokens.tokens  # tokens were issued ...
+        for token in world.tokens.tokens:
+            assert token not in result.output  # ... and none is printed
+        assert CLIENT_SECRET not in result.output
+
+    async def test_a_revoked_client_is_said_in_words(self, world: World) -> None:
+        """A client the endpoint refuses is reported at the token step, in words, without the secret."""
+        world.tokens.revoke()
+        steps = await check(world.settings())
+        assert [(s.name, s.ok) for s in steps] == [("flow", True), ("token", False)]
+        assert "client id, or the secret is wrong" in steps[-1].words
+        assert CLIENT_SECRET not in steps[-1].words
+
+    async def test_a_mailbox_not_granted_is_told_apart(self, world: World) -> None:
+        """A token the mail server refuses (mailbox not granted) fails the login steps with a hint."""
+        world.tokens.user = "someone-else"
+        with oauth_smtp(world.tokens) as (_, port):
+            steps = await check(world.settings(port, oauth_provider="microsoft"))
+        # microsoft settings without a tenant: the flow itself says what is missing
+        assert steps == [Step("flow", ok=False, words="LEERNET_OAUTH_TENANT is not set")]
+        with oauth_smtp(world.tokens) as (_, port):
+            steps = await check(world.settings(port))
+        by_name = {s.name: s for s in steps}
+        assert by_name["token"].ok
+        assert not by_name["imap"].ok
+        assert not by_name["smtp"].ok
+        assert "refused the token" in by_name["imap"].words
+        assert "refused the token" in by_name["smtp"].words
+        for token in world.tokens.tokens:
+            assert all(token not in s.words for s in steps)
