@@ -461,12 +461,16 @@ class TestTimeoutIsNotARefusal:
 
         async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             writer.write(b"* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2] ready\r\n")
-            with contextlib.suppress(Exception):
+            try:
                 while line := await reader.readline():
                     if b"CAPABILITY" in line:
                         tag = line.split()[0]
                         writer.write(b"* CAPABILITY IMAP4rev1 AUTH=XOAUTH2\r\n" + tag + b" OK\r\n")
                     # AUTHENTICATE: no answer at all
+            except ConnectionError:
+                pass
+            finally:
+                writer.close()
 
         server = await asyncio.start_server(greet, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
@@ -485,6 +489,7 @@ class TestTimeoutIsNotARefusal:
                 await ImapSession.open(settings)
         finally:
             server.close()
+            await server.wait_closed()
         assert not isinstance(caught.value, LoginRefused)
         assert "no answer" in str(caught.value)
 

@@ -130,7 +130,7 @@ def _temporary(response: Any) -> bool:
 
 def _token_failed(exc: TokenError) -> MailboxError:
     if exc.refused:
-        return MailboxLoginRefused(f"IMAP: no OAuth2 token: {exc}")
+        return MailboxLoginRefused(f"IMAP AUTHENTICATE refused: no OAuth2 token: {exc}")
     return MailboxError(f"IMAP: no OAuth2 token: {exc}")
 
 
