@@ -12,9 +12,11 @@ import base64
 import contextlib
 import json
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +29,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
+from rich.console import Console
+from sqlalchemy import select
 
 from leernet.authcheck import Step, check
 from leernet.cli import main
+from leernet.commands import start_network
+from leernet.daemon import run_daemon
 from leernet.errors import (
     LoginRefused,
     MailboxError,
@@ -49,8 +55,10 @@ from leernet.mailer.oauth_providers import (
     provider_for,
 )
 from leernet.mailer.smtp import send_share
+from leernet.network import load_network
 from leernet.settings import Security, Settings
-from tests.dovecot import DovecotServer, ImapAccount, append, free_port, running_dovecot
+from leernet.store import open_store, schema
+from tests.dovecot import DovecotServer, ImapAccount, append, free_port, running_dovecot, uids
 from tests.oauthserver import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -695,3 +703,88 @@ class TestAuthCheck:
         assert "refused the token" in by_name["smtp"].words
         for token in world.tokens.tokens:
             assert all(token not in s.words for s in steps)
+
+
+EXAMPLE = Path(__file__).parents[1] / "config" / "network.example.toml"
+T0 = datetime(2027, 1, 2, 8, 0, tzinfo=UTC)
+
+
+async def _settle(received: list[bytes], quiet: float = 0.5, rounds: int = 400) -> int:
+    """Wait until nothing new arrived for ``quiet`` seconds (at most ``rounds`` looks)."""
+    count, still = len(received), 0
+    for _ in range(rounds):
+        await asyncio.sleep(0.05)
+        if len(received) != count:
+            count, still = len(received), 0
+        else:
+            still += 1
+            if still * 0.05 >= quiet:
+                break
+    return count
+
+
+async def _outbox_states(db: Path) -> Counter[str]:
+    engine = await open_store(f"sqlite+aiosqlite:///{db}")
+    try:
+        async with engine.connect() as conn:
+            return Counter(r.state for r in await conn.execute(select(schema.outbox.c.state)))
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.dovecot
+class TestDaemon:
+    async def test_a_network_runs_on_tokens_that_expire_every_second_and_a_half(
+        self, world: World, tmp_path: Path
+    ) -> None:
+        """`leernet run` renews short-lived tokens for SMTP and IMAP many times; every message goes out once."""
+        world.tokens.lifetime = 1.5
+        clock_at = [T0]
+        db = tmp_path / "leernet.db"
+        network = load_network(EXAMPLE).network
+        with oauth_smtp(world.tokens) as (smtp, port):
+            settings = world.settings(
+                port,
+                secret=SecretStr("test-secret-not-for-production"),
+                database_url=f"sqlite+aiosqlite:///{db}",
+                smtp_hostname="client.test.invalid",
+                imap_poll_seconds=0.2,
+                imap_idle_seconds=1,
+            )
+            with (tmp_path / "start.log").open("w") as log:
+                await start_network(
+                    EXAMPLE, settings, T0, Console(file=log), dry_run=False, out_dir=None
+                )
+            stop = asyncio.Event()
+            daemon = asyncio.create_task(
+                run_daemon(settings, once=False, now=lambda: clock_at[0], stop=stop, tick=0.05)
+            )
+            assert await _settle(smtp.received) == 17
+            moments = []
+            for s in network.sessions:
+                moments += [s.start - timedelta(days=1), s.end + timedelta(hours=2)]
+            for n, moment in enumerate(moments):
+                clock_at[0] = moment
+                if n % 3 == 0:
+                    # A stray mail, and the IMAP session kicked: the inbox logs in again.
+                    await append(world.account, mail(100 + n))
+                    world.dovecot.doveadm_run("kick", world.account.user)
+                await _settle(smtp.received)
+            await append(world.account, mail(999))
+            world.dovecot.doveadm_run("kick", world.account.user)
+            for _ in range(200):  # the inbox logs in with a fresh token and takes the mail
+                if not await uids(world.account):
+                    break
+                await asyncio.sleep(0.1)
+            await _settle(smtp.received)  # a notice about the stray mail goes out too
+            stop.set()
+            assert await asyncio.wait_for(daemon, 30) == 0
+        ids = Counter(
+            message_from_bytes(raw)["Message-ID"] for raw in smtp.received
+        )  # every delivered message once
+        assert max(ids.values()) == 1
+        states = await _outbox_states(db)
+        assert set(states) == {"sent"}, states  # nothing deferred, failed or lost
+        assert states["sent"] >= len(ids) >= 17 + len(network.sessions) * 5
+        assert await uids(world.account) == []  # every stray mail was read after a new login
+        assert world.tokens.issued() >= 6  # renewed for SMTP and IMAP again and again
