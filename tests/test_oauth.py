@@ -54,6 +54,7 @@ from leernet.mailer.oauth_providers import (
     _certificate,
     provider_for,
 )
+from leernet.mailer.outbox import Outbox
 from leernet.mailer.smtp import send_share
 from leernet.network import load_network
 from leernet.settings import Security, Settings
@@ -67,6 +68,8 @@ from tests.oauthserver import (
     TokenServer,
     token_server,
 )
+from tests.test_outbox import T0 as OUTBOX_T0
+from tests.test_outbox import item, queue
 from tests.test_tls import Certs, certs  # noqa: F401 - fixture
 
 
@@ -788,3 +791,44 @@ class TestDaemon:
         assert states["sent"] >= len(ids) >= 17 + len(network.sessions) * 5
         assert await uids(world.account) == []  # every stray mail was read after a new login
         assert world.tokens.issued() >= 6  # renewed for SMTP and IMAP again and again
+
+
+class TestOutbox:
+    async def test_drains_share_one_token_and_a_revoked_client_defers(
+        self, tokens: TokenServer, tmp_path: Path
+    ) -> None:
+        """Every drain and connection uses one token; after revocation messages wait, none fails."""
+        tokens.user = "netwerk"
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            smtp_host="127.0.0.1",
+            smtp_security=Security.NONE,
+            smtp_user="netwerk",
+            smtp_auth="xoauth2",
+            smtp_connections=2,
+            oauth_provider="generic",
+            oauth_token_url=tokens.token_url,
+            oauth_client_id=CLIENT_ID,
+            oauth_client_secret=SecretStr(CLIENT_SECRET),
+        )
+        engine = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'leernet.db'}")
+        try:
+            with oauth_smtp(tokens) as (smtp, port):
+                settings = settings.model_copy(update={"smtp_port": port})
+                source = TokenSource.from_settings(settings)
+                box = Outbox(engine, settings, lambda: OUTBOX_T0, tokens=source)
+                await queue(engine, [item(f"a/{n}") for n in range(10)])
+                assert (await box.drain()).sent == 10
+                await queue(engine, [item(f"b/{n}") for n in range(10)])
+                assert (await box.drain()).sent == 10
+                assert tokens.issued() == 1
+                tokens.revoke()
+                await queue(engine, [item(f"c/{n}") for n in range(5)])
+                result = await box.drain()
+                assert (result.sent, result.failed) == (0, 0)
+                assert len(smtp.received) == 20
+            async with engine.connect() as conn:
+                states = Counter(r.state for r in await conn.execute(select(schema.outbox.c.state)))
+            assert states == {"sent": 20, "deferred": 5}
+        finally:
+            await engine.dispose()
