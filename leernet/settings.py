@@ -119,7 +119,27 @@ class Settings(BaseSettings):
             raise ValueError(msg)
         if self.oauth_token_url and url.scheme not in {"http", "https"}:
             raise ValueError("LEERNET_OAUTH_TOKEN_URL must be an https:// URL")
+        if Auth.XOAUTH2 in {self.imap_auth, self.smtp_auth}:
+            missing = [
+                f"LEERNET_{name.upper()}" for name in self._oauth_needs() if not getattr(self, name)
+            ]
+            if missing:
+                msg = f"LEERNET_OAUTH_PROVIDER={self.oauth_provider} needs {', '.join(missing)}"
+                raise ValueError(msg)
         return self
+
+    def _oauth_needs(self) -> tuple[str, ...]:
+        """The settings a provider cannot work without (a secret or a certificate: microsoft)."""
+        if self.oauth_provider is OAuthProvider.MICROSOFT:
+            credential = (
+                "oauth_certificate_file" if self.oauth_certificate_file else "oauth_client_secret"
+            )
+            return ("oauth_tenant", "oauth_client_id", credential)
+        if self.oauth_provider is OAuthProvider.GOOGLE:
+            return ("oauth_service_account_file",)
+        if self.oauth_provider is OAuthProvider.GENERIC:
+            return ("oauth_token_url", "oauth_client_id")
+        return ()
 
     @property
     def service_domain(self) -> str:
