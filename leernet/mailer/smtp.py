@@ -10,7 +10,9 @@ error becomes one of ours here::
 
 A failure while connecting (including a 5xx greeting or a refused login) is
 always ``SendDeferred``: it says something about the server or our settings,
-not about a message, so no message is failed for it.
+not about a message, so no message is failed for it. A refused login (5xx to
+AUTH, or a token endpoint refusing our client) is ``SendLoginRefused``, a
+``SendDeferred`` that says a person must fix the credentials.
 
 After any error, ``usable`` says whether the connection can carry the next
 message; a 4xx/5xx reply to one message leaves it usable (aiosmtplib sends
