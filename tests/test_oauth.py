@@ -11,7 +11,12 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -883,3 +888,57 @@ class TestOutbox:
             assert states == {"sent": 20, "deferred": 5}
         finally:
             await engine.dispose()
+
+
+@pytest.mark.dovecot
+class TestProcessLogs:
+    def test_leernet_run_logs_no_secret_and_no_token(
+        self, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """`leernet run --log-format json` with renewing tokens sends everything and logs no secret or token."""
+        monkeypatch.chdir(tmp_path)
+        world.tokens.lifetime = 1.5
+        with oauth_smtp(world.tokens) as (smtp, port):
+            environment = _env(
+                world.settings(
+                    port,
+                    secret=SecretStr("test-secret-not-for-production"),
+                    database_url=f"sqlite+aiosqlite:///{tmp_path / 'leernet.db'}",
+                    smtp_hostname="client.test.invalid",
+                )
+            )
+            started = CliRunner().invoke(main, ["start", str(EXAMPLE)], env=environment)
+            assert started.exit_code == 0, started.output
+            command = ["-c", "from leernet.cli import main; main()", "run", "--log-format", "json"]
+            daemon = subprocess.Popen(
+                [sys.executable, *command],
+                env={**os.environ, **environment},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                for _ in range(600):  # by count: 17 messages, or 60 s of looking
+                    if len(smtp.received) >= 17:
+                        break
+                    time.sleep(0.1)
+                asyncio.run(append(world.account, mail(1)))
+                world.dovecot.doveadm_run("kick", world.account.user)
+                for _ in range(300):  # the inbox logs in again and takes the mail
+                    if not asyncio.run(uids(world.account)):
+                        break
+                    time.sleep(0.1)
+                daemon.send_signal(signal.SIGTERM)
+                output, errors = daemon.communicate(timeout=30)
+            finally:
+                if daemon.poll() is None:
+                    daemon.kill()
+        assert daemon.returncode == 0, errors
+        assert len(smtp.received) >= 17
+        assert world.tokens.issued() >= 2
+        logs = output + errors
+        assert "leernet stopped" in logs
+        assert CLIENT_SECRET not in logs
+        for token in world.tokens.tokens:
+            assert token not in logs
+        assert "tok-" not in logs  # no token, not even an expired one
