@@ -215,6 +215,22 @@ def purge(slug: str, out_file: Path, force: bool) -> None:
     asyncio.run(purge_network(slug, out_file, load_settings(), now_utc(), out, force=force))
 
 
+@main.group()
+def auth() -> None:
+    """The mailbox login (password or OAuth2)."""
+
+
+@auth.command("check")
+@friendly
+def auth_check() -> None:
+    """Say which login is configured, get a token, and log in to IMAP and SMTP with it."""
+    from leernet.authcheck import check as check_login  # noqa: PLC0415
+    from leernet.authcheck import show  # noqa: PLC0415
+
+    if not show(asyncio.run(check_login(load_settings())), out):
+        raise SystemExit(1)
+
+
 @main.command()
 @click.option(
     "--out",

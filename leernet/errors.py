@@ -10,6 +10,10 @@
     │   ├── SendDeferred          4xx, timeout or dropped connection: try again later
     │   └── SendRejected          5xx: the server refused, do not retry
     ├── MailboxError              the IMAP mailbox could not be used (login, folder, connection)
+    ├── LoginRefused              a server or token endpoint said no to our credentials
+    │   ├── MailboxLoginRefused   ... the IMAP server (also a MailboxError)
+    │   └── SendLoginRefused      ... the SMTP server (also a SendDeferred: no message fails)
+    ├── TokenError                no OAuth2 access token could be had (``refused``: said no)
     ├── MessageError              one incoming mail cannot be understood (moved aside, reported)
     │   └── ParseError            a reader of its text or calendar failed (never answered)
     └── TemplateError             a template is missing or does not render
@@ -74,6 +78,30 @@ class SendRejected(SendError):  # noqa: N818 - the outbox state it leads to
 
 class MailboxError(LeernetError):
     """The IMAP mailbox cannot be used (connection, login, folder)."""
+
+
+class LoginRefused(LeernetError):  # noqa: N818 - reads as what happened, like AlreadyRunning
+    """The server refused our password, token or client: only a person can fix that.
+
+    Raised only on the server's own refusal (IMAP NO, SMTP 535, an OAuth2
+    ``invalid_client``), never for a timeout or a lost connection.
+    """
+
+
+class MailboxLoginRefused(LoginRefused, MailboxError):  # noqa: N818 - as LoginRefused
+    """The IMAP server (or its token endpoint) refused our credentials."""
+
+
+class SendLoginRefused(LoginRefused, SendDeferred):
+    """The SMTP server (or its token endpoint) refused our credentials; messages wait."""
+
+
+class TokenError(LeernetError):
+    """No OAuth2 access token: ``refused`` when the endpoint said no, else it was unreachable."""
+
+    def __init__(self, message: str, *, refused: bool) -> None:
+        self.refused = refused
+        super().__init__(message)
 
 
 class MessageError(LeernetError):

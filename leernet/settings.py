@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +24,18 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+class Auth(StrEnum):
+    LOGIN = "login"  # LOGIN / AUTH PLAIN with the password
+    XOAUTH2 = "xoauth2"  # SASL XOAUTH2, or OAUTHBEARER (RFC 7628) when only that is offered
+
+
+class OAuthProvider(StrEnum):
+    NONE = ""
+    MICROSOFT = "microsoft"
+    GOOGLE = "google"
+    GENERIC = "generic"
 
 
 class Settings(BaseSettings):
@@ -56,7 +69,20 @@ class Settings(BaseSettings):
     imap_timeout: float = 60.0
     imap_idle_seconds: float = Field(default=24 * 60, gt=0)  # re-issue IDLE well within 29 min
     imap_poll_seconds: float = Field(default=60, gt=0)
-    imap_auth: str = "login"  # login | xoauth2 (password then holds the OAuth2 access token)
+    # OAuth2 (README "Microsoft 365 and Google Workspace with OAuth2"). With xoauth2 and
+    # no oauth_provider, the password holds a fixed access token (never renewed).
+    imap_auth: Auth = Auth.LOGIN
+    smtp_auth: Auth = Auth.LOGIN
+    oauth_provider: OAuthProvider = OAuthProvider.NONE
+    oauth_tenant: str = ""  # microsoft: the directory (tenant) id or domain
+    oauth_client_id: str = ""
+    oauth_client_secret: SecretStr = SecretStr("")
+    oauth_certificate_file: Path | None = None  # microsoft: PEM with private key + certificate
+    oauth_token_url: str = ""  # generic: the RFC 6749 token endpoint
+    oauth_scope: str = ""  # empty: the provider's mail scope
+    oauth_refresh_token: SecretStr = SecretStr("")  # generic: refresh-token grant when set
+    oauth_service_account_file: Path | None = None  # google: the service account's JSON key
+    oauth_timeout: float = Field(default=30.0, gt=0)
     # The authserv-id our own server writes in Authentication-Results (RFC 8601);
     # only its verdicts are trusted: "mx.google.com" for Gmail, "microsoft365" for
     # Exchange Online (which writes none). Empty: no DMARC verdict is read (warned).
@@ -91,6 +117,22 @@ class Settings(BaseSettings):
                     f"loopback, not for {host!r}: use tls or starttls"
                 )
                 raise ValueError(msg)
+        url = urlsplit(self.oauth_token_url)
+        if url.scheme == "http" and not is_loopback(url.hostname or ""):
+            msg = (
+                "LEERNET_OAUTH_TOKEN_URL may use http:// only on loopback, "
+                f"not for {url.hostname!r}: use https"
+            )
+            raise ValueError(msg)
+        if self.oauth_token_url and url.scheme not in {"http", "https"}:
+            raise ValueError("LEERNET_OAUTH_TOKEN_URL must be an https:// URL")
+        if Auth.XOAUTH2 in {self.imap_auth, self.smtp_auth}:
+            missing = [
+                f"LEERNET_{name.upper()}" for name in self._oauth_needs() if not getattr(self, name)
+            ]
+            if missing:
+                msg = f"LEERNET_OAUTH_PROVIDER={self.oauth_provider} needs {', '.join(missing)}"
+                raise ValueError(msg)
         return self
 
     def may_start_networks(self, address: str) -> bool:
@@ -99,6 +141,19 @@ class Settings(BaseSettings):
         domain = "@" + wanted.rpartition("@")[2]
         entries = {e.strip().lower() for e in self.organisers.split(",") if e.strip()}
         return wanted in entries or domain in entries
+
+    def _oauth_needs(self) -> tuple[str, ...]:
+        """The settings a provider cannot work without (a secret or a certificate: microsoft)."""
+        if self.oauth_provider is OAuthProvider.MICROSOFT:
+            credential = (
+                "oauth_certificate_file" if self.oauth_certificate_file else "oauth_client_secret"
+            )
+            return ("oauth_tenant", "oauth_client_id", credential)
+        if self.oauth_provider is OAuthProvider.GOOGLE:
+            return ("oauth_service_account_file",)
+        if self.oauth_provider is OAuthProvider.GENERIC:
+            return ("oauth_token_url", "oauth_client_id")
+        return ()
 
     @property
     def service_domain(self) -> str:

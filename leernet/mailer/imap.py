@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import aioimaplib
 
-from leernet.errors import MailboxError
-from leernet.settings import Security, Settings
+from leernet.errors import MailboxError, MailboxLoginRefused, TokenError
+from leernet.mailer.oauth import TokenSource, oauthbearer_response, xoauth2_response
+from leernet.settings import Auth, Security, Settings
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Iterable, Sequence
@@ -122,6 +123,17 @@ def uid_set(uids: Iterable[int]) -> str:
     return ",".join(ranges)
 
 
+def _temporary(response: Any) -> bool:
+    """RFC 5530 [UNAVAILABLE]: the server could not check our credentials just now."""
+    return any(b"[UNAVAILABLE]" in bytes(line) for line in response.lines[-1:])
+
+
+def _token_failed(exc: TokenError) -> MailboxError:
+    if exc.refused:
+        return MailboxLoginRefused(f"IMAP AUTHENTICATE refused: no OAuth2 token: {exc}")
+    return MailboxError(f"IMAP: no OAuth2 token: {exc}")
+
+
 def quote(name: str) -> str:
     return str(aioimaplib.quoted(name))
 
@@ -130,11 +142,22 @@ class _Protocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
     """Notes every EXISTS, including those aioimaplib drops while an async command runs."""
 
     exists_seen = False
+    sasl_abort: bytes | None = None  # our answer to a SASL challenge while AUTHENTICATE runs
 
     def _untagged_response(self, line: bytes) -> Any:
         if _EXISTS.match(line):
             self.exists_seen = True
         return super()._untagged_response(line)
+
+    def _continuation(self, line: bytes) -> None:
+        pending = self.pending_sync_command
+        if pending is not None and pending.name == "AUTHENTICATE" and self.sasl_abort is not None:
+            # A refused token gets a challenge carrying the error (RFC 7628 3.2.2, Google's
+            # XOAUTH2 likewise); the client must answer it to get the tagged NO. aioimaplib
+            # would wait for ever.
+            self.transport.write(self.sasl_abort + b"\r\n")
+            return
+        super()._continuation(line)
 
 
 class _Client(aioimaplib.IMAP4):  # type: ignore[misc]
@@ -151,8 +174,9 @@ class _Client(aioimaplib.IMAP4):  # type: ignore[misc]
 class ImapSession:
     """One logged-in connection; any ``MailboxError`` spends it (call ``close``)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, tokens: TokenSource | None = None) -> None:
         self._settings = settings
+        self._tokens = tokens
         self._timeout = settings.imap_timeout
         self._lost = asyncio.Event()
         tls = ssl.create_default_context() if settings.imap_security is Security.TLS else None
@@ -167,9 +191,19 @@ class ImapSession:
         self.broken = False  # lost, timed out or confused: only closing is left
 
     @classmethod
-    async def open(cls, settings: Settings) -> ImapSession:
-        """Connect, secure, authenticate and learn the capabilities and hierarchy delimiter."""
-        session = cls(settings)
+    async def open(cls, settings: Settings, tokens: TokenSource | None = None) -> ImapSession:
+        """Connect, secure, authenticate and learn the capabilities and hierarchy delimiter.
+
+        With ``imap_auth=xoauth2`` the token comes from ``tokens`` (one source shared by
+        the process; without it, one is made from ``settings`` for this connection).
+        A refused login raises ``MailboxLoginRefused``; anything else ``MailboxError``.
+        """
+        if tokens is None and settings.imap_auth is Auth.XOAUTH2:
+            try:
+                tokens = TokenSource.from_settings(settings)
+            except TokenError as exc:
+                raise _token_failed(exc) from None
+        session = cls(settings, tokens)
         try:
             await session._guard(session._client.wait_hello_from_server(), "connect")
             session._keepalive()
@@ -253,12 +287,58 @@ class ImapSession:
 
     async def _authenticate(self) -> None:
         user = self._settings.imap_user
-        secret = self._settings.imap_password.get_secret_value()
-        if self._settings.imap_auth == "xoauth2":
-            # SASL XOAUTH2: base64("user=" user ^A "auth=Bearer " token ^A ^A).
-            await self._cmd(self._proto.xoauth2(user, secret), "AUTHENTICATE XOAUTH2")
-        else:
-            await self._cmd(self._client.login(quote(user), secret), "LOGIN")
+        if self._tokens is None or self._settings.imap_auth is not Auth.XOAUTH2:
+            secret = self._settings.imap_password.get_secret_value()
+            response = await self._guard(self._client.login(quote(user), secret), "LOGIN")
+            self._refused_unless_ok(response, "LOGIN")
+            return
+        tokens = self._tokens
+        await self._guard(self._proto.capability(), "CAPABILITY")
+        # Exchange Online and Gmail offer XOAUTH2; a server offering only the standard
+        # OAUTHBEARER (RFC 7628) gets that.
+        bearer = self.has("AUTH=OAUTHBEARER") and not self.has("AUTH=XOAUTH2")
+        mechanism = "OAUTHBEARER" if bearer else "XOAUTH2"
+        # A token refused although not due for renewal (revoked, clock skew) is renewed
+        # once, on the same connection; a second refusal is for a person to look at.
+        for attempt in range(2):
+            try:
+                token = await tokens.token()
+            except TokenError as exc:
+                raise _token_failed(exc) from None
+            s = self._settings
+            if bearer:
+                initial = oauthbearer_response(user, token, s.imap_host, s.imap_port)
+            else:
+                initial = xoauth2_response(user, token)
+            response = await self._guard(self._sasl(mechanism, initial), "AUTHENTICATE")
+            if response.result == "OK":
+                self._proto.state = aioimaplib.AUTH
+                return
+            tokens.invalidate(token)
+            if attempt or not tokens.renewable or _temporary(response):
+                self._refused_unless_ok(response, f"AUTHENTICATE {mechanism}")
+
+    async def _sasl(self, mechanism: str, initial: str) -> Any:
+        """AUTHENTICATE with an initial response (RFC 4959 SASL-IR), answering a challenge."""
+        proto = self._proto
+        # RFC 7628 3.2.3: OAUTHBEARER's abort is a single ^A; XOAUTH2's an empty line.
+        proto.sasl_abort = b"AQ==" if mechanism == "OAUTHBEARER" else b""
+        command = aioimaplib.Command(
+            "AUTHENTICATE", proto.new_tag(), mechanism, initial, loop=proto.loop
+        )
+        try:
+            return await proto.execute(command, scrub=initial)
+        finally:
+            proto.sasl_abort = None
+
+    def _refused_unless_ok(self, response: Any, what: str) -> None:
+        if response.result == "OK":
+            return
+        text = b" ".join(bytes(line) for line in response.lines[-1:]).decode(errors="replace")
+        msg = f"IMAP {what} failed: {response.result} {text}"
+        if _temporary(response):
+            raise MailboxError(msg)
+        raise MailboxLoginRefused(msg)
 
     async def ensure_folder(self, name: str) -> None:
         listed = await self._cmd(self._client.list('""', quote(name)), "LIST")

@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leernet.errors import SendDeferred, SendError
 from leernet.mailer.attempts import AttemptLog
+from leernet.mailer.oauth import TokenSource
 from leernet.mailer.smtp import send_stream
 from leernet.store.engine import store_errors
 from leernet.store.schema import outbox, outbox_body
@@ -556,6 +557,7 @@ async def drain(
     on_failure: OnFailure | None = None,
     limit: int | None = None,
     recover_orphans: bool = False,
+    tokens: TokenSource | None = None,
 ) -> DrainResult:
     """Send every due row (up to ``limit``) over ``settings.smtp_connections`` connections.
 
@@ -564,7 +566,7 @@ async def drain(
     """
     with store_errors("sending"):
         return await _drain(
-            engine, settings, now, on_failure, limit, recover_orphans=recover_orphans
+            engine, settings, now, on_failure, limit, recover_orphans=recover_orphans, tokens=tokens
         )
 
 
@@ -576,6 +578,7 @@ async def _drain(
     limit: int | None,
     *,
     recover_orphans: bool,
+    tokens: TokenSource | None = None,
 ) -> DrainResult:
     attempts = AttemptLog.beside(engine.url)
     if recover_orphans:
@@ -598,6 +601,7 @@ async def _drain(
                     now,
                     on_unreachable=lanes.stop,
                     on_data=reached_data,
+                    tokens=tokens,
                 )
                 tg.create_task(stream)
             try:
@@ -652,11 +656,13 @@ class Outbox:
         now: Callable[[], datetime],
         *,
         on_failure: OnFailure | None = None,
+        tokens: TokenSource | None = None,
     ) -> None:
         self._engine = engine
         self._settings = settings
         self._now = now
         self._on_failure = on_failure
+        self._tokens = tokens  # OAuth2: one token source for every drain of the process
         self._recovered = False
 
     async def drain(self, limit: int | None = None) -> DrainResult:
@@ -668,6 +674,7 @@ class Outbox:
             on_failure=self._on_failure,
             limit=limit,
             recover_orphans=first,
+            tokens=self._tokens,
         )
 
 

@@ -10,7 +10,9 @@ error becomes one of ours here::
 
 A failure while connecting (including a 5xx greeting or a refused login) is
 always ``SendDeferred``: it says something about the server or our settings,
-not about a message, so no message is failed for it.
+not about a message, so no message is failed for it. A refused login (5xx to
+AUTH, or a token endpoint refusing our client) is ``SendLoginRefused``, a
+``SendDeferred`` that says a person must fix the credentials.
 
 After any error, ``usable`` says whether the connection can carry the next
 message; a 4xx/5xx reply to one message leaves it usable (aiosmtplib sends
@@ -32,8 +34,9 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import aiosmtplib
 
-from leernet.errors import SendDeferred, SendError, SendRejected
-from leernet.settings import Security, Settings, is_loopback
+from leernet.errors import SendDeferred, SendError, SendLoginRefused, SendRejected, TokenError
+from leernet.mailer.oauth import TokenSource, oauthbearer_response
+from leernet.settings import Auth, Security, Settings, is_loopback
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -48,6 +51,8 @@ _CLOSING = 421
 # We send one recipient per transaction, so a 552 on RCPT is a server-side limit
 # (quota, buffer) and is retried; a 552 after DATA (message too large) is final.
 _RCPT_TEMPORARY = frozenset({552})
+_SASL_CHALLENGE = 334
+_SASL_OK = 235
 
 
 def _reason(code: int | None, text: str) -> str:
@@ -77,8 +82,10 @@ class _Client(aiosmtplib.SMTP):
 class SmtpSession:
     """One connection to the configured SMTP server, reused for many messages."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, tokens: TokenSource | None = None) -> None:
         self._settings = settings
+        self._oauth = settings.smtp_auth is Auth.XOAUTH2
+        self._tokens = tokens
         self._client: _Client | None = None
 
     @property
@@ -91,7 +98,7 @@ class SmtpSession:
 
     def _make_client(self) -> _Client:
         s = self._settings
-        user = s.smtp_user or None
+        user = None if self._oauth else s.smtp_user or None  # OAuth2: ``_sasl`` logs in
         if user and s.smtp_security is Security.NONE and not is_loopback(s.smtp_host):
             # Settings refuses this already; a password in clear must never leave the host.
             msg = f"refusing to log in to {s.smtp_host} without TLS"
@@ -110,12 +117,50 @@ class SmtpSession:
         )
 
     async def open(self) -> None:
-        """Connect (TLS/STARTTLS, EHLO, AUTH); raise ``SendDeferred`` if the server is unusable."""
+        """Connect (TLS/STARTTLS, EHLO, AUTH); raise ``SendDeferred`` if the server is unusable.
+
+        A refused login raises ``SendLoginRefused`` (still a ``SendDeferred``: the
+        messages wait). With OAuth2 a refused token is renewed once and tried on a
+        fresh connection first.
+        """
         await self.close()
+        if self._oauth and self._tokens is None:
+            # No source shared by the caller: one for this session's connections.
+            try:
+                self._tokens = TokenSource.from_settings(self._settings)
+            except TokenError as exc:
+                raise SendLoginRefused(f"{self.server}: no OAuth2 token: {exc}") from None
+        tokens = self._tokens if self._oauth else None
+        for attempt in range(2):
+            token = None
+            if tokens is not None:
+                try:
+                    token = await tokens.token()
+                except TokenError as exc:
+                    kind = SendLoginRefused if exc.refused else SendDeferred
+                    raise kind(f"{self.server}: no OAuth2 token: {exc}") from None
+            try:
+                self._client = await self._connect(token)
+            except SendLoginRefused:
+                if tokens is None or token is None or attempt or not tokens.renewable:
+                    raise
+                tokens.invalidate(token)
+            else:
+                return
+
+    async def _connect(self, token: str | None) -> _Client:
         client = self._make_client()
         try:
             async with asyncio.timeout(self._settings.smtp_timeout):
                 await client.connect()
+                if token is not None:
+                    await self._sasl(client, token)
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            client.close()
+            reason = f"{self.server} refused our login: {_reason(exc.code, exc.message)}"
+            if 400 <= exc.code < 500:  # 454: could not check the credentials just now
+                raise SendDeferred(reason, code=exc.code) from exc
+            raise SendLoginRefused(reason, code=exc.code) from exc
         except aiosmtplib.SMTPResponseException as exc:
             client.close()
             raise SendDeferred(
@@ -125,7 +170,25 @@ class SmtpSession:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             client.close()
             raise SendDeferred(f"{self.server} unreachable: {exc}") from exc
-        self._client = client
+        return client
+
+    async def _sasl(self, client: _Client, token: str) -> None:
+        """AUTH XOAUTH2, or OAUTHBEARER (RFC 7628) when the server offers only that."""
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()
+        user = self._settings.smtp_user or self._settings.service_address
+        methods = client.server_auth_methods
+        if "oauthbearer" not in methods or "xoauth2" in methods:
+            await client.auth_xoauth2(user, token)
+            return
+        s = self._settings
+        initial = oauthbearer_response(user, token, s.smtp_host, s.smtp_port)
+        response = await client.execute_command(b"AUTH", b"OAUTHBEARER", initial.encode())
+        if response.code == _SASL_CHALLENGE:
+            # RFC 7628 3.2.3: answer the error challenge with ^A to get the final reply.
+            response = await client.execute_command(b"AQ==")
+        if response.code != _SASL_OK:
+            raise aiosmtplib.SMTPAuthenticationError(response.code, response.message)
 
     async def send(
         self,
@@ -231,6 +294,7 @@ async def send_share(
     share: Sequence[RowT],
     record: Callable[[RowT, SendError | None], Awaitable[None]],
     now: Callable[[], datetime],
+    tokens: TokenSource | None = None,
 ) -> bool:
     """Send ``share`` in order over one connection; return whether the server could be reached."""
 
@@ -238,7 +302,7 @@ async def send_share(
         for row in share:
             yield row
 
-    return await send_stream(settings, rows(), record, now)
+    return await send_stream(settings, rows(), record, now, tokens=tokens)
 
 
 async def send_stream(
@@ -249,6 +313,7 @@ async def send_stream(
     *,
     on_unreachable: Callable[[], None] | None = None,
     on_data: Callable[[RowT], None] | None = None,
+    tokens: TokenSource | None = None,
 ) -> bool:
     """Send ``rows`` in order over one connection (opened at the first row); False if unreachable.
 
@@ -260,7 +325,7 @@ async def send_stream(
     server unreachable at the start, every further row is deferred for a later
     drain and ``on_unreachable`` tells the caller to stop handing out rows.
     """
-    session = SmtpSession(settings)
+    session = SmtpSession(settings, tokens)
     opened = False  # the first connection succeeded
     reachable = True
     failure: SendError | None = None  # once set, every further row is deferred with it
