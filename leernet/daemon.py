@@ -28,6 +28,7 @@ from leernet.followups import step_builder
 from leernet.mailer.budget import headline
 from leernet.mailer.imap import ImapSession
 from leernet.mailer.inbox import Disposition, Inbox
+from leernet.mailer.oauth import TokenSource
 from leernet.mailer.outbox import PENDING_STATES, DrainResult, Outbox
 from leernet.notices import failure_notifier, notify
 from leernet.planner import planner_pass
@@ -64,11 +65,14 @@ class Service:
     def __post_init__(self) -> None:
         self.factory = Factory(self.settings)
         self.kick = asyncio.Event()  # something was queued: the sender should look
+        # One OAuth2 token for every IMAP and SMTP connection of this process (None: passwords).
+        self.tokens = TokenSource.from_settings(self.settings)
         self.outbox = Outbox(
             self.engine,
             self.settings,
             self.now,
             on_failure=failure_notifier(self.factory, self.now),
+            tokens=self.tokens,
         )
         self.processor = Processor(self.factory, self.now, on_queued=self.kick.set)
         self.inbox = Inbox(
@@ -78,6 +82,7 @@ class Service:
             self.now,
             on_login_refused=self.login_refused,
             on_set_aside=self.set_aside,
+            tokens=self.tokens,
         )
         self.build = step_builder(self.factory)
 

@@ -35,7 +35,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from leernet.errors import MailboxError
+from leernet.errors import LoginRefused, MailboxError
 from leernet.mailer.archive import Archive, Disposition, Folders, Processor, SetAside
 from leernet.mailer.budget import Budget
 from leernet.mailer.imap import Fetched, ImapSession, server_folder
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from leernet.mailer.oauth import TokenSource
     from leernet.settings import Settings
 
 __all__ = ["Disposition", "Inbox", "InboxResult", "Processor"]
@@ -87,12 +88,14 @@ class Inbox:
         *,
         batch_size: int = BATCH,
         on_login_refused: Callable[[Exception], Awaitable[None]] | None = None,
+        tokens: TokenSource | None = None,
         on_set_aside: SetAside | None = None,
     ) -> None:
         self._settings = settings
         # Called once per outage when the server refuses our login: only a person can fix
         # a changed or expired password, so the daemon tells one.
         self._on_login_refused = on_login_refused
+        self._tokens = tokens  # one OAuth2 token source for the whole process (or None)
         self._batch = max(1, min(batch_size, BATCH))
         self.mailbox = f"{settings.imap_user}@{settings.imap_host}/{settings.imap_folder}"
         self._archive = Archive(
@@ -111,7 +114,7 @@ class Inbox:
 
     async def run_once(self) -> InboxResult:
         """Connect, process everything in the folder, log out. Raises ``MailboxError``."""
-        session = await ImapSession.open(self._settings)
+        session = await ImapSession.open(self._settings, self._tokens)
         try:
             with store_errors("reading the inbox"):
                 result = await self._sync(session, await self._prepare(session))
@@ -128,7 +131,7 @@ class Inbox:
         delay = _BACKOFF_FIRST
         while not stop.is_set():
             try:
-                session = await ImapSession.open(self._settings)
+                session = await ImapSession.open(self._settings, self._tokens)
             except Exception as exc:
                 first = not self._outage
                 self._failed(exc)
@@ -287,6 +290,9 @@ async def _sleep(stop: asyncio.Event, seconds: float) -> None:
 
 
 def _refused(exc: Exception) -> bool:
-    """Whether the server said no to our credentials (not merely: could not be reached)."""
-    text = str(exc)
-    return isinstance(exc, MailboxError) and ("LOGIN failed" in text or "AUTHENTICATE" in text)
+    """Whether the server said no to our credentials (not merely: could not be reached).
+
+    A typed refusal from the IMAP edge: a timeout during AUTHENTICATE is an outage,
+    not a wrong password, and is never told to the organisers as one.
+    """
+    return isinstance(exc, LoginRefused)

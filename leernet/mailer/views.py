@@ -605,7 +605,9 @@ def sample_contexts(network: Network) -> dict[str, Context]:
             expires=last.end,
         ),
         "organiser_started": organiser_started(network, len(people), 1),
-        "organiser_lines": organiser_lines(network, "Onderwerp", ["Dag An,", "", "Tekst."]),
+        "organiser_lines": organiser_lines(
+            network, f"Wijziging: {network.name}", ["Dag An,", "", f"{network.name} 🎉 Ä"]
+        ),
         "organiser_status": organiser_status(
             network,
             [
