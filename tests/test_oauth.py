@@ -942,3 +942,40 @@ class TestProcessLogs:
         for token in world.tokens.tokens:
             assert token not in logs
         assert "tok-" not in logs  # no token, not even an expired one
+
+
+class TestRotatedRefreshToken:
+    async def test_a_restart_continues_from_the_rotated_refresh_token(
+        self, tokens: TokenServer, tmp_path: Path
+    ) -> None:
+        """The endpoint rotates the refresh token and refuses the old one: the next daemon
+        takes the rotated one from the store, not the configured one, and gets a token."""
+        from leernet.daemon import Service  # noqa: PLC0415
+        from leernet.store import open_store  # noqa: PLC0415
+
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            secret=SecretStr("test-secret-not-for-production"),
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'leernet.db'}",
+            imap_auth="xoauth2",
+            smtp_auth="xoauth2",
+            oauth_provider="generic",
+            oauth_token_url=tokens.token_url,
+            oauth_client_id=CLIENT_ID,
+            oauth_client_secret=SecretStr(CLIENT_SECRET),
+            oauth_refresh_token=SecretStr(tokens.new_refresh_token()),
+        )
+        engine = await open_store(settings.database_url)
+        try:
+            first = Service(engine, settings)
+            await first.resume_refresh_token()
+            assert first.tokens is not None
+            await first.tokens.token()  # the endpoint rotates the refresh token here
+            second = Service(engine, settings)  # a restart: only the store remembers
+            await second.resume_refresh_token()
+            assert second.tokens is not None
+            assert await second.tokens.token() in tokens.tokens
+            used = [seen.form["refresh_token"] for seen in tokens.requests]
+            assert used[0] != used[1]  # the second run did not send the configured one again
+        finally:
+            await engine.dispose()

@@ -24,7 +24,7 @@ from leernet.errors import TokenError
 from leernet.settings import Auth, OAuthProvider, Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
 # Renew at this share of a token's lifetime: a token handed out is then valid for at
 # least a fifth of its life (12 minutes of Microsoft's and Google's usual hour).
@@ -76,6 +76,8 @@ class TokenSource:
         self._renew_at = 0.0
         self._lock = asyncio.Lock()
         self.fetches = 0  # how many tokens were obtained (tests, ``auth check``)
+        # Called after each token obtained: the daemon keeps a rotated refresh token there.
+        self.on_fetched: Callable[[], Awaitable[None]] | None = None
 
     @property
     def renewable(self) -> bool:
@@ -124,6 +126,8 @@ class TokenSource:
         self.fetches += 1
         self._token = token
         self._renew_at = started + RENEW_AT * max(token.lifetime, 0.0)
+        if self.on_fetched is not None:
+            await self.on_fetched()
         return token
 
 

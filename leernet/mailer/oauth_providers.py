@@ -80,13 +80,23 @@ class GenericProvider:
         self._id = client_id
         self._secret = client_secret
         self._scope = scope
-        # TODO(schema v5): a rotated refresh token lives only in this process; the
-        # store needs a key/value row to keep it across restarts (README says so).
+        # RFC 6749 6: the endpoint may rotate the refresh token; the daemon keeps the
+        # current one in the store (``refresh_token`` / ``resume``), never in a file.
         self._refresh = refresh_token
         self._timeout = timeout
         self._basic = False  # RFC 6749 2.3.1: some endpoints take the secret only this way
         self._http = requests.Session()
         self._lock = threading.Lock()
+
+    @property
+    def refresh_token(self) -> str:
+        """The refresh token to use next (rotated by the endpoint, or the configured one)."""
+        return self._refresh
+
+    def resume(self, refresh_token: str) -> None:
+        """Continue from a refresh token the endpoint rotated in an earlier run."""
+        with self._lock:
+            self._refresh = refresh_token
 
     @property
     def flow(self) -> str:

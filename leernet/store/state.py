@@ -1,7 +1,8 @@
 """Small facts the running service keeps about itself (the ``service_state`` table).
 
 The receiver marks each successful IMAP contact and the daemon writes a
-heartbeat with its queue depth; ``leernet health`` reads them. One row per key,
+heartbeat with its queue depth; ``leernet health`` reads them. A refresh token
+the OAuth2 endpoint rotated is kept here too (the database is owner-only). One row per key,
 overwritten: the table never grows.
 """
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 
 IMAP_CONTACT = "imap-contact"
 HEARTBEAT = "heartbeat"
+REFRESH_TOKEN = "oauth-refresh-token"  # noqa: S105 - a key name; the row holds the rotated token
+REFRESH_ORIGIN = "oauth-refresh-origin"  # sha256 of the configured one it descends from
 
 
 async def mark(conn: AsyncConnection, key: str, now: datetime, value: str = "") -> None:
