@@ -335,7 +335,14 @@ class Archive:
                 log.exception("could not report the mail set aside", extra=extra)
         folder = folders.attention if disposition.attention else folders.processed
         seen[digest] = (row_id, folder)  # a second copy later in this batch is a duplicate
-        logs.append((f"archived as {disposition.outcome}", {**extra, "inbox_id": row_id}))
+        facts = {
+            "event": "inbox.archived",
+            "inbox_id": row_id,
+            "outcome": disposition.outcome,
+            "network_id": disposition.network_id,
+            "folder": folder,
+        }
+        logs.append((f"archived as {disposition.outcome}", {**extra, **facts}))
         return (
             folder,
             False,
