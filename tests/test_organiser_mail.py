@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import func, select
 
 from leernet import registry
+from leernet.network import parse_network
 from leernet.organiser.desk import PREVIEWS_PER_DAY
 from leernet.store import schema as t
 from leernet.tokens import participant_token, reply_address
@@ -320,6 +321,30 @@ class TestStatusByMail:
         raw = plain("status", "").replace(b"dmarc=pass", b"dmarc=fail")
         assert await world.receive(raw, ASKED) == "rejected"
         assert await attachments_of(world, "organiser-status") == []
+
+    async def test_an_organiser_of_two_networks_is_asked_which(self, world: World) -> None:
+        """Two running networks and none named: a question listing both; naming one answers it."""
+        second = SOURCE.replace("Lerend netwerk werkbaar werk", "Lerend netwerk welzijn")
+        async with world.engine.begin() as conn:
+            await registry.register(
+                conn,
+                parse_network(second).network,
+                second,
+                "test-secret-not-for-production",
+                ASKED,
+            )
+        assert await world.receive(plain("status", ""), ASKED) == "organiser-status"
+        assert await attachments_of(world, "organiser-status") != []
+        (question,) = await attachments_of(world, "organiser-status")
+        text = question.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "hr-ovl-2027" in text
+        assert SLUG in text
+        assert list(question.iter_attachments()) == []
+        outcome = await world.receive(plain(f"status {SLUG}", ""), ASKED + timedelta(minutes=1))
+        assert outcome == "organiser-status"
+        answers = await attachments_of(world, "organiser-status")
+        files = [p.get_filename() for m in answers for p in m.iter_attachments()]
+        assert files == [f"{SLUG}.xlsx", f"{SLUG}.csv"]
 
 
 class TestChangesFromTheCalendar:

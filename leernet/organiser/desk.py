@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import Message
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet import registry
@@ -50,17 +49,13 @@ from leernet.organiser.drafts import is_cancel, is_request, provisional, underst
 from leernet.organiser.findings import Level
 from leernet.organiser.intake import from_request
 from leernet.organiser.request import OrganiserRequest, request_of
-from leernet.organiser.status_mail import status_mail
+from leernet.organiser.status_mail import StatusDesk
 from leernet.organiser.words import command, confirms
 from leernet.registry import Registered
-from leernet.store import schema as t
-from leernet.tokens import token_matches
 
 log = logging.getLogger("leernet.organiser")
 
 PREVIEW_VALID = timedelta(days=7)
-STATUS_PER_HOUR = 6  # status mails to one organiser: enough to ask, too few to flood
-MAX_STATUS_NETWORKS = 10
 PREVIEWS_PER_DAY = 10  # per sender: a spoofed flood costs the real organiser at most this
 _AUTOMATIC = re.compile(r"^(?!no\b)\S", re.IGNORECASE)
 
@@ -73,6 +68,7 @@ class Desk:
         self.settings = factory.settings
         self.now = now
         self.changes = ChangeDesk(factory, now)
+        self.status = StatusDesk(factory, now)
 
     async def handle(
         self, conn: AsyncConnection, msg: Message, tokens: AbstractSet[str], inbox_id: int
@@ -84,7 +80,9 @@ class Desk:
         request = request_of(msg)
         asked = command(request.subject, reply_text(msg), request.language or "nl")
         if asked is not None:
-            answered = await self._command(conn, msg, tokens, inbox_id)
+            answered = await self.status.answer(
+                conn, msg, tokens, inbox_id, automatic=_is_automatic(msg)
+            )
             if answered is not None:
                 return answered
         if tokens:
@@ -128,57 +126,6 @@ class Desk:
                 "rejected", f"a network request from {sender}: DMARC failed", attention=True
             )
         return await self._preview(conn, msg, sender, request, inbox_id)
-
-    async def _command(
-        self, conn: AsyncConnection, msg: Message, tokens: AbstractSet[str], inbox_id: int
-    ) -> Disposition | None:
-        """``status``/``export`` from an organiser of a running network: the status, by mail.
-
-        To the plain address, or in reply to a digest (their own token). From anyone
-        else it is not a command (classification decides, and nobody is answered).
-        """
-        sender, _ = h.from_address(msg)
-        if sender is None or _is_automatic(msg):
-            return None
-        networks = await registry.organised_by(conn, sender)
-        if tokens:
-            networks = [
-                reg
-                for reg in networks
-                if any(token_matches(self.f.secret, reg.slug, sender, tok) for tok in tokens)
-            ]
-        if not networks:
-            return None
-        if not self._verified(msg):
-            return Disposition(
-                "rejected", f"status asked by {sender}: DMARC failed", attention=True
-            )
-        now = self.now()
-        if await _recent(conn, sender, "organiser-status", now - timedelta(hours=1)) >= (
-            STATUS_PER_HOUR
-        ):
-            return Disposition(
-                "organiser-status", f"{sender}: status rate limit reached", attention=False
-            )
-        messages = [
-            await status_mail(
-                conn,
-                self.f,
-                reg,
-                key=f"organiser-status/{reg.slug}/{inbox_id}",
-                in_reply_to=h.own_message_id(msg) or None,
-                now=now,
-            )
-            for reg in networks[:MAX_STATUS_NETWORKS]
-        ]
-        await enqueue(conn, messages, now)
-        slugs = ", ".join(reg.slug for reg in networks[:MAX_STATUS_NETWORKS])
-        return Disposition(
-            "organiser-status",
-            f"status of {slugs} to {sender}",
-            attention=False,
-            network_id=networks[0].id,
-        )
 
     def _verified(self, msg: Message) -> bool:
         return h.dmarc_result(msg, self.settings.authserv_id) not in h.DMARC_REJECT
@@ -358,19 +305,6 @@ async def _understood(
         tuple(found.texts(Level.WARNING)),
         found.language,
         request.calendars[0] if request.calendars and not request.network_files else None,
-    )
-
-
-async def _recent(conn: AsyncConnection, recipient: str, kind: str, since: datetime) -> int:
-    o = t.outbox
-    return int(
-        (
-            await conn.execute(
-                select(func.count()).where(
-                    o.c.recipient == recipient.lower(), o.c.kind == kind, o.c.created_at >= since
-                )
-            )
-        ).scalar_one()
     )
 
 

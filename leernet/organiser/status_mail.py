@@ -8,21 +8,179 @@ export`` and nothing more (shared and private answers split as in the CSV).
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
+from datetime import datetime, timedelta
+from email.message import Message
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leernet import report
+from leernet import registry, report
 from leernet.build import Factory
+from leernet.mailer import headers as h
 from leernet.mailer import views
+from leernet.mailer.archive import Disposition
 from leernet.mailer.compose import Attachment
-from leernet.mailer.outbox import Outgoing
+from leernet.mailer.mailtext import reply_text
+from leernet.mailer.outbox import Outgoing, enqueue
 from leernet.model import Person
 from leernet.organiser.export_xlsx import export_xlsx
 from leernet.registry import Registered
+from leernet.store import schema as t
 from leernet.textfmt import decimal
+from leernet.tokens import token_matches
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+STATUS_PER_HOUR = 6  # status mails to one organiser: enough to ask, too few to flood
+MAX_STATUS_NETWORKS = 10
+
+
+class StatusDesk:
+    """``status``/``export`` by mail, for the organiser of a running network only."""
+
+    def __init__(self, factory: Factory, now: Callable[[], datetime]) -> None:
+        self.f = factory
+        self.now = now
+
+    async def answer(
+        self,
+        conn: AsyncConnection,
+        msg: Message,
+        tokens: AbstractSet[str],
+        inbox_id: int,
+        *,
+        automatic: bool,
+    ) -> Disposition | None:
+        """``status``/``export`` from an organiser of a running network: the status, by mail.
+
+        To the plain address, or in reply to a digest (their own token). From anyone
+        else it is not a command (classification decides, and nobody is answered).
+        """
+        sender, _ = h.from_address(msg)
+        if sender is None or automatic:
+            return None
+        networks = await registry.organised_by(conn, sender)
+        if tokens:
+            networks = [
+                reg
+                for reg in networks
+                if any(token_matches(self.f.secret, reg.slug, sender, tok) for tok in tokens)
+            ]
+        if not networks:
+            return None
+        if h.dmarc_result(msg, self.f.settings.authserv_id) in h.DMARC_REJECT:
+            return Disposition(
+                "rejected", f"status asked by {sender}: DMARC failed", attention=True
+            )
+        now = self.now()
+        if await _recent(conn, sender, "organiser-status", now - timedelta(hours=1)) >= (
+            STATUS_PER_HOUR
+        ):
+            return Disposition(
+                "organiser-status", f"{sender}: status rate limit reached", attention=False
+            )
+        if len(networks) > 1:
+            named = _named(networks, h.header_text(msg, "Subject"), reply_text(msg))
+            networks = named or networks
+        if len(networks) != 1:
+            return await self._which(conn, msg, sender, networks, inbox_id, now)
+        messages = [
+            await status_mail(
+                conn,
+                self.f,
+                reg,
+                key=f"organiser-status/{reg.slug}/{inbox_id}",
+                in_reply_to=h.own_message_id(msg) or None,
+                now=now,
+            )
+            for reg in networks[:MAX_STATUS_NETWORKS]
+        ]
+        await enqueue(conn, messages, now)
+        slugs = ", ".join(reg.slug for reg in networks[:MAX_STATUS_NETWORKS])
+        return Disposition(
+            "organiser-status",
+            f"status of {slugs} to {sender}",
+            attention=False,
+            network_id=networks[0].id,
+        )
+
+    async def _which(  # noqa: PLR0917 - one caller, the facts of one question
+        self,
+        conn: AsyncConnection,
+        msg: Message,
+        sender: str,
+        networks: list[Registered],
+        inbox_id: int,
+        now: datetime,
+    ) -> Disposition:
+        """Several networks and none named: the organiser is asked which one."""
+        first = networks[0].network
+        lang = first.language
+        lines = [
+            _WHICH[lang][0].format(name=first.organiser.name.split(" ")[0] or ""),
+            "",
+            _WHICH[lang][1],
+            "",
+            *(f"- {reg.network.name} ({reg.slug})" for reg in networks[:MAX_STATUS_NETWORKS]),
+        ]
+        out = self.f.to_person(
+            first,
+            None,
+            Person(first.organiser.name, sender),
+            key=f"organiser-status/which/{inbox_id}",
+            kind="organiser-status",
+            template="organiser_lines",
+            context=views.organiser_lines(first, _WHICH[lang][2], lines),
+            now=now,
+            in_reply_to=h.own_message_id(msg) or None,
+            auto_submitted="auto-replied",
+        )
+        await enqueue(conn, [out], now)
+        return Disposition("organiser-status", f"{sender}: which network? asked", attention=False)
+
+
+_WHICH = {
+    "nl": (
+        "Dag {name},",
+        (
+            "Je organiseert meer dan één lerend netwerk. Over welk wil je de stand van zaken? "
+            'Antwoord met "status" en de naam of de code tussen haakjes:'
+        ),
+        "Over welk lerend netwerk?",
+    ),
+    "en": (
+        "Hi {name},",
+        (
+            "You organise more than one learning network. Which one would you like the status "
+            'of? Reply with "status" and its name or the code in brackets:'
+        ),
+        "Which learning network?",
+    ),
+}
+
+
+def _named(networks: list[Registered], subject: str, body: str) -> list[Registered]:
+    """The networks whose code (slug) or name the organiser's mail mentions."""
+    text = f"{subject}\n{body[:4000]}".casefold()
+    return [
+        reg
+        for reg in networks
+        if reg.slug.casefold() in text or reg.network.name.casefold() in text
+    ]
+
+
+async def _recent(conn: AsyncConnection, recipient: str, kind: str, since: datetime) -> int:
+    o = t.outbox
+    return int(
+        (
+            await conn.execute(
+                select(func.count()).where(
+                    o.c.recipient == recipient.lower(), o.c.kind == kind, o.c.created_at >= since
+                )
+            )
+        ).scalar_one()
+    )
 
 
 async def status_mail(

@@ -55,9 +55,17 @@ def confirms(body: str, language: str = "nl") -> bool:
 
 
 def command(subject: str, body: str, language: str = "nl") -> Command | None:
-    """``status`` or ``export`` (nl/en/fr) as the subject or the first line of the new text."""
-    said = _COMMANDS.get(_word(_REPLY_PREFIX.sub("", subject)))
+    """``status`` or ``export`` (nl/en/fr) opening the subject or the first line of the new text.
+
+    What follows the word may name the network ("status hr-ovl-2027").
+    """
+    said = _leading(_REPLY_PREFIX.sub("", subject))
     if said is not None:
         return said
     first = next((line for line in new_text(body, language).split("\n") if line.strip()), "")
-    return _COMMANDS.get(_word(first))
+    return _leading(first)
+
+
+def _leading(line: str) -> Command | None:
+    words = _word(line).split()
+    return _COMMANDS.get(" ".join(words)) or (_COMMANDS.get(words[0]) if words else None)
