@@ -388,3 +388,63 @@ class TestChangesFromTheCalendar:
         )
         assert await colleagues.receive(update, SERIES_ASKED) != "organiser-change"
         assert "invite-update" not in await kinds(colleagues)
+
+    async def test_a_cancelled_series_cancels_the_network_for_everyone(
+        self, colleagues: World
+    ) -> None:
+        """Google cancels the whole series: after START every participant gets a cancellation."""
+        raw = (CORPUS / "google_series_with_list.eml").read_bytes()
+        await colleagues.receive(raw, SERIES_ASKED)
+        (preview,) = await previews(colleagues)
+        sender = "an.peeters@example.com"
+        assert await confirm(colleagues, preview, at=SERIES_ASKED, sender=sender) == (
+            "organiser-start"
+        )
+        invited = {m.recipient for m in await colleagues.mails() if m.kind == "invite"}
+        cancel = (CORPUS / "google_cancel_series.eml").read_bytes()
+        assert await colleagues.receive(cancel, SERIES_ASKED) == "organiser-change"
+        change = (await previews(colleagues))[-1]
+        assert await confirm(colleagues, change, at=SERIES_ASKED, sender=sender) == (
+            "organiser-change"
+        )
+        after = [m for m in await colleagues.mails() if m.recipient in invited]
+        told = {m.recipient for m in after if m.kind != "invite"}
+        assert told == invited, {m.kind for m in after}
+
+
+LIST_AGAIN = (
+    "naam;e-mail;leidinggevende;e-mail leidinggevende\r\n"
+    "Bert Claes;bert.claes@example.com;Carla Dewit;carla.dewit@example.com\r\n"
+    "Sofie Maes;sofie.maes@example.com;Carla Dewit;carla.dewit@example.com\r\n"
+    "Jan Peeters;jan.peeters@example.be;Dirk Van den Broeck;dirk.vandenbroeck@example.be\r\n"
+    "Hanne Verlinden;hanne.verlinden@example.com;Koen De Smet;koen.desmet@example.org\r\n"
+)
+
+
+class TestListSentAgain:
+    async def test_a_new_list_in_reply_adds_and_removes_after_confirmation(
+        self, world: World
+    ) -> None:
+        """A list in reply to a digest: Els leaves, Hanne joins; previewed first, applied on JA."""
+        token = participant_token("test-secret-not-for-production", "hr-ovl-2027", ORGANISER)
+        msg = EmailMessage()
+        msg["Authentication-Results"] = "mx.example.org; dmarc=pass header.from=example.org"
+        msg["From"] = f"An Peeters <{ORGANISER}>"
+        msg["To"] = reply_address(SERVICE, token)
+        msg["Subject"] = "Re: Overzicht: Kennismaking en verwachtingen (donderdag 14 januari 2027)"
+        msg["Message-ID"] = make_msgid(domain="example.org")
+        msg.set_content("Hierbij de nieuwe lijst.\n")
+        msg.add_attachment(
+            LIST_AGAIN.encode(), maintype="text", subtype="csv", filename="deelnemers.csv"
+        )
+        assert await world.receive(msg.as_bytes(), ASKED) == "organiser-change"
+        assert "invite" not in await kinds(world)  # nobody hears of it before the JA
+        (preview,) = await previews(world)
+        text = preview.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "Hanne Verlinden" in text
+        assert "Els Wouters" in text
+        outcome = await confirm(world, preview, text="ja")
+        assert outcome == "organiser-change"
+        mails = await world.mails()
+        assert [m.recipient for m in mails if m.kind == "invite"] == ["hanne.verlinden@example.com"]
+        assert "els.wouters@example.net" in {m.recipient for m in mails if m.kind != "invite"}

@@ -54,3 +54,13 @@ def test_anything_else_is_no_confirmation(body: str) -> None:
 def test_status_and_export_words(subject: str, body: str, expected: Command | None) -> None:
     """Status and export are read from the subject or the first line, in Dutch, English or French."""
     assert command(subject, body) == expected
+
+
+class TestDigestRepliesAreNoCommands:
+    def test_a_reply_to_a_digest_is_not_a_status_request(self) -> None:
+        """ "Re: Overzicht: sessie 1" (a digest's subject) with a roll call is no command."""
+        from leernet.organiser.words import command  # noqa: PLC0415
+
+        assert command("Re: Overzicht: Kennismaking (14 januari)", "aanwezig: 1, 3") is None
+        assert command("status hr-ovl-2027", "") is not None
+        assert command("Re: Stand van zaken", "") is not None

@@ -11,9 +11,11 @@ participant), once. Nobody but the network's own organiser can change it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from email.message import Message
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet import registry
@@ -27,13 +29,40 @@ from leernet.model import Person
 from leernet.organiser import pending
 from leernet.organiser.apply_change import apply_change
 from leernet.organiser.drafts import is_request, uid_of, understand
-from leernet.organiser.findings import has_errors
+from leernet.organiser.findings import Level, has_errors
+from leernet.organiser.intake import with_list
+from leernet.organiser.list_change import compare_list, list_change_lines
+from leernet.organiser.participant_list import ParticipantList
 from leernet.organiser.preview_text import change_preview
-from leernet.organiser.remember import remembered, series_uid_of
+from leernet.organiser.remember import remembered, series_uid_of, stamp
 from leernet.organiser.series import read_series
 from leernet.organiser.series_change import read_change
 from leernet.registry import Registered
+from leernet.store import schema as t
+from leernet.tokens import token_matches
 
+_LIST = {
+    "nl": (
+        "Dag {name},",
+        "Je stuurde een nieuwe deelnemerslijst. Dit zou er veranderen:",
+        (
+            "Klopt dat? Antwoord op deze mail met JA. Wie erbij komt, krijgt een uitnodiging; wie "
+            "niet meer op de lijst staat, krijgt een afmelding."
+        ),
+        "Pas de lijst aan en stuur ze opnieuw; er verandert nog niets.",
+        "Nieuwe deelnemerslijst: {name}",
+    ),
+    "en": (
+        "Hi {name},",
+        "You sent a new participant list. This is what would change:",
+        (
+            "Is that right? Reply to this mail with YES. Who joins gets an invitation; who is no "
+            "longer on the list gets a cancellation."
+        ),
+        "Please correct the list and send it again; nothing changes yet.",
+        "New participant list: {name}",
+    ),
+}
 _CHANGE_DONE = {
     "nl": "Genoteerd: de wijziging is verwerkt; {n} bericht(en) aan deelnemers vertrekken.",
     "en": "Noted: the change is made; {n} message(s) to participants are on their way.",
@@ -81,6 +110,63 @@ class ChangeDesk:
         new_source, findings = apply_change(source, known, change, new)
         preview = change_preview(change, reg.network, organiser_name=reg.network.organiser.name)
         can_apply = preview.ok and not has_errors(findings)
+        lang = reg.network.language
+        lines = [*preview.lines, *(f"- {f.text(lang)}" for f in findings)]
+        return await self._ask(
+            conn, msg, sender, reg, subject=preview.subject, lines=lines,
+            source=new_source if can_apply else "", inbox_id=inbox_id,
+        )  # fmt: skip
+
+    async def list_preview(  # noqa: PLR0917 - one caller, the facts of one list
+        self,
+        conn: AsyncConnection,
+        msg: Message,
+        sender: str,
+        reg: Registered,
+        people: ParticipantList,
+        inbox_id: int,
+    ) -> Disposition:
+        """A participant list sent again: joins, leaves and changed details, to confirm."""
+        change = compare_list(reg.network, people)
+        if change.empty and not people.findings:
+            return Disposition(
+                "organiser-change", f"{reg.slug}: the list is the same", attention=False
+            )
+        source = await registry.source_of(conn, reg.id)
+        found = with_list(source, people, now=self.now())
+        known = remembered(source, reg.network)  # keep the series stamp for later changes
+        new_source = stamp(found.source, known) if known is not None else found.source
+        lang = "en" if reg.network.language == "en" else "nl"
+        w = _LIST[lang]
+        lines = [
+            w[0].format(name=reg.network.organiser.name.split(" ")[0]),
+            "",
+            w[1],
+            "",
+            *(f"- {line}" for line in list_change_lines(change, lang)),
+            *(f"- {text}" for text in found.texts(Level.ERROR)),
+            "",
+            w[2] if found.ok else w[3],
+        ]
+        return await self._ask(
+            conn, msg, sender, reg, subject=w[4].format(name=reg.network.name), lines=lines,
+            source=new_source if found.ok else "", inbox_id=inbox_id,
+        )  # fmt: skip
+
+    async def _ask(
+        self,
+        conn: AsyncConnection,
+        msg: Message,
+        sender: str,
+        reg: Registered,
+        *,
+        subject: str,
+        lines: list[str],
+        source: str,
+        inbox_id: int,
+    ) -> Disposition:
+        """Keep the change (``source``: the network file it makes; "" when it cannot be made)
+        and ask the organiser to confirm it; only their reply with its token applies it."""
         now = self.now()
         token = pending.new_token()
         request_id = await pending.save(
@@ -88,14 +174,12 @@ class ChangeDesk:
             token=token,
             organiser_email=sender,
             slug=reg.slug,
-            source=new_source if can_apply else "",
+            source=source,
             calendar=None,
             now=now,
             inbox_id=inbox_id,
             network_id=reg.id,
         )
-        lang = reg.network.language
-        lines = [*preview.lines, *(f"- {f.text(lang)}" for f in findings)]
         out = self.f.to_person(
             reg.network,
             reg.id,
@@ -103,9 +187,9 @@ class ChangeDesk:
             key=f"organiser-preview/{request_id}",
             kind="organiser-preview",
             template="organiser_lines",
-            context=views.organiser_lines(reg.network, preview.subject, lines),
+            context=views.organiser_lines(reg.network, subject, lines),
             now=now,
-            token=token if can_apply else None,
+            token=token if source else None,
             in_reply_to=h.own_message_id(msg) or None,
             auto_submitted="auto-replied",
         )
@@ -116,6 +200,23 @@ class ChangeDesk:
             attention=False,
             network_id=reg.id,
         )
+
+    async def network_of_reply(
+        self, conn: AsyncConnection, sender: str, msg: Message, tokens: AbstractSet[str]
+    ) -> Registered | None:
+        """The network of ``sender`` this mail answers: their token, or a mail of ours it cites."""
+        networks = await registry.organised_by(conn, sender)
+        for reg in networks:
+            if any(token_matches(self.f.secret, reg.slug, sender, tok) for tok in tokens):
+                return reg
+        refs = h.message_ids(msg)[:50]
+        if not refs or not networks:
+            return None
+        rows = await conn.execute(
+            select(t.outbox.c.network_id).where(t.outbox.c.message_id.in_(refs))
+        )
+        cited = {r[0] for r in rows}
+        return next((reg for reg in networks if reg.id in cited), None)
 
     async def apply(
         self, conn: AsyncConnection, msg: Message, request: pending.Request, sender: str

@@ -48,6 +48,7 @@ from leernet.organiser.change_desk import ChangeDesk
 from leernet.organiser.drafts import is_cancel, is_request, provisional, understand
 from leernet.organiser.findings import Level
 from leernet.organiser.intake import from_request
+from leernet.organiser.participant_list import read_participant_list
 from leernet.organiser.request import OrganiserRequest, request_of
 from leernet.organiser.status_mail import StatusDesk
 from leernet.organiser.words import command, confirms
@@ -85,6 +86,10 @@ class Desk:
             )
             if answered is not None:
                 return answered
+        if request.lists and not (request.calendars or request.network_files):
+            listed = await self._list_again(conn, msg, tokens, request, inbox_id)
+            if listed is not None:
+                return listed
         if tokens:
             return None  # a reply to a participant's address: not a request
         invited = any(is_request(c) for c in request.calendars)
@@ -126,6 +131,27 @@ class Desk:
                 "rejected", f"a network request from {sender}: DMARC failed", attention=True
             )
         return await self._preview(conn, msg, sender, request, inbox_id)
+
+    async def _list_again(
+        self,
+        conn: AsyncConnection,
+        msg: Message,
+        tokens: AbstractSet[str],
+        request: OrganiserRequest,
+        inbox_id: int,
+    ) -> Disposition | None:
+        """A participant list in reply to our mail about a network its sender organises."""
+        sender, _ = h.from_address(msg)
+        if sender is None or _is_automatic(msg):
+            return None
+        reg = await self.changes.network_of_reply(conn, sender, msg, tokens)
+        if reg is None:
+            return None
+        if not self._verified(msg):
+            return Disposition("rejected", f"a list from {sender}: DMARC failed", attention=True)
+        first = request.lists[0]
+        people = read_participant_list(first.filename, first.data)
+        return await self.changes.list_preview(conn, msg, sender, reg, people, inbox_id)
 
     def _verified(self, msg: Message) -> bool:
         return h.dmarc_result(msg, self.settings.authserv_id) not in h.DMARC_REJECT

@@ -66,6 +66,14 @@ def command(subject: str, body: str, language: str = "nl") -> Command | None:
     return _leading(first)
 
 
+# Words that may open a longer line ("status hr-ovl-2027"). Not "overzicht" or "stand": a
+# reply to a digest ("Re: Overzicht: sessie 1") is a roll call, never a command.
+_LEADING = {"status", "statut", "export", "exporteer", "exporteren", "exporter"}
+
+
 def _leading(line: str) -> Command | None:
     words = _word(line).split()
-    return _COMMANDS.get(" ".join(words)) or (_COMMANDS.get(words[0]) if words else None)
+    whole = _COMMANDS.get(" ".join(words))
+    if whole is not None or not words or words[0] not in _LEADING:
+        return whole
+    return _COMMANDS[words[0]]
