@@ -448,3 +448,43 @@ class TestListSentAgain:
         mails = await world.mails()
         assert [m.recipient for m in mails if m.kind == "invite"] == ["hanne.verlinden@example.com"]
         assert "els.wouters@example.net" in {m.recipient for m in mails if m.kind != "invite"}
+
+    async def test_the_same_series_with_a_new_list_previews_the_list(
+        self, colleagues: World
+    ) -> None:
+        """The organiser sends their unchanged series again with a shorter list: the list
+        change is previewed (who leaves), and applied on JA."""
+        from leernet.organiser.participant_list import read_participant_list  # noqa: PLC0415
+        from leernet.organiser.request import read_request  # noqa: PLC0415
+
+        series = (CORPUS / "outlook_series_with_list.eml").read_bytes()
+        await colleagues.receive(series, SERIES_ASKED)
+        (preview,) = await previews(colleagues)
+        sender = "an.peeters@example.com"
+        await confirm(colleagues, preview, at=SERIES_ASKED, sender=sender)
+        original = read_request(series)
+        listed = read_participant_list(original.lists[0].filename, original.lists[0].data)
+        kept = listed.participants[:-1]
+        csv = "naam;e-mail;leidinggevende;e-mail leidinggevende\r\n" + "".join(
+            f"{p.name};{p.email};{p.manager_name};{p.manager_email}\r\n" for p in kept
+        )
+        msg = EmailMessage()
+        msg["Authentication-Results"] = "mx.example.org; dmarc=pass header.from=example.com"
+        msg["From"] = f"An Peeters <{sender}>"
+        msg["To"] = SERVICE
+        msg["Subject"] = "Lerend netwerk werkbaar werk"
+        msg["Message-ID"] = make_msgid(domain="example.com")
+        msg.set_content("Nieuwe lijst.\n")
+        msg.add_attachment(
+            original.calendars[0], maintype="text", subtype="calendar", params={"method": "REQUEST"}
+        )
+        msg.add_attachment(csv.encode(), maintype="text", subtype="csv", filename="lijst.csv")
+        assert await colleagues.receive(msg.as_bytes(), SERIES_ASKED) == "organiser-change"
+        change = (await previews(colleagues))[-1]
+        text = change.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert listed.participants[-1].name in text
+        assert await confirm(colleagues, change, at=SERIES_ASKED, sender=sender) == (
+            "organiser-change"
+        )
+        gone = listed.participants[-1].email
+        assert any(m.recipient == gone and m.kind != "invite" for m in await colleagues.mails())

@@ -96,13 +96,20 @@ class ChangeDesk:
         reg: Registered,
         calendar: bytes,
         inbox_id: int,
+        people: ParticipantList | None = None,
     ) -> Disposition:
-        """A change from the organiser's calendar, in words, to confirm before anyone hears of it."""
+        """A change from the organiser's calendar, in words, to confirm before anyone hears of it.
+
+        With ``people`` (a list sent along with an unchanged series) the list is previewed.
+        """
         source = await registry.source_of(conn, reg.id)
         known = remembered(source, reg.network)
         if known is None:
             return Disposition("organiser-change", "no series remembered", attention=True)
         change = read_change(known, calendar)
+        if (change.stale or change.empty) and people is not None:
+            # The same series again with a list: the list is what changed.
+            return await self.list_preview(conn, msg, sender, reg, people, inbox_id)
         if change.stale or change.empty:
             # An older or unchanged copy of the series (clients resend): nothing to do.
             return Disposition("organiser-change", f"{reg.slug}: nothing changed", attention=False)

@@ -112,8 +112,12 @@ class Desk:
                     return Disposition(
                         "rejected", f"a change from {sender}: DMARC failed", attention=True
                     )
+                people = None
+                if request.lists:
+                    first = request.lists[0]
+                    people = read_participant_list(first.filename, first.data)
                 return await self.changes.preview(
-                    conn, msg, sender, changed, request.calendars[0], inbox_id
+                    conn, msg, sender, changed, request.calendars[0], inbox_id, people
                 )
         if not invited and not request.network_files:
             return None  # a cancellation of a series we do not know: not ours
