@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from leernet.errors import LeernetError
 from leernet.mailer.budget import Budget, BudgetExceeded
 from leernet.mailer.inflight import InFlight
-from leernet.store.schema import imap_state, inbox
+from leernet.store.schema import imap_state, inbox, networks
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -118,6 +118,7 @@ class Archive:
         self._processor = processor
         self._now = now
         self._max_bytes = max_bytes
+        self._slugs: dict[int, str] = {}  # network id -> slug, for the log lines
         self._moved: dict[int, list[int]] = {}  # uidvalidity -> UIDs moved, not yet written
         self._budget = budget or Budget(0)
         self.inflight = inflight or InFlight(None)
@@ -339,7 +340,7 @@ class Archive:
             "event": "inbox.archived",
             "inbox_id": row_id,
             "outcome": disposition.outcome,
-            "network_id": disposition.network_id,
+            "network": await self._slug(conn, disposition.network_id),
             "folder": folder,
         }
         logs.append((f"archived as {disposition.outcome}", {**extra, **facts}))
@@ -374,6 +375,15 @@ class Archive:
             raise
         self.inflight.ended(*key)
         return disposition
+
+    async def _slug(self, conn: AsyncConnection, network_id: int | None) -> str | None:
+        """The slug an operator greps the log for (read once per network and process)."""
+        if network_id is None:
+            return None
+        if network_id not in self._slugs:
+            found = await conn.execute(select(networks.c.slug).where(networks.c.id == network_id))
+            self._slugs[network_id] = str(found.scalar() or network_id)
+        return self._slugs[network_id]
 
     async def _seen(self, conn: AsyncConnection, digests: list[str]) -> _Seen:
         """Of these SHA-256 digests, those archived before: digest -> (row id, folder)."""
