@@ -10,6 +10,7 @@ import asyncio
 import functools
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,7 +47,7 @@ def load_settings() -> Settings:
 
 
 def friendly(fn: F) -> F:
-    """Print a LeernetError as one clear message and exit 1, instead of a traceback."""
+    """Print a LeernetError as one clear message and exit 1; anything else is a bug: exit 2."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -60,9 +61,14 @@ def friendly(fn: F) -> F:
             for p in exc.problems:
                 err.print(f"  [bold]{esc(p.field or '(file)')}[/bold]: {esc(p.message)}")
             raise SystemExit(1) from None
-        except (LeernetError, ValueError) as exc:
+        except LeernetError as exc:
             err.print(f"[red]error:[/red] {esc(exc)}")
             raise SystemExit(1) from None
+        except Exception:
+            # Not bad input but a bug: the traceback is what a developer needs, exit 2.
+            traceback.print_exc()
+            err.print("[red]leernet stopped on an unexpected error[/red] (a bug; please report it)")
+            raise SystemExit(2) from None
 
     return wrapper  # type: ignore[return-value]
 

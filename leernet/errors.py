@@ -3,6 +3,7 @@
 ::
 
     LeernetError
+    ├── SettingsError             a setting the service cannot run with (named by its variable)
     ├── NetworkFileError          a network file is wrong (carries every problem with its field)
     ├── StoreError                the database cannot be used (locked, full, wrong schema)
     │   └── AlreadyRunning        another daemon holds the lock on this database
@@ -29,6 +30,10 @@ from dataclasses import dataclass
 
 class LeernetError(Exception):
     """Base of every error leernet raises on purpose."""
+
+
+class SettingsError(LeernetError):
+    """A setting the service cannot run with; the message names its LEERNET_ variable."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from leernet.errors import SettingsError
+
 
 class Security(StrEnum):
     TLS = "tls"  # implicit TLS (SMTPS 465, IMAPS 993)
@@ -174,5 +176,5 @@ class Settings(BaseSettings):
         value = self.secret.get_secret_value()
         if len(value) < 16:
             msg = "LEERNET_SECRET must be set to a random string of at least 16 characters"
-            raise ValueError(msg)
+            raise SettingsError(msg)
         return value
