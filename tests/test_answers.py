@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from leernet.mailer import mailtext
 from leernet.mailer.answers import ParsedAnswers, _Reader, new_text, parse_answers
-from leernet.mailer.mailtext import html_to_text, reply_text
+from leernet.mailer.html_text import html_to_text
+from leernet.mailer.mailtext import reply_text
 from leernet.model import Question, QuestionKind
 from tests.linear import assert_linear
 

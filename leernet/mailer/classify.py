@@ -44,7 +44,7 @@ from icalendar.enums import PARTSTAT
 
 from leernet.calendar.itip import ItipReply, read_reply
 from leernet.mailer import headers as h
-from leernet.mailer.mailtext import SLOW_CODECS, content_charset
+from leernet.mailer.charsets import SLOW_CODECS, content_charset
 from leernet.mailer.tnef import meeting_response
 from leernet.tokens import reply_address, token_from_address
 
