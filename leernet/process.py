@@ -29,6 +29,7 @@ from leernet.errors import ParseError
 from leernet.mailer import headers as h
 from leernet.mailer import views
 from leernet.mailer.answers import new_text, parse_answers
+from leernet.mailer.bounces import returned_message_ids
 from leernet.mailer.classify import (
     Candidate,
     Classification,
@@ -36,7 +37,6 @@ from leernet.mailer.classify import (
     Outcome,
     classify,
     read_message,
-    returned_message_ids,
 )
 from leernet.mailer.consent import Said, read_yes_no
 from leernet.mailer.inbox import Disposition

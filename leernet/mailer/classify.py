@@ -29,12 +29,10 @@ Only RSVP and EVALUATION from a verified, non-automatic sender may be answered.
 
 from __future__ import annotations
 
-import codecs
 import email
 import re
 from dataclasses import dataclass
 from email.message import Message
-from email.parser import HeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
 from enum import StrEnum
@@ -44,19 +42,17 @@ from icalendar.enums import PARTSTAT
 
 from leernet.calendar.itip import ItipReply, read_reply
 from leernet.mailer import headers as h
-from leernet.mailer.charsets import SLOW_CODECS, content_charset
+from leernet.mailer.bounces import read_bounce
+from leernet.mailer.parts import decoded_payload, raw_filename, walk
 from leernet.mailer.tnef import meeting_response
 from leernet.tokens import reply_address, token_from_address
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
-MAX_DEPTH = 24  # MIME nesting we look into; real mail nests 3-4 levels
-MAX_PARTS = 400
 MAX_HEADER_BYTES = 512 * 1024  # Received chains of real mail stay under 20 KB
 MAX_BOUNDARY_LINES = 5000  # parsing cost grows with parts; real mail has fewer than 100
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
-_BOUNCE_TEXT_BYTES = 64 * 1024
 
 
 class Outcome(StrEnum):
@@ -112,13 +108,6 @@ class Classification:
     meeting_response: str = ""  # a verified Outlook response without calendar: its answer
 
 
-_BOUNCE_SENDERS = ("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon")
-_BOUNCE_SUBJECT = re.compile(
-    r"undeliver|undelivered|delivery status notification|delivery fail|failure notice|"
-    r"returned mail|mail delivery|message not delivered|onbestelbaar|niet bezorgd|"
-    r"non remis|non distribu|unzustellbar|nicht zustellbar",
-    re.IGNORECASE,
-)
 # Unambiguous out-of-office subjects (Outlook, Gmail, Exchange in nl/fr/en/de).
 _OOF_SUBJECT = re.compile(
     r"^\s*(automatisch antwoord|automatische? (antwort|reply)|réponse automatique|"
@@ -195,7 +184,7 @@ def _classify(msg: Message, ctx: Context) -> Classification:
     if _from_service(msg, ctx.service_address):
         return result(Outcome.UNKNOWN, "sent by the service mailbox itself: never answered")
 
-    bounce = _bounce(msg, sender, ctx)
+    bounce = read_bounce(msg, sender, ctx)
     if bounce is not None:
         recipients, reason, candidate, attention = bounce
         if recipients is None:
@@ -220,7 +209,7 @@ def _classify(msg: Message, ctx: Context) -> Classification:
     calendar_part, is_reply = _calendar_part(msg)
     # Outlook's response as winmail.dat or only a subject: never an evaluation, never answered.
     meeting = (
-        meeting_response(msg, list(_walk(msg)), base["subject"]) if calendar_part is None else None
+        meeting_response(msg, list(walk(msg)), base["subject"]) if calendar_part is None else None
     )
     automatic = (
         meeting.reason if meeting else _automatic(msg, base["subject"], has_token=bool(tokens))
@@ -334,68 +323,24 @@ def _from_service(msg: Message, service_address: str) -> bool:
     return False
 
 
-def _walk(msg: Message) -> Iterator[Message]:
-    """Parts depth-first without recursion; not into forwarded messages (message/rfc822)."""
-    stack: list[tuple[Message, int]] = [(msg, 0)]
-    seen = 0
-    while stack and seen < MAX_PARTS:
-        part, depth = stack.pop()
-        seen += 1
-        yield part
-        payload = part.get_payload()
-        if (
-            depth < MAX_DEPTH
-            and isinstance(payload, list)
-            and part.get_content_maintype() != "message"
-        ):
-            stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
-
-
 def _calendar_part(msg: Message) -> tuple[bytes | None, bool]:
     """The first calendar part, preferring one whose METHOD is REPLY, and whether it is one.
 
     Not parsed here: :func:`read_reply` runs only for a verified participant.
     """
     other: bytes | None = None
-    for part in _walk(msg):
+    for part in walk(msg):
         ctype = part.get_content_type()
-        filename = _raw_filename(part).lower()
+        filename = raw_filename(part).lower()
         if ctype not in _CALENDAR_TYPES and not filename.endswith(".ics"):
             continue
-        data = _decoded_payload(part)
+        data = decoded_payload(part)
         match = _METHOD_RE.search(data)
         if match and match.group(1).upper() == b"REPLY":
             return data, True
         if other is None:
             other = data
     return other, False
-
-
-def _raw_filename(part: Message) -> str:
-    """The file name as written, not decoded: get_filename() decodes an RFC 2231 value in
-    its declared charset, and "punycode" makes that quadratic (0.8 s for 80 kB)."""
-    for header, name in (("content-disposition", "filename"), ("content-type", "name")):
-        value = part.get_param(name, None, header=header)
-        if isinstance(value, tuple):
-            value = value[2]  # RFC 2231 (charset, language, value)
-        if value:
-            return str(value).strip().strip('"')
-    return ""
-
-
-def _decoded_payload(part: Message) -> bytes:
-    data = part.get_payload(decode=True)
-    if not isinstance(data, bytes):
-        return b""
-    charset = content_charset(part) or "utf-8"
-    if charset.lower() not in ("utf-8", "utf8", "us-ascii", "ascii"):
-        try:
-            if codecs.lookup(charset).name in SLOW_CODECS:
-                return data  # quadratic to decode; a calendar is UTF-8 (RFC 5545 3.1.4)
-            return data.decode(charset, errors="replace").encode("utf-8")
-        except LookupError:
-            return data
-    return data
 
 
 def _automatic(msg: Message, subject: str, *, has_token: bool) -> str:
@@ -437,158 +382,3 @@ def _candidate(
         if referenced is not None:
             return referenced, f"reference to {message_id}"
     return None, ""
-
-
-def _bounce(
-    msg: Message, sender: str | None, ctx: Context
-) -> tuple[tuple[str, ...] | None, str, Candidate | None, bool] | None:
-    """(failed recipients or None for a non-failure DSN, reason, candidate, attention) or None.
-
-    Anyone can write "Undelivered Mail" from MAILER-DAEMON, so a bounce counts only
-    when it refers to a message we sent (its Message-ID in the returned headers,
-    In-Reply-To or References, or the token of the address it came back to), and
-    only for that message's recipient. Anything else flags nobody.
-    """
-    ctype = msg.get_content_type()
-    report = ctype == "multipart/report" and (
-        str(msg.get_param("report-type", "")).lower() == "delivery-status"
-    )
-    subject = h.decoded(h.header_text(msg, "Subject"))
-    loose = sender or "".join(a for _, a in getaddresses(h.all_headers(msg, "From")))
-    daemon = loose.lower().partition("@")[0] in _BOUNCE_SENDERS
-    null_path = h.header_text(msg, "Return-Path").replace(" ", "") == "<>"
-    if not report and not ((daemon or null_path) and _BOUNCE_SUBJECT.search(subject)):
-        return None
-    failed: list[str] = []
-    actions: list[str] = []
-    texts: list[str] = []
-    for part in _walk(msg):
-        ptype = part.get_content_type()
-        if ptype == "message/delivery-status":
-            for block in _status_blocks(part):
-                action = h.header_text(block, "Action").lower()
-                if action:  # the per-message block (Reporting-MTA) has none
-                    actions.append(action)
-                if not action.startswith("failed"):
-                    continue
-                # RFC 3464 2.3.1: Original-Recipient is the address as we sent it; after
-                # alias expansion Final-Recipient names the expanded one (Postfix).
-                for name in ("Original-Recipient", "Final-Recipient"):
-                    address = _dsn_address(h.header_text(block, name))
-                    if address and address not in failed:
-                        failed.append(address)
-        elif ptype == "text/plain" and sum(map(len, texts)) < _BOUNCE_TEXT_BYTES:
-            data = part.get_payload(decode=True)
-            if isinstance(data, bytes):
-                texts.append(data[:_BOUNCE_TEXT_BYTES].decode("utf-8", errors="replace"))
-    if report and actions and not failed:
-        return (
-            None,
-            f"delivery status notice ({', '.join(sorted(set(actions)))}), no failure",
-            None,
-            False,
-        )
-    for value in h.all_headers(msg, "X-Failed-Recipients"):
-        failed.extend(a.lower() for _, a in getaddresses([value]) if a and a not in failed)
-    if not failed:
-        failed = [a for a in h.addresses_in(_bounce_text(texts)) if _outsider(a, loose, ctx)]
-    kind = "RFC 3464 delivery status notification" if report else f"bounce {subject[:60]!r}"
-    named = ", ".join(failed[:5]) or "no recipient found"
-    candidate, how = _bounce_reference(msg, ctx)
-    if candidate is None:
-        ours = [m for m in returned_message_ids(msg) + h.message_ids(msg) if ctx.sent_to_others(m)]
-        if ours:
-            reason = f"{kind} of our mail {ours[0]} to someone who is not a participant ({named})"
-            return (), reason + ": nobody flagged, read it by hand", None, True
-        reason = f"unverified {kind} ({named}): refers to no message the service sent"
-        return (), reason, None, False
-    if not any(h.same_mailbox(a, candidate.email) for a in failed):
-        reason = f"{kind} for our mail to {candidate.email} ({how}) names {named}: nobody flagged"
-        return (), reason, candidate, True
-    return (candidate.email,), f"{kind}: {candidate.email} ({how})", candidate, False
-
-
-def _dsn_address(value: str) -> str:
-    """The address of an RFC 3464 recipient field (``rfc822; addr``), lower case, or ''."""
-    kind, _, address = value.partition(";")
-    if kind.strip().lower() != "rfc822":
-        return ""
-    address = address.strip().strip("<>").lower()
-    return address if h.strict_address(address) else ""
-
-
-def _bounce_reference(msg: Message, ctx: Context) -> tuple[Candidate | None, str]:
-    """The participant whose message from us this bounce returns, and how we know."""
-    for message_id in returned_message_ids(msg) + h.message_ids(msg):
-        candidate = ctx.lookup_sent_message(message_id)
-        if candidate is not None:
-            return candidate, f"returns {message_id}"
-    for address in h.recipient_addresses(msg):
-        token = token_from_address(ctx.service_address, address)
-        candidate = ctx.lookup_token(token) if token else None
-        if candidate is not None:
-            return candidate, "sent back to the participant's reply token"
-    return None, ""
-
-
-_RETURNED_TYPES = (
-    "message/rfc822",
-    "text/rfc822-headers",
-    "message/global",
-    "message/global-headers",
-)
-
-
-def returned_message_ids(msg: Message) -> list[str]:
-    """Message-IDs of the messages a bounce returns (its message/rfc822 or headers parts)."""
-    if not msg.is_multipart():
-        return []
-    found: list[str] = []
-    for part in _walk(msg):
-        if part.get_content_type() not in _RETURNED_TYPES:
-            continue
-        payload = part.get_payload()
-        if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-            inner = payload[0]
-        else:
-            text = _decoded_payload(part)[:_BOUNCE_TEXT_BYTES].decode("utf-8", errors="replace")
-            inner = HeaderParser(policy=compat32).parsestr(text, headersonly=True)
-        message_id = h.own_message_id(inner)
-        if message_id and message_id not in found:
-            found.append(message_id)
-        if len(found) >= 5:
-            break
-    return found
-
-
-# Quoted headers of the returned mail and Authentication-Results name senders and
-# Message-IDs, never a failed recipient.
-_NOT_RECIPIENTS = re.compile(
-    r"\b(?:message-id|references|in-reply-to)\s*:(?:\s*<[^<>\s]*>)+"
-    r"|\b(?:smtp\.mailfrom|envelope-from|header\.from|smtp\.helo)\s*=\s*\S+",
-    re.IGNORECASE,
-)
-
-
-def _bounce_text(texts: list[str]) -> str:
-    """A bounce's text without what names no recipient: ``<message@ids>`` and ``smtp.mailfrom=``."""
-    return _NOT_RECIPIENTS.sub(" ", "\n".join(texts))
-
-
-def _status_blocks(part: Message) -> list[Message]:
-    payload = part.get_payload()
-    if isinstance(payload, list):
-        return [p for p in payload if isinstance(p, Message)]
-    text = payload if isinstance(payload, str) else ""
-    return [email.message_from_string(b, policy=compat32) for b in re.split(r"\n\s*\n", text)]
-
-
-def _outsider(address: str, sender: str, ctx: Context) -> bool:
-    """An address in a bounce text that could be the failed recipient."""
-    local, _, domain = address.partition("@")
-    service_local, _, service_domain = ctx.service_address.lower().partition("@")
-    if domain == service_domain and (
-        local == service_local or local.startswith(service_local + "+")
-    ):
-        return False
-    return address != sender.lower() and local not in _BOUNCE_SENDERS
