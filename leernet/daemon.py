@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 import signal
@@ -30,7 +29,7 @@ from leernet.mailer.budget import headline
 from leernet.mailer.imap import ImapSession
 from leernet.mailer.inbox import Disposition, Inbox
 from leernet.mailer.oauth import TokenSource
-from leernet.mailer.oauth_providers import GenericProvider
+from leernet.mailer.oauth_keep import keep_rotated_refresh_token
 from leernet.mailer.outbox import PENDING_STATES, DrainResult, Outbox
 from leernet.notices import failure_notifier, notify
 from leernet.planner import planner_pass
@@ -201,36 +200,9 @@ class Service:
         await self.inbox.run_forever(stop)
 
     async def resume_refresh_token(self) -> None:
-        """Continue from the refresh token the endpoint rotated last run, and keep the next.
-
-        RFC 6749 6: a token endpoint may hand out a new refresh token with each access
-        token and stop taking the old one. It is kept in the store (``service_state``),
-        never in a file beside the settings. A newly configured token wins over a kept one.
-        """
-        provider = self.tokens.provider if self.tokens is not None else None
-        if self.tokens is None or not isinstance(provider, GenericProvider):
-            return
-        configured = self.settings.oauth_refresh_token.get_secret_value()
-        if not configured:
-            return
-        origin = hashlib.sha256(configured.encode()).hexdigest()
-        async with self.engine.connect() as conn:
-            known = await state.read(conn)
-        kept, kept_origin = known.get(state.REFRESH_TOKEN), known.get(state.REFRESH_ORIGIN)
-        if kept is not None and kept_origin is not None and kept_origin[0] == origin:
-            provider.resume(kept[0])
-        last = provider.refresh_token
-
-        async def keep() -> None:
-            nonlocal last
-            if provider.refresh_token == last:
-                return
-            async with self.engine.begin() as conn:
-                await state.mark(conn, state.REFRESH_TOKEN, self.now(), provider.refresh_token)
-                await state.mark(conn, state.REFRESH_ORIGIN, self.now(), origin)
-            last = provider.refresh_token
-
-        self.tokens.on_fetched = keep
+        """Continue from the refresh token the endpoint rotated last run (``oauth_keep``)."""
+        if self.tokens is not None:
+            await keep_rotated_refresh_token(self.engine, self.settings, self.tokens, self.now)
 
     async def heartbeat(self) -> None:
         """Write and log the queue depth and the inbox lag (what an operator greps for)."""

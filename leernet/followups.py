@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leernet import facts, record, registry
+from leernet import facts, record, registry, summary_record
 from leernet.build import Factory, participant_of
 from leernet.mailer import views
 from leernet.mailer.outbox import Outgoing
@@ -253,7 +253,7 @@ class StepMessages:
                 self._summary_context(m, attended, shared, self.now),
             )
             key = self.step.key if self.step.email else self._key(m.email)
-            await record.save_summary_preview(
+            await summary_record.save_summary_preview(
                 self.conn,
                 summary_key=self._summary_key(m),
                 preview_key=key,

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leernet import facts, record, registry
+from leernet import facts, record, registry, summary_record
 from leernet.build import Factory, participant_of
 from leernet.calendar.invite import series_uid
 from leernet.calendar.itip import match_session
@@ -558,7 +558,7 @@ class Processor:
 
         if said is Said.YES:
             return done("summary-ok", f"{member.email} agreed to the summary")
-        hold = await record.hold_summary(
+        hold = await summary_record.hold_summary(
             conn,
             preview_key=preview_key,
             participant_id=member.id,
