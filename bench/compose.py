@@ -18,10 +18,10 @@ from pathlib import Path
 from bench import mail
 from bench.common import Report
 from bench.world import NOW, build_world, settings
-from leernet.build import Factory, participant_of
 from leernet.calendar.invite import request_template
-from leernet.mailer import views
 from leernet.mailer.outbox import enqueue
+from leernet.messages import views
+from leernet.messages.factory import Factory, participant_of
 from leernet.store import open_store
 
 TARGET = 1000.0

@@ -20,9 +20,9 @@ from sqlalchemy import update
 
 from bench import mail
 from bench.world import NOW, build_world, settings
-from leernet.build import Factory
 from leernet.mailer.outbox import enqueue
-from leernet.registry import Registered
+from leernet.messages.factory import Factory
+from leernet.records.networks import Registered
 from leernet.store import open_store
 from leernet.store.schema import SCHEMA_VERSION, outbox
 

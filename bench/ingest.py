@@ -1,6 +1,6 @@
 """Ingesting: replies in Dovecot processed end to end by ``Inbox`` + ``Processor`` vs a raw reader.
 
-leernet: ``Inbox.run_once`` with the real ``leernet.process.Processor`` on a
+leernet: ``Inbox.run_once`` with the real ``leernet.replies.processor.Processor`` on a
 copy of a store where the networks are registered and their invites and
 evaluation requests were sent: fetch, archive, parse, classify, verify,
 record, confirm, move. Baseline: the least any reader must do, raw aioimaplib
@@ -31,10 +31,10 @@ from bench.corpus import corpus
 from bench.memory import child_run
 from bench.servers import PASSWORD, Dovecot, dovecot
 from bench.world import NOW, settings
-from leernet.build import Factory
 from leernet.mailer.imap import parse_fetch, parse_search
 from leernet.mailer.inbox import Inbox
-from leernet.process import Processor
+from leernet.messages.factory import Factory
+from leernet.organiser.desk import inbox_processor
 from leernet.store import open_store
 from leernet.store.schema import inbox
 
@@ -99,7 +99,7 @@ async def leernet_ingest(url: str, port: int, user: str) -> tuple[float, Counter
     )
     engine = await open_store(url)
     try:
-        processor = Processor(Factory(s), lambda: NOW)
+        processor = inbox_processor(Factory(s), lambda: NOW)
         box = Inbox(engine, s, processor, lambda: NOW)
         start = time.perf_counter()
         result = await box.run_once()

@@ -22,10 +22,10 @@ from bench.corpus import corpus
 from bench.ingest import login
 from bench.servers import PASSWORD, dovecot
 from bench.world import NOW, settings
-from leernet.build import Factory
 from leernet.mailer.archive import message_id
 from leernet.mailer.inbox import Inbox
-from leernet.process import Processor
+from leernet.messages.factory import Factory
+from leernet.organiser.desk import inbox_processor
 from leernet.store import open_store
 
 BUDGET = 0.100  # seconds over the IDLE push
@@ -100,7 +100,7 @@ async def run(quick: bool, repeat: int) -> Report:  # noqa: ARG001 - the samples
         logger.setLevel(logging.INFO)
         logger.propagate = False
         stop = asyncio.Event()
-        box = Inbox(engine, s, Processor(Factory(s), lambda: NOW), lambda: NOW)
+        box = Inbox(engine, s, inbox_processor(Factory(s), lambda: NOW), lambda: NOW)
         task = asyncio.create_task(box.run_forever(stop))
         lee: list[float] = []
         push: list[float] = []

@@ -13,11 +13,11 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from leernet.build import Factory, participant_of
 from leernet.demo import people
-from leernet.mailer import views
 from leernet.mailer.outbox import Outgoing
-from leernet.registry import Member, Registered
+from leernet.messages import views
+from leernet.messages.factory import Factory, participant_of
+from leernet.records.networks import Member, Registered
 
 TAKEAWAYS = (
     "Het idee om werkdruk elke week kort te bespreken in het teamoverleg.",

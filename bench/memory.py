@@ -42,9 +42,9 @@ async def _child_main(kind: str, port: int, user: str, db: str) -> dict[str, flo
     base = peak_rss_mb()
     started = time.perf_counter()
     if kind == "ingest":
-        from leernet.build import Factory  # noqa: PLC0415
         from leernet.mailer.inbox import Inbox  # noqa: PLC0415
-        from leernet.process import Processor  # noqa: PLC0415
+        from leernet.messages.factory import Factory  # noqa: PLC0415
+        from leernet.organiser.desk import inbox_processor  # noqa: PLC0415
         from leernet.store import open_store  # noqa: PLC0415
 
         url = f"sqlite+aiosqlite:///{db}"
@@ -52,7 +52,7 @@ async def _child_main(kind: str, port: int, user: str, db: str) -> dict[str, flo
             imap_port=port, imap_user=user, imap_password=SecretStr(PASSWORD), database_url=url
         )
         engine = await open_store(url)
-        box = Inbox(engine, s, Processor(Factory(s), lambda: NOW), lambda: NOW)
+        box = Inbox(engine, s, inbox_processor(Factory(s), lambda: NOW), lambda: NOW)
         started = time.perf_counter()
         result = await box.run_once()
         took = time.perf_counter() - started

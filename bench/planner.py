@@ -22,11 +22,11 @@ from sqlalchemy import func, select
 
 from bench.common import Report
 from bench.world import NOW, World, build_world, settings
-from leernet.build import Factory
-from leernet.followups import step_builder
-from leernet.model import Followups
-from leernet.plan import SessionRow, session_steps
-from leernet.planner import PassResult, planner_pass
+from leernet.messages.factory import Factory
+from leernet.network.model import Followups
+from leernet.planning.followups import step_builder
+from leernet.planning.planner import PassResult, planner_pass
+from leernet.planning.steps import SessionRow, session_steps
 from leernet.store import open_store
 from leernet.store.schema import outbox, plan_marks
 

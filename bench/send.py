@@ -21,8 +21,8 @@ from bench import mail
 from bench.common import Report
 from bench.servers import sink_kinds, smtp_sink
 from bench.world import NOW, SERVICE, build_world, settings
-from leernet.build import Factory
 from leernet.mailer.outbox import drain, enqueue
+from leernet.messages.factory import Factory
 from leernet.store import open_store
 from leernet.store.schema import outbox
 

@@ -1,7 +1,7 @@
 """A benchmark world: many registered networks in a fresh SQLite store, and their settings.
 
 Networks are written as TOML (the organiser's file), parsed and registered with
-``leernet.registry.register`` in one transaction per 100, so every row is the
+``leernet.records.networks.register`` in one transaction per 100, so every row is the
 one the service would write. Network ``i`` has ``participants`` people and
 ``sessions`` sessions every two weeks; ``first`` decides whether it is running
 or finished.
@@ -17,9 +17,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
 
-from leernet import registry
-from leernet.network import parse_network
-from leernet.registry import Registered
+from leernet.network.load import parse_network
+from leernet.records.networks import Registered
 from leernet.settings import Security, Settings
 from leernet.store import open_store
 
@@ -163,7 +162,7 @@ async def build_world(
                     first = first.replace(minute=0, second=0, microsecond=0)
                     source = network_source(i, first, participants=participants, sessions=sessions)
                     net = parse_network(source).network
-                    regs.append(await registry.register(conn, net, source, SECRET, now))
+                    regs.append(await networks.register(conn, net, source, SECRET, now))
     finally:
         await engine.dispose()
     return World(path, tuple(regs))

@@ -22,24 +22,24 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from leernet.build import Factory
 from leernet.errors import LeernetError, MailboxError
-from leernet.followups import step_builder
 from leernet.mailer.budget import headline
 from leernet.mailer.imap import ImapSession
 from leernet.mailer.inbox import Disposition, Inbox
 from leernet.mailer.oauth import TokenSource
 from leernet.mailer.oauth_keep import keep_rotated_refresh_token
 from leernet.mailer.outbox import PENDING_STATES, DrainResult, Outbox
-from leernet.notices import failure_notifier, notify
-from leernet.planner import planner_pass
-from leernet.process import Processor
+from leernet.mailer.tokens import token_from_address
+from leernet.messages.factory import Factory
+from leernet.messages.notices import failure_notifier, notify
+from leernet.ops.watchdog import Notifier
+from leernet.organiser.desk import inbox_processor
+from leernet.planning.followups import step_builder
+from leernet.planning.planner import planner_pass
+from leernet.replies.strangers import stranger_of
 from leernet.settings import Settings
 from leernet.store import daemon_lock, open_store, state
 from leernet.store import schema as t
-from leernet.strangers import stranger_of
-from leernet.tokens import token_from_address
-from leernet.watchdog import Notifier
 
 log = logging.getLogger("leernet.daemon")
 PLANNER_MAX_SLEEP = 60.0  # the planner wakes at least every minute
@@ -75,7 +75,7 @@ class Service:
             on_failure=failure_notifier(self.factory, self.now),
             tokens=self.tokens,
         )
-        self.processor = Processor(self.factory, self.now, on_queued=self.kick.set)
+        self.processor = inbox_processor(self.factory, self.now, on_queued=self.kick.set)
         self.inbox = Inbox(
             self.engine,
             self.settings,

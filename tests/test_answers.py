@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leernet.mailer import mailtext
-from leernet.mailer.answers import ParsedAnswers, _Reader, new_text, parse_answers
-from leernet.mailer.html_text import html_to_text
-from leernet.mailer.mailtext import reply_text
-from leernet.model import Question, QuestionKind
+from leernet.network.model import Question, QuestionKind
+from leernet.replies import mailtext
+from leernet.replies.answers import ParsedAnswers, _Reader, new_text, parse_answers
+from leernet.replies.html_text import html_to_text
+from leernet.replies.mailtext import reply_text
 from tests.linear import assert_linear
 
 REPLIES = Path(__file__).parent / "data" / "replies"
@@ -586,9 +586,9 @@ class TestRobustness:
 
 @pytest.fixture(scope="module")
 def request_mail() -> tuple[str, str, list[Question]]:
-    from leernet.mailer import views  # noqa: PLC0415 - only this class needs the renderer
-    from leernet.mailer.render import Renderer  # noqa: PLC0415
-    from leernet.network import load_network  # noqa: PLC0415
+    from leernet.messages import views  # noqa: PLC0415 - only this class needs the renderer
+    from leernet.messages.render import Renderer  # noqa: PLC0415
+    from leernet.network.load import load_network  # noqa: PLC0415
 
     net = load_network(Path(__file__).parents[1] / "config" / "network.example.toml").network
     session = net.sessions[0]

@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leernet.calendar.itip import match_session
-from leernet.mailer import classify as classify_module
 from leernet.mailer import headers
-from leernet.mailer.classify import Candidate, Classification, Context, Outcome, classify
 from leernet.mailer.compose import message_id
-from leernet.tokens import participant_token
+from leernet.mailer.tokens import participant_token
+from leernet.replies import classify as classify_module
+from leernet.replies.classify import Candidate, Classification, Context, Outcome, classify
 from tests.linear import assert_linear
 
 SECRET, SLUG = "test-secret-not-for-production", "hr-ovl-2027"

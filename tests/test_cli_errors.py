@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from leernet import commands
 from leernet.cli import main
+from leernet.organiser import commands
 
 EXAMPLE = Path(__file__).parents[1] / "config" / "network.example.toml"
 

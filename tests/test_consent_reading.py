@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leernet.defaults import questions, session_questions
-from leernet.mailer.answers import parse_answers
-from leernet.mailer.consent import Said, consents, has_negation, read_yes_no
-from leernet.model import Question, QuestionKind, SessionKind
+from leernet.network.defaults import questions, session_questions
+from leernet.network.model import Question, QuestionKind, SessionKind
+from leernet.replies.answers import parse_answers
+from leernet.replies.consent import Said, consents, has_negation, read_yes_no
 
 QUESTIONS = session_questions(questions("nl"), SessionKind.SESSION, "nl")
 CONSENT = next(q.number for q in QUESTIONS if q.kind is QuestionKind.CONSENT)

@@ -18,11 +18,11 @@ from rich.console import Console
 from sqlalchemy import func, select
 
 from leernet.cli import main
-from leernet.commands import start_network
 from leernet.daemon import run_daemon
-from leernet.network import load_network
-from leernet.plan import plan
-from leernet.planner import candidate_steps
+from leernet.network.load import load_network
+from leernet.organiser.commands import start_network
+from leernet.planning.planner import candidate_steps
+from leernet.planning.steps import plan
 from leernet.settings import Security
 from leernet.store import open_store
 from leernet.store import schema as t

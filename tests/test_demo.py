@@ -15,7 +15,7 @@ import pytest
 from rich.console import Console
 
 from leernet.demo.run import run_demo
-from leernet.network import load_network
+from leernet.network.load import load_network
 from tests.icaljs import expand_with_icaljs
 
 

@@ -13,15 +13,15 @@ import pytest
 
 from leernet.calendar.invite import build_request, series_uid
 from leernet.demo import people
-from leernet.mailer import views
-from leernet.mailer.answers import parse_answers
-from leernet.mailer.classify import Candidate, Context, Outcome, classify
 from leernet.mailer.compose import Envelope, compose
-from leernet.mailer.mailtext import reply_text
-from leernet.mailer.render import Renderer
-from leernet.model import Network, Participant
-from leernet.network import load_network
-from leernet.tokens import participant_token, reply_address
+from leernet.mailer.tokens import participant_token, reply_address
+from leernet.messages import views
+from leernet.messages.render import Renderer
+from leernet.network.load import load_network
+from leernet.network.model import Network, Participant
+from leernet.replies.answers import parse_answers
+from leernet.replies.classify import Candidate, Context, Outcome, classify
+from leernet.replies.mailtext import reply_text
 
 SERVICE = "netwerk@example.org"
 SECRET = "test-secret-not-for-production"

@@ -18,11 +18,11 @@ from leernet.calendar.contentlines import fold, param
 from leernet.calendar.fastical import read_fast
 from leernet.calendar.invite import build_request
 from leernet.demo import people
-from leernet.mailer import views
 from leernet.mailer.compose import Envelope, compose
-from leernet.mailer.render import Renderer
-from leernet.network import load_network
-from leernet.tokens import participant_token, reply_address
+from leernet.mailer.tokens import participant_token, reply_address
+from leernet.messages import views
+from leernet.messages.render import Renderer
+from leernet.network.load import load_network
 
 REPLIES = Path(__file__).parent / "data" / "replies"
 SERVICE = "netwerk@example.org"

@@ -14,11 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leernet.calendar.itip import ItipReply, read_reply
-from leernet.defaults import questions
 from leernet.errors import NetworkFileError
 from leernet.mailer import headers as h
-from leernet.mailer.answers import ParsedAnswers, new_text, parse_answers
-from leernet.mailer.classify import (
+from leernet.mailer.tokens import participant_token, reply_address, token_from_address
+from leernet.network.defaults import questions
+from leernet.network.load import parse_network
+from leernet.replies.answers import ParsedAnswers, new_text, parse_answers
+from leernet.replies.classify import (
     Candidate,
     Classification,
     Context,
@@ -26,9 +28,7 @@ from leernet.mailer.classify import (
     _classify,
     _read_message,
 )
-from leernet.mailer.mailtext import reply_text
-from leernet.network import parse_network
-from leernet.tokens import participant_token, reply_address, token_from_address
+from leernet.replies.mailtext import reply_text
 
 SERVICE = "netwerk@example.org"
 SECRET = "test-secret-not-for-production"

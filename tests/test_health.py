@@ -13,12 +13,12 @@ from pydantic import SecretStr
 
 from leernet.cli import main
 from leernet.daemon import run_daemon
-from leernet.health import check, lines
 from leernet.mailer.outbox import Outgoing, enqueue
+from leernet.ops.health import check, lines
+from leernet.ops.watchdog import Notifier
 from leernet.settings import Security, Settings
 from leernet.store import open_store
 from leernet.store import schema as t
-from leernet.watchdog import Notifier
 from tests.imapserver import pymap_server
 from tests.smtpserver import SmtpTestServer
 

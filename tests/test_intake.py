@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from leernet.changes import Changes
-from leernet.model import Network, Person, SessionKind
-from leernet.network import parse_network
+from leernet.network.changes import Changes
+from leernet.network.load import parse_network
+from leernet.network.model import Network, Person, SessionKind
 from leernet.organiser.findings import Level, Say
 from leernet.organiser.intake import (
     Intake,
@@ -435,7 +435,7 @@ class TestApplyChange:
         return intake
 
     def update(self, base: str, name: str) -> tuple[Network, Network, Changes, str]:
-        from leernet.changes import diff  # noqa: PLC0415
+        from leernet.network.changes import diff  # noqa: PLC0415
         from leernet.organiser.apply_change import apply_change  # noqa: PLC0415
         from leernet.organiser.remember import remembered  # noqa: PLC0415
 
@@ -549,7 +549,7 @@ def test_the_export_workbook_has_the_exports_rows() -> None:
     from openpyxl import load_workbook  # noqa: PLC0415
 
     from leernet.organiser.export_xlsx import export_xlsx  # noqa: PLC0415
-    from leernet.registry import Member, Registered  # noqa: PLC0415
+    from leernet.records.networks import Member, Registered  # noqa: PLC0415
 
     started = from_request(
         read_request((CORPUS / "outlook_series_with_list.eml").read_bytes()), taken=free, now=NOW

@@ -26,7 +26,7 @@ from tests.test_invite import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from leernet.model import Network
+    from leernet.network.model import Network
 
 pytestmark = pytest.mark.node
 

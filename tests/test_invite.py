@@ -24,8 +24,8 @@ from leernet.calendar.invite import (
     series_uid,
 )
 from leernet.calendar.vtimezone import vtimezone
-from leernet.model import Network, Participant, Person, Series, Session, SessionKind
-from leernet.tokens import participant_token, reply_address
+from leernet.mailer.tokens import participant_token, reply_address
+from leernet.network.model import Network, Participant, Person, Series, Session, SessionKind
 
 SERVICE = "netwerk@example.org"
 SERVICE_NAME = "Lerend netwerk"

@@ -27,10 +27,10 @@ from pydantic import SecretStr
 from rich.console import Console
 from sqlalchemy import select
 
-from leernet import facts, registry
-from leernet.commands import start_network, update_network
 from leernet.daemon import Service
 from leernet.demo.people import absent_reply, calendar_reply, evaluation_reply
+from leernet.organiser.commands import start_network, update_network
+from leernet.records import facts, networks
 from leernet.settings import Security
 from leernet.store import open_store
 from leernet.store import schema as t
@@ -43,8 +43,8 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from leernet.model import Network
-    from leernet.registry import Registered
+    from leernet.network.model import Network
+    from leernet.records.networks import Registered
 
 SLUG = "hr-ovl-2027"
 ORGANISER = "an.peeters@example.org"
@@ -211,7 +211,7 @@ class World:
 
     async def registered(self) -> Registered:
         async with self.engine.connect() as conn:
-            reg = await registry.get(conn, SLUG)
+            reg = await networks.get(conn, SLUG)
         assert reg is not None
         return reg
 

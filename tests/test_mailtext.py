@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
-from leernet.mailer.charsets import decode_bytes
-from leernet.mailer.html_text import OUTLOOK_SEPARATOR, _TextParser, html_to_text
-from leernet.mailer.mailtext import _texts, reply_text, unflow
+from leernet.replies.charsets import decode_bytes
+from leernet.replies.html_text import OUTLOOK_SEPARATOR, _TextParser, html_to_text
+from leernet.replies.mailtext import _texts, reply_text, unflow
 
 POLICIES = pytest.mark.parametrize(
     "pol", [policy.compat32, policy.default], ids=["compat32", "default"]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from leernet.errors import NetworkFileError
-from leernet.model import SessionKind
-from leernet.network import load_network, parse_network
+from leernet.network.load import load_network, parse_network
+from leernet.network.model import SessionKind
 
 EXAMPLE = Path(__file__).parents[1] / "config" / "network.example.toml"
 

@@ -37,9 +37,7 @@ from pydantic import SecretStr
 from rich.console import Console
 from sqlalchemy import select
 
-from leernet.authcheck import check
 from leernet.cli import main
-from leernet.commands import start_network
 from leernet.daemon import run_daemon
 from leernet.errors import (
     LoginRefused,
@@ -61,7 +59,9 @@ from leernet.mailer.oauth_providers import (
 )
 from leernet.mailer.outbox import Outbox
 from leernet.mailer.smtp import send_share
-from leernet.network import load_network
+from leernet.network.load import load_network
+from leernet.ops.authcheck import check
+from leernet.organiser.commands import start_network
 from leernet.settings import Security, Settings
 from leernet.store import open_store, schema
 from tests.dovecot import DovecotServer, ImapAccount, append, free_port, running_dovecot, uids

@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from leernet import registry
-from leernet.network import parse_network
+from leernet.mailer.tokens import participant_token, reply_address
+from leernet.network.load import parse_network
 from leernet.organiser.desk import PREVIEWS_PER_DAY
+from leernet.records import networks
 from leernet.store import schema as t
-from leernet.tokens import participant_token, reply_address
 from tests.test_summary_preview import SERVICE, World, open_world
 
 ROOT = Path(__file__).parents[1]
@@ -122,7 +122,7 @@ class TestRequest:
         calendar = next(p for p in invite.walk() if p.get_content_type() == "text/calendar")
         assert "BEGIN:VCALENDAR" in calendar.get_content()
         async with world.engine.connect() as conn:
-            assert await registry.get(conn, SLUG) is None  # nothing registered yet
+            assert await networks.get(conn, SLUG) is None  # nothing registered yet
 
     async def test_a_file_with_errors_says_what_to_fix_and_cannot_be_started(
         self, world: World
@@ -173,7 +173,7 @@ class TestConfirmation:
         assert after["organiser-started"] == 1
         assert after["manager-start"] >= 1
         async with world.engine.connect() as conn:
-            assert await registry.get(conn, SLUG) is not None
+            assert await networks.get(conn, SLUG) is not None
         # The same confirmation again, or a second one: never a second set of invites.
         await confirm(world, preview, at=ASKED + timedelta(minutes=5))
         again = await kinds(world)
@@ -290,7 +290,7 @@ class TestStatusByMail:
         export as a workbook whose rows are those of leernet export."""
         from openpyxl import load_workbook  # noqa: PLC0415
 
-        from leernet import report  # noqa: PLC0415
+        from leernet.organiser import report  # noqa: PLC0415
 
         assert await world.receive(plain("status", "Graag de stand."), ASKED) == "organiser-status"
         (mail,) = await attachments_of(world, "organiser-status")
@@ -326,7 +326,7 @@ class TestStatusByMail:
         """Two running networks and none named: a question listing both; naming one answers it."""
         second = SOURCE.replace("Lerend netwerk werkbaar werk", "Lerend netwerk welzijn")
         async with world.engine.begin() as conn:
-            await registry.register(
+            await networks.register(
                 conn,
                 parse_network(second).network,
                 second,

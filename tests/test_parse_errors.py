@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from leernet.mailer import answers, mailtext
+from leernet.replies import answers, mailtext
 from tests.test_process import CORPUS, ORGANISER, archive_all, process, started_db
 
 __all__ = ["started_db"]  # the fixture, shared with the corpus tests

@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 
 from leernet.calendar.itip import read_reply
 from leernet.calendar.tzguard import MAX_CALENDAR_TRANSITIONS, MAX_TRANSITIONS
-from leernet.mailer import classify as classify_module
-from leernet.mailer import mailtext
-from leernet.mailer.answers import new_text, parse_answers
-from leernet.mailer.classify import Context, Outcome, classify
-from leernet.model import Question, QuestionKind
+from leernet.network.model import Question, QuestionKind
+from leernet.replies import classify as classify_module
+from leernet.replies import mailtext
+from leernet.replies.answers import new_text, parse_answers
+from leernet.replies.classify import Context, Outcome, classify
 from tests.linear import assert_linear
 
 UID = "leernet-hr-ovl-2027@example.org"

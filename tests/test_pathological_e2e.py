@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from leernet.tokens import participant_token
+from leernet.mailer.tokens import participant_token
 from tests.dovecot import ImapAccount, append, messages
 from tests.smtpserver import SmtpTestServer
 from tests.test_cli_e2e import CORPUS, EXAMPLE, env, leernet

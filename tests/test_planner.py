@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import delete, func, select
 
-from leernet import registry
-from leernet.build import Factory
-from leernet.followups import step_builder
-from leernet.model import Followups
-from leernet.network import parse_network
-from leernet.plan import (
+from leernet.messages.factory import Factory
+from leernet.network.load import parse_network
+from leernet.network.model import Followups
+from leernet.planning.followups import step_builder
+from leernet.planning.planner import candidate_steps, planner_pass
+from leernet.planning.steps import (
     LOOK_BACK,
     GrowthRow,
     SessionRow,
@@ -28,7 +28,7 @@ from leernet.plan import (
     session_steps,
     summary_key,
 )
-from leernet.planner import candidate_steps, planner_pass
+from leernet.records import networks
 from leernet.settings import Settings
 from leernet.store import open_store
 from leernet.store import schema as t
@@ -218,7 +218,7 @@ def builder() -> Any:
 
 async def register(engine: AsyncEngine, source: str = SOURCE) -> int:
     async with engine.begin() as conn:
-        reg = await registry.register(
+        reg = await networks.register(
             conn, parse_network(source).network, source, SECRET, REGISTERED
         )
     return reg.id
@@ -330,13 +330,13 @@ class TestPlannerCost:
             await register(engine, finished(f"old-{i:03d}", 2020 + i % 5))
         running = await register(engine)
         loads: list[int] = []
-        real = registry.get_by_id
+        real = networks.get_by_id
 
         async def counting(conn: Any, network_id: int) -> Any:
             loads.append(network_id)
             return await real(conn, network_id)
 
-        monkeypatch.setattr(registry, "get_by_id", counting)
+        monkeypatch.setattr(networks, "get_by_id", counting)
         moment = S1_START - timedelta(days=2)
         async with engine.connect() as conn:
             steps = await candidate_steps(conn, moment)

@@ -10,10 +10,10 @@ from pydantic import SecretStr
 from rich.console import Console
 from sqlalchemy import text
 
-from leernet import report
-from leernet.commands import start_network
 from leernet.daemon import Service
 from leernet.errors import AlreadyRunning
+from leernet.organiser import report
+from leernet.organiser.commands import start_network
 from leernet.settings import Security
 from leernet.store import daemon_lock, open_store
 from tests.dovecot import append

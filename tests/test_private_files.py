@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from leernet.cli import main
-from leernet.commands import purge_network
 from leernet.mailer.attempts import AttemptLog
 from leernet.mailer.inflight import InFlight
+from leernet.organiser.commands import purge_network
 from leernet.store import daemon_lock, open_store
 from tests.reliability.harness import SECRET, SLUG, network_toml, people, settings_for
 

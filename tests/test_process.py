@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from leernet import process as process_module
-from leernet import registry
-from leernet.build import Factory
 from leernet.mailer.archive import Archive, Folders
 from leernet.mailer.imap import Fetched
 from leernet.mailer.outbox import enqueue
-from leernet.network import load_network
-from leernet.process import Processor
+from leernet.messages.factory import Factory
+from leernet.network.load import load_network
+from leernet.organiser.desk import inbox_processor
+from leernet.records import networks
+from leernet.replies import processor as process_module
 from leernet.settings import Settings
 from leernet.store import open_store
 from leernet.store import schema as t
@@ -55,7 +55,7 @@ def started_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         factory = Factory(settings(db))
         network = load_network(EXAMPLE).network
         async with engine.begin() as conn:
-            reg = await registry.register(conn, network, EXAMPLE.read_text(), SECRET, STARTED)
+            reg = await networks.register(conn, network, EXAMPLE.read_text(), SECRET, STARTED)
             await enqueue(conn, [factory.invite(reg, m, STARTED) for m in reg.members], STARTED)
             await conn.execute(update(t.outbox).values(state="sent", sent_at=STARTED))
         await engine.dispose()
@@ -67,7 +67,7 @@ def started_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def process(db: Path, name: str, *, sequence: int = 0) -> tuple[Any, dict[str, list[Any]]]:
     engine = await open_store(f"sqlite+aiosqlite:///{db}")
     raw = (CORPUS / f"{name}.eml").read_bytes()
-    processor = Processor(Factory(settings(db)), lambda: AFTER_ALL)
+    processor = inbox_processor(Factory(settings(db)), lambda: AFTER_ALL)
     try:
         async with engine.begin() as conn:
             if sequence:
@@ -170,7 +170,7 @@ class TestCorpus:
 async def archive_all(db: Path, raws: list[bytes], *, batch: bool) -> list[tuple[Any, ...]]:
     """Archive and process ``raws`` as one FETCH batch or one mail at a time; what was recorded."""
     engine = await open_store(f"sqlite+aiosqlite:///{db}")
-    processor = Processor(Factory(settings(db)), lambda: AFTER_ALL)
+    processor = inbox_processor(Factory(settings(db)), lambda: AFTER_ALL)
     archive = Archive(engine, "test", processor, lambda: AFTER_ALL, 25 * 1024 * 1024)
     folders = Folders("processed", "attention")
     fetched = [Fetched(uid, len(raw), raw) for uid, raw in enumerate(raws, start=1)]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from leernet import record, registry
-from leernet.network import parse_network
+from leernet.network.load import parse_network
+from leernet.records import networks, record
 from leernet.store import open_store
 from leernet.store import schema as t
 
@@ -23,7 +23,7 @@ async def store(tmp_path):
     engine = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'leernet.db'}")
     source = EXAMPLE.read_text(encoding="utf-8")
     async with engine.begin() as conn:
-        reg = await registry.register(conn, parse_network(source).network, source, SECRET, NOW)
+        reg = await networks.register(conn, parse_network(source).network, source, SECRET, NOW)
     yield engine, reg
     await engine.dispose()
 
@@ -284,7 +284,7 @@ class TestFlagBounce:
             flagged = await record.flag_bounce(
                 conn, participant_id=reg.members[0].id, reason="550 5.1.1 user unknown", now=NOW
             )
-            reloaded = await registry.get(conn, reg.slug)
+            reloaded = await networks.get(conn, reg.slug)
             reason = (
                 await conn.execute(
                     select(t.participants.c.bounce_reason).where(
@@ -304,7 +304,7 @@ class TestFlagBounce:
             await record.flag_bounce(conn, participant_id=bert, reason="x", now=NOW)
             assert await record.clear_bounce(conn, participant_id=bert) is True
             assert await record.clear_bounce(conn, participant_id=bert) is False
-            reloaded = await registry.get(conn, reg.slug)
+            reloaded = await networks.get(conn, reg.slug)
         assert not any(m.bounced for m in reloaded.members)
 
     async def test_purged_network_is_left_alone(self, store):

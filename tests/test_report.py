@@ -12,10 +12,11 @@ import pytest
 from rich.console import Console
 from sqlalchemy import update
 
-from leernet import record, registry, report
 from leernet.errors import LeernetError
 from leernet.mailer.outbox import Outgoing, enqueue
-from leernet.network import parse_network
+from leernet.network.load import parse_network
+from leernet.organiser import report
+from leernet.records import networks, record
 from leernet.store import open_store
 from leernet.store import schema as t
 
@@ -35,7 +36,7 @@ CANCELLED = SOURCE.replace(
 async def store(tmp_path):
     engine = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'leernet.db'}")
     async with engine.begin() as conn:
-        reg = await registry.register(
+        reg = await networks.register(
             conn, parse_network(CANCELLED).network, CANCELLED, SECRET, NOW
         )
         bert, sofie, jan = (m.id for m in reg.members[:3])
@@ -72,7 +73,7 @@ async def store(tmp_path):
             )
         els = next(m.id for m in reg.members if m.email == "els.wouters@example.net")
         await record.flag_bounce(conn, participant_id=els, reason="550", now=NOW)
-        reg = await registry.get(conn, SLUG)
+        reg = await networks.get(conn, SLUG)
     yield engine, reg
     await engine.dispose()
 
@@ -225,7 +226,7 @@ class TestStatus:
         """A message that failed for good is listed with its recipient and the server's reason."""
         engine, _ = store
         async with engine.begin() as conn:
-            reg = await registry.get(conn, SLUG)
+            reg = await networks.get(conn, SLUG)
             await enqueue(
                 conn,
                 [Outgoing("invite/x/1", "invite", "gone@example.com", "<x@y>", b"raw", reg.id)],

@@ -11,8 +11,8 @@ import pytest
 from rich.console import Console
 from sqlalchemy import select
 
-from leernet.commands import update_network
-from leernet.rollcall import parse_rollcall
+from leernet.organiser.commands import update_network
+from leernet.replies.rollcall_text import parse_rollcall
 from leernet.store import schema as t
 from tests.test_consent import SOURCE
 from tests.test_summary_preview import ORGANISER, World, open_world

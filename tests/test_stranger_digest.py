@@ -16,14 +16,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from leernet import strangers
-from leernet.build import Factory
 from leernet.mailer.archive import Archive, Folders
 from leernet.mailer.imap import Fetched
-from leernet.process import Processor
+from leernet.messages.factory import Factory
+from leernet.organiser.desk import inbox_processor
+from leernet.replies import strangers
+from leernet.replies.strangers import defuse, moment_after
 from leernet.store import open_store
 from leernet.store import schema as t
-from leernet.strangers import defuse, moment_after
 from tests.test_classify import token
 from tests.test_process import AFTER_ALL, ORGANISER, process, settings, started_db
 
@@ -57,7 +57,7 @@ def forged(n: int, senders: int) -> bytes:
 async def run(db: Path, raws: list[bytes], *, first_uid: int = 1) -> None:
     """Archive and process ``raws`` as FETCH batches of 100 by a fresh processor (a fresh process)."""
     engine = await open_store(f"sqlite+aiosqlite:///{db}")
-    processor = Processor(Factory(settings(db)), lambda: AFTER_ALL)
+    processor = inbox_processor(Factory(settings(db)), lambda: AFTER_ALL)
     archive = Archive(engine, "test", processor, lambda: AFTER_ALL, 25 * 1024 * 1024)
     folders = Folders("leernet.processed", "leernet.needs-attention")  # as Dovecot names them
     try:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import select, text
 
-from leernet import registry
-from leernet.build import Factory
 from leernet.mailer.archive import Archive, Folders
 from leernet.mailer.imap import Fetched
-from leernet.network import load_network
-from leernet.process import Processor
+from leernet.messages.factory import Factory
+from leernet.network.load import load_network
+from leernet.organiser.desk import inbox_processor
+from leernet.records import networks
 from leernet.settings import Settings
 from leernet.store import open_store
 from leernet.store import schema as t
@@ -39,11 +39,11 @@ async def test_the_digest_counts_across_a_restart_on_postgresql(postgres_url: st
                 )
             )
             network = load_network(EXAMPLE).network
-            await registry.register(conn, network, EXAMPLE.read_text(), SECRET, STARTED)
+            await networks.register(conn, network, EXAMPLE.read_text(), SECRET, STARTED)
         folders = Folders("leernet.processed", "leernet.needs-attention")
         raws = [stranger(n, 4) for n in range(30)]
         for part, first in ((raws[:20], 1), (raws[20:], 100)):  # a new processor: a restart
-            processor = Processor(Factory(settings), lambda: AFTER_ALL)
+            processor = inbox_processor(Factory(settings), lambda: AFTER_ALL)
             archive = Archive(engine, "test", processor, lambda: AFTER_ALL, 25 * 1024 * 1024)
             await archive.begin(1)
             fetched = [Fetched(first + i, len(raw), raw) for i, raw in enumerate(part)]

@@ -22,22 +22,22 @@ from click.testing import CliRunner
 from rich.console import Console
 from sqlalchemy import select, update
 
-from leernet import registry
-from leernet.build import Factory
 from leernet.cli import main
-from leernet.commands import manager_notes
 from leernet.daemon import run_daemon
-from leernet.followups import step_builder
 from leernet.mailer import headers as h
-from leernet.mailer.classify import read_message
 from leernet.mailer.outbox import enqueue
-from leernet.network import load_network
-from leernet.planner import planner_pass
-from leernet.process import Processor
+from leernet.mailer.tokens import participant_token
+from leernet.messages.factory import Factory
+from leernet.network.load import load_network
+from leernet.organiser.commands import manager_notes
+from leernet.organiser.desk import inbox_processor
+from leernet.planning.followups import step_builder
+from leernet.planning.planner import planner_pass
+from leernet.records import networks
+from leernet.replies.classify import read_message
 from leernet.settings import Settings
 from leernet.store import open_store
 from leernet.store import schema as t
-from leernet.tokens import participant_token
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -75,7 +75,7 @@ async def started(tmp_path: Path) -> AsyncIterator[tuple[AsyncEngine, Factory]]:
     factory = Factory(settings(db))
     network = load_network(EXAMPLE).network
     async with engine.begin() as conn:
-        reg = await registry.register(conn, network, EXAMPLE.read_text(), SECRET, STARTED)
+        reg = await networks.register(conn, network, EXAMPLE.read_text(), SECRET, STARTED)
         await enqueue(conn, [factory.invite(reg, m, STARTED) for m in reg.members], STARTED)
         await conn.execute(update(t.outbox).values(state="sent", sent_at=STARTED))
     yield engine, factory
@@ -84,7 +84,7 @@ async def started(tmp_path: Path) -> AsyncIterator[tuple[AsyncEngine, Factory]]:
 
 async def deliver(engine: AsyncEngine, factory: Factory, raw: bytes, now: datetime) -> Any:
     """Process one mail as the inbox would, in its own transaction."""
-    processor = Processor(factory, lambda: now)
+    processor = inbox_processor(factory, lambda: now)
     async with engine.begin() as conn:
         inbox_id = (
             await conn.execute(
@@ -215,7 +215,7 @@ class TestForgedBounce:
         engine, factory = started
         carla = "carla.dewit@example.com"
         async with engine.begin() as conn:
-            reg = await registry.get(conn, SLUG)
+            reg = await networks.get(conn, SLUG)
             assert reg is not None
             note = manager_notes(factory, reg, reg.network.participants, STARTED)
             await enqueue(conn, [n for n in note if n.recipient == carla], STARTED)
@@ -287,7 +287,7 @@ class TestMessageIds:
         key = f"invite/{SLUG}/{BERT}/0"
         assert hashlib.sha256(key.encode()).hexdigest()[:32] not in stored
         async with engine.connect() as conn:
-            reg = await registry.get(conn, SLUG)
+            reg = await networks.get(conn, SLUG)
         assert reg is not None
         member = reg.member(BERT)
         assert member is not None

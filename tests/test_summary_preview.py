@@ -22,17 +22,17 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from leernet import registry
-from leernet.build import Factory
-from leernet.followups import step_builder
-from leernet.network import parse_network
-from leernet.planner import planner_pass
-from leernet.process import Processor
-from leernet.registry import Registered
+from leernet.mailer.tokens import participant_token, reply_address
+from leernet.messages.factory import Factory
+from leernet.network.load import parse_network
+from leernet.organiser.desk import inbox_processor
+from leernet.planning.followups import step_builder
+from leernet.planning.planner import planner_pass
+from leernet.records import networks
+from leernet.records.networks import Registered
 from leernet.settings import Settings
 from leernet.store import open_store
 from leernet.store import schema as t
-from leernet.tokens import participant_token, reply_address
 from tests.test_consent import MANAGERS, MEANS_NO_EXAMPLES, SOURCE
 
 SECRET = "test-secret-not-for-production"
@@ -147,7 +147,7 @@ class World:
                     )
                 )
             ).inserted_primary_key[0]
-            disposition = await Processor(self.factory, lambda: at)(conn, int(inbox_id), raw)
+            disposition = await inbox_processor(self.factory, lambda: at)(conn, int(inbox_id), raw)
         return disposition.outcome
 
     async def evaluation(self, consent: str, at: datetime = SESSION2_REPLY) -> None:
@@ -179,7 +179,7 @@ async def open_world(tmp_path: Path, **overrides: object) -> AsyncIterator[World
     )
     engine = await open_store(url)
     async with engine.begin() as conn:
-        reg = await registry.register(
+        reg = await networks.register(
             conn, parse_network(SOURCE).network, SOURCE, SECRET, REGISTERED
         )
     try:

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from leernet import defaults, textfmt
 from leernet.errors import TemplateError
-from leernet.mailer import views
-from leernet.mailer.render import KINDS, Renderer
-from leernet.model import (
+from leernet.messages import textfmt, views
+from leernet.messages.render import KINDS, Renderer
+from leernet.network import defaults
+from leernet.network.model import (
     Network,
     Participant,
     Person,

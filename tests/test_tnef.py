@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from leernet.mailer import tnef
-from leernet.mailer.classify import Outcome, classify
+from leernet.replies import tnef
+from leernet.replies.classify import Outcome, classify
 from leernet.store import open_store
 from leernet.store import schema as t
 from tests.test_classify import BERT, BERT_TO, CTX

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from leernet.cli import main
-from leernet.model import Network
-from leernet.network import load_network, parse_network
+from leernet.network.load import load_network, parse_network
+from leernet.network.model import Network
 from tests.icaljs import expand_with_icaljs
 
 ROOT = Path(__file__).parents[1]
@@ -165,7 +165,7 @@ class TestSharingAfterTheFact:
     def run(self, tmp_path: Path, before: str, after: str, *, answered: bool) -> tuple[int, str]:
         import asyncio  # noqa: PLC0415
 
-        from leernet import record, registry  # noqa: PLC0415
+        from leernet.records import networks, record  # noqa: PLC0415
         from leernet.store import open_store  # noqa: PLC0415
 
         db = tmp_path / "leernet.db"
@@ -182,7 +182,7 @@ class TestSharingAfterTheFact:
         async def answer() -> None:
             engine = await open_store(environment["LEERNET_DATABASE_URL"])
             async with engine.begin() as conn:
-                reg = await registry.get(conn, "hr-ovl-2027")
+                reg = await networks.get(conn, "hr-ovl-2027")
                 assert reg is not None
                 member = reg.member("bert.claes@example.com")
                 assert member is not None

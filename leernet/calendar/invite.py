@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from datetime import datetime
 
-    from leernet.model import Network, Participant, Session
+    from leernet.network.model import Network, Participant, Session
 
 __all__ = [
     "PRODID",

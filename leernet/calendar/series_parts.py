@@ -23,7 +23,7 @@ import icalendar
 from leernet.calendar.vtimezone import vtimezone
 
 if TYPE_CHECKING:
-    from leernet.model import Network, Series, Session
+    from leernet.network.model import Network, Series, Session
 
 PRODID = "-//leernet//leernet 0.1//NL"
 _MARKER = "X-LEERNET-RECIPIENT"  # where DTSTAMP, ORGANIZER and ATTENDEE go in each VEVENT

@@ -14,7 +14,7 @@ from email.policy import compat32
 from email.utils import format_datetime, formataddr
 
 from leernet.demo import people
-from leernet.model import Network
+from leernet.network.model import Network
 
 CLIENTS = ("outlook", "gmail", "outlook", "gmail", "apple", "thunderbird")
 STYLES = ("gmail_top", "outlook_inline", "thunderbird_inline", "apple_top")

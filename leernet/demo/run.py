@@ -24,8 +24,6 @@ from pydantic import SecretStr
 from rich.console import Console
 from sqlalchemy import select
 
-from leernet import report
-from leernet.commands import start_network
 from leernet.daemon import Service
 from leernet.demo.cast import Cast, Planned
 from leernet.demo.people import bounce
@@ -38,8 +36,10 @@ from leernet.demo.servers import (
     imap_server,
     smtp_server,
 )
-from leernet.model import Session
-from leernet.network import load_network
+from leernet.network.load import load_network
+from leernet.network.model import Session
+from leernet.organiser import report
+from leernet.organiser.commands import start_network
 from leernet.settings import Security, Settings
 from leernet.store import open_store
 from leernet.store import schema as t
@@ -175,7 +175,7 @@ class Demo:
     async def live(
         self, service: Service, world: MailWorld, cast: Cast, clock: Clock, network: object
     ) -> None:
-        from leernet.model import Network  # noqa: PLC0415
+        from leernet.network.model import Network  # noqa: PLC0415
 
         assert isinstance(network, Network)
         growth = [p.growth_conversation for p in network.participants if p.growth_conversation]

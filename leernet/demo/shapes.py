@@ -22,7 +22,7 @@ from email.utils import format_datetime, formataddr, getaddresses, parsedate_to_
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from leernet import textfmt
+from leernet.messages import textfmt
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

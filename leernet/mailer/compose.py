@@ -22,9 +22,16 @@ from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr
 
-from leernet.mailer.render import Rendered
-
 _UNSAFE = re.compile(r"[\r\n\x00]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One message's texts: a one-line subject, the text part and the HTML part."""
+
+    subject: str
+    text: str
+    html: str
 
 
 @dataclass(frozen=True, slots=True)

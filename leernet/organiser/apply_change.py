@@ -1,7 +1,7 @@
 """A change from the organiser's calendar applied to the registered network file, as ``leernet update`` takes it.
 
 The result is a new network file: the same sessions, numbers and series slots
-(RECURRENCE-IDs stay stable, as :mod:`leernet.changes` requires), with moved
+(RECURRENCE-IDs stay stable, as :mod:`leernet.network.changes` requires), with moved
 sessions given their own start, cancelled ones ``cancelled = true``, and the
 name, place or link of the network changed. A series cannot grow once the
 invites are out: an added occurrence is a finding, not applied. The comment

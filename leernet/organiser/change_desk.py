@@ -18,16 +18,16 @@ from email.message import Message
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leernet import registry
-from leernet.build import Factory
-from leernet.commands import apply_update
 from leernet.mailer import headers as h
-from leernet.mailer import views
 from leernet.mailer.archive import Disposition
 from leernet.mailer.outbox import enqueue
-from leernet.model import Person
+from leernet.mailer.tokens import token_matches
+from leernet.messages import views
+from leernet.messages.factory import Factory
+from leernet.network.model import Person
 from leernet.organiser import pending
 from leernet.organiser.apply_change import apply_change
+from leernet.organiser.commands import apply_update
 from leernet.organiser.drafts import is_request, uid_of, understand
 from leernet.organiser.findings import Level, has_errors
 from leernet.organiser.intake import with_list
@@ -37,9 +37,9 @@ from leernet.organiser.preview_text import change_preview
 from leernet.organiser.remember import remembered, series_uid_of, stamp
 from leernet.organiser.series import read_series
 from leernet.organiser.series_change import read_change
-from leernet.registry import Registered
+from leernet.records import networks
+from leernet.records.networks import Registered
 from leernet.store import schema as t
-from leernet.tokens import token_matches
 
 _LIST = {
     "nl": (
@@ -83,8 +83,8 @@ class ChangeDesk:
         uid = uid_of(calendar)
         if uid is None:
             return None
-        for reg in await registry.organised_by(conn, sender):
-            if series_uid_of(await registry.source_of(conn, reg.id)) == uid:
+        for reg in await networks.organised_by(conn, sender):
+            if series_uid_of(await networks.source_of(conn, reg.id)) == uid:
                 return reg
         return None
 
@@ -102,7 +102,7 @@ class ChangeDesk:
 
         With ``people`` (a list sent along with an unchanged series) the list is previewed.
         """
-        source = await registry.source_of(conn, reg.id)
+        source = await networks.source_of(conn, reg.id)
         known = remembered(source, reg.network)
         if known is None:
             return Disposition("organiser-change", "no series remembered", attention=True)
@@ -139,7 +139,7 @@ class ChangeDesk:
             return Disposition(
                 "organiser-change", f"{reg.slug}: the list is the same", attention=False
             )
-        source = await registry.source_of(conn, reg.id)
+        source = await networks.source_of(conn, reg.id)
         found = with_list(source, people, now=self.now())
         known = remembered(source, reg.network)  # keep the series stamp for later changes
         new_source = stamp(found.source, known) if known is not None else found.source
@@ -212,25 +212,25 @@ class ChangeDesk:
         self, conn: AsyncConnection, sender: str, msg: Message, tokens: AbstractSet[str]
     ) -> Registered | None:
         """The network of ``sender`` this mail answers: their token, or a mail of ours it cites."""
-        networks = await registry.organised_by(conn, sender)
-        for reg in networks:
+        theirs = await networks.organised_by(conn, sender)
+        for reg in theirs:
             if any(token_matches(self.f.secret, reg.slug, sender, tok) for tok in tokens):
                 return reg
         refs = h.message_ids(msg)[:50]
-        if not refs or not networks:
+        if not refs or not theirs:
             return None
         rows = await conn.execute(
             select(t.outbox.c.network_id).where(t.outbox.c.message_id.in_(refs))
         )
         cited = {r[0] for r in rows}
-        return next((reg for reg in networks if reg.id in cited), None)
+        return next((reg for reg in theirs if reg.id in cited), None)
 
     async def apply(
         self, conn: AsyncConnection, msg: Message, request: pending.Request, sender: str
     ) -> Disposition:
         """A confirmed change: applied exactly as ``leernet update`` applies it, once."""
         now = self.now()
-        reg = await registry.get_by_id(conn, request.network_id or 0)
+        reg = await networks.get_by_id(conn, request.network_id or 0)
         parsed = understand(request.source, now)
         if reg is None or parsed.network is None or parsed.errors:
             return Disposition(

@@ -1,6 +1,6 @@
 """The errors and warnings of ``leernet check`` in the organiser's words, by the row of their list.
 
-``leernet.network`` words its problems for someone editing a TOML file
+``leernet.network.load`` words its problems for someone editing a TOML file
 (``participants[7].email: 'jan@' is already participants[2]``); an organiser
 who sent a spreadsheet reads ``rij 9 en rij 4: hetzelfde e-mailadres``. A rule
 this module has no words for is passed on as the check wrote it, never lost.

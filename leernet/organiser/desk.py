@@ -32,19 +32,17 @@ from email.message import Message
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leernet import registry
-from leernet.build import Factory
-from leernet.commands import start_messages
 from leernet.mailer import headers as h
-from leernet.mailer import views
 from leernet.mailer.archive import Disposition
 from leernet.mailer.compose import Attachment
-from leernet.mailer.mailtext import reply_text
 from leernet.mailer.outbox import Outgoing, enqueue
-from leernet.model import Network, Person, no_network
+from leernet.messages import views
+from leernet.messages.factory import Factory
+from leernet.network.model import Network, Person, no_network
 from leernet.organiser import pending
 from leernet.organiser.accept import accept_reply
 from leernet.organiser.change_desk import ChangeDesk
+from leernet.organiser.commands import start_messages
 from leernet.organiser.drafts import is_cancel, is_request, provisional, understand
 from leernet.organiser.findings import Level
 from leernet.organiser.intake import from_request
@@ -52,7 +50,10 @@ from leernet.organiser.participant_list import read_participant_list
 from leernet.organiser.request import OrganiserRequest, request_of
 from leernet.organiser.status_mail import StatusDesk
 from leernet.organiser.words import command, confirms
-from leernet.registry import Registered
+from leernet.records import networks
+from leernet.records.networks import Registered
+from leernet.replies.mailtext import reply_text
+from leernet.replies.processor import Processor
 
 log = logging.getLogger("leernet.organiser")
 
@@ -248,9 +249,9 @@ class Desk:
             return await self._preview(conn, msg, sender, request, inbox_id)
         parsed = understand(request.source, now)
         network = parsed.network
-        if network is None or parsed.errors or await registry.get(conn, network.slug) is not None:
+        if network is None or parsed.errors or await networks.get(conn, network.slug) is not None:
             return await self._preview(conn, msg, sender, request, inbox_id)
-        reg = await registry.register(conn, network, request.source, self.f.secret, now)
+        reg = await networks.register(conn, network, request.source, self.f.secret, now)
         if not await pending.claim(conn, request.id, now, reg.id):
             raise RuntimeError("claimed twice in one transaction")  # pragma: no cover
         messages = start_messages(self.f, reg, now)
@@ -319,13 +320,13 @@ async def _understood(
     if isinstance(request, pending.Request):
         parsed = understand(request.source, now)
         errors = parsed.errors
-        if parsed.network is not None and await registry.get(conn, parsed.network.slug):
+        if parsed.network is not None and await networks.get(conn, parsed.network.slug):
             errors = (*errors, f"{parsed.network.slug!r}: this network has already started")
         language = parsed.network.language if parsed.network is not None else "nl"
         return _Seen(
             request.source, parsed.network, errors, parsed.warnings, language, request.calendar
         )
-    slugs = set(await registry.slugs(conn))
+    slugs = set(await networks.slugs(conn))
     found = from_request(request, taken=slugs.__contains__, now=now)
     network = found.loaded.network if found.loaded is not None else found.draft
     return _Seen(
@@ -349,3 +350,10 @@ def _is_automatic(msg: Message) -> bool:
 
 def _language(msg: Message) -> str:
     return "en" if h.header_text(msg, "Content-Language").lower().startswith("en") else "nl"
+
+
+def inbox_processor(
+    factory: Factory, now: Callable[[], datetime], on_queued: Callable[[], None] | None = None
+) -> Processor:
+    """The inbox's processor with this desk for organisers' own mail (the daemon's wiring)."""
+    return Processor(factory, now, on_queued=on_queued, desk=Desk(factory, now))

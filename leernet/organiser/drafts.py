@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from leernet.errors import NetworkFileError
-from leernet.model import Network
-from leernet.network import parse_network
-from leernet.registry import Member, Registered
-from leernet.tokens import participant_token
+from leernet.mailer.tokens import participant_token
+from leernet.network.load import parse_network
+from leernet.network.model import Network
+from leernet.records.networks import Member, Registered
 
 _METHOD_REQUEST = re.compile(rb"^METHOD:REQUEST\s*$", re.IGNORECASE | re.MULTILINE)
 _METHOD_CANCEL = re.compile(rb"^METHOD:CANCEL\s*$", re.IGNORECASE | re.MULTILINE)

@@ -16,8 +16,8 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.worksheet.worksheet import Worksheet
 
-from leernet.facts import questions_of
-from leernet.registry import Registered
+from leernet.records.facts import questions_of
+from leernet.records.networks import Registered
 
 _TITLES = {
     "nl": ("Aanwezigheid", "Evaluaties"),
@@ -28,7 +28,7 @@ _EVALUATIONS = ["participant", "name", "session", "date", "title", "absent"]
 
 
 def export_xlsx(data: dict[str, Any], reg: Registered) -> bytes:
-    """``data`` as :func:`leernet.report.export` returns it, as .xlsx bytes."""
+    """``data`` as :func:`leernet.organiser.report.export` returns it, as .xlsx bytes."""
     net = reg.network
     lang = "en" if net.language == "en" else "nl"
     names = {m.email: m.name for m in reg.members}

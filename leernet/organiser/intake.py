@@ -1,6 +1,6 @@
 """An organiser's series and list (or network file) -> the network file ``leernet start`` reads.
 
-The result is the TOML source plus the network as :func:`leernet.network.parse_network`
+The result is the TOML source plus the network as :func:`leernet.network.load.parse_network`
 loads it, so every rule and warning of ``leernet check`` applies unchanged and
 it can be registered exactly as ``leernet start`` does. What the mail does
 not say comes from the seed: the language (the organiser's mail, else Dutch),
@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 import tomli_w
 
 from leernet.errors import NetworkFileError, Problem
-from leernet.model import Network, Person
-from leernet.network import Loaded, parse_network
+from leernet.network.load import Loaded, parse_network
+from leernet.network.model import Network, Person
 from leernet.organiser.check_words import problem_finding, warning_finding
 from leernet.organiser.findings import Finding, Level, Say, error, has_errors, warning
 from leernet.organiser.participant_list import ParticipantList, read_participant_list

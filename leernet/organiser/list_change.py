@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from leernet import textfmt
-from leernet.model import Network, Participant
+from leernet.messages import textfmt
+from leernet.network.model import Network, Participant
 from leernet.organiser.participant_list import Listed, ParticipantList
 
 

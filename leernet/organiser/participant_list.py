@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from pydantic import TypeAdapter, ValidationError
 
-from leernet.filemodel import Email
+from leernet.network.filemodel import Email
 from leernet.organiser.findings import Finding, Say, error, has_errors, warning
 from leernet.organiser.sheet import Cell, Row, read_sheet
 

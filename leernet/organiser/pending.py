@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 
+from leernet.mailer.tokens import TOKEN_LENGTH
 from leernet.store import schema as t
-from leernet.tokens import TOKEN_LENGTH
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

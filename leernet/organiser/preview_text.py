@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from leernet import textfmt
-from leernet.model import Network
+from leernet.messages import textfmt
+from leernet.network.model import Network
 from leernet.organiser.findings import Level
 from leernet.organiser.intake import Intake
 from leernet.organiser.series_change import Change, SeriesChange

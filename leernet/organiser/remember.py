@@ -21,7 +21,7 @@ import json
 import re
 from datetime import UTC, datetime
 
-from leernet.model import Network
+from leernet.network.model import Network
 from leernet.organiser.series import MeetingSeries, Occurrence
 
 _KEYS = ("uid", "sequence", "first", "recurrence-ids")

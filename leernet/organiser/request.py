@@ -20,7 +20,7 @@ from email.message import Message
 from email.utils import getaddresses
 from pathlib import PurePath
 
-from leernet.mailer.charsets import decode_bytes
+from leernet.replies.charsets import decode_bytes
 
 MAX_PARTS = 50  # an invite with a list is 3-6 parts; more is not an organiser writing
 MAX_PART_BYTES = 2 * 1024 * 1024

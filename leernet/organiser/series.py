@@ -23,7 +23,7 @@ from typing import Any
 import icalendar
 
 from leernet.calendar.itip import address
-from leernet.model import Person
+from leernet.network.model import Person
 from leernet.organiser import meeting_text
 from leernet.organiser.findings import Finding, Say, error, warning
 from leernet.organiser.recurrence import MAX_OCCURRENCES, expand

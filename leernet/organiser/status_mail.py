@@ -16,20 +16,21 @@ from email.message import Message
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leernet import registry, report
-from leernet.build import Factory
 from leernet.mailer import headers as h
-from leernet.mailer import views
 from leernet.mailer.archive import Disposition
 from leernet.mailer.compose import Attachment
-from leernet.mailer.mailtext import reply_text
 from leernet.mailer.outbox import Outgoing, enqueue
-from leernet.model import Person
+from leernet.mailer.tokens import token_matches
+from leernet.messages import views
+from leernet.messages.factory import Factory
+from leernet.messages.textfmt import decimal
+from leernet.network.model import Person
+from leernet.organiser import report
 from leernet.organiser.export_xlsx import export_xlsx
-from leernet.registry import Registered
+from leernet.records import networks
+from leernet.records.networks import Registered
+from leernet.replies.mailtext import reply_text
 from leernet.store import schema as t
-from leernet.textfmt import decimal
-from leernet.tokens import token_matches
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 STATUS_PER_HOUR = 6  # status mails to one organiser: enough to ask, too few to flood
@@ -60,14 +61,14 @@ class StatusDesk:
         sender, _ = h.from_address(msg)
         if sender is None or automatic:
             return None
-        networks = await registry.organised_by(conn, sender)
+        theirs = await networks.organised_by(conn, sender)
         if tokens:
-            networks = [
+            theirs = [
                 reg
-                for reg in networks
+                for reg in theirs
                 if any(token_matches(self.f.secret, reg.slug, sender, tok) for tok in tokens)
             ]
-        if not networks:
+        if not theirs:
             return None
         if h.dmarc_result(msg, self.f.settings.authserv_id) in h.DMARC_REJECT:
             return Disposition(
@@ -80,11 +81,11 @@ class StatusDesk:
             return Disposition(
                 "organiser-status", f"{sender}: status rate limit reached", attention=False
             )
-        if len(networks) > 1:
-            named = _named(networks, h.header_text(msg, "Subject"), reply_text(msg))
-            networks = named or networks
-        if len(networks) != 1:
-            return await self._which(conn, msg, sender, networks, inbox_id, now)
+        if len(theirs) > 1:
+            named = _named(theirs, h.header_text(msg, "Subject"), reply_text(msg))
+            theirs = named or theirs
+        if len(theirs) != 1:
+            return await self._which(conn, msg, sender, theirs, inbox_id, now)
         messages = [
             await status_mail(
                 conn,
@@ -94,15 +95,15 @@ class StatusDesk:
                 in_reply_to=h.own_message_id(msg) or None,
                 now=now,
             )
-            for reg in networks[:MAX_STATUS_NETWORKS]
+            for reg in theirs[:MAX_STATUS_NETWORKS]
         ]
         await enqueue(conn, messages, now)
-        slugs = ", ".join(reg.slug for reg in networks[:MAX_STATUS_NETWORKS])
+        slugs = ", ".join(reg.slug for reg in theirs[:MAX_STATUS_NETWORKS])
         return Disposition(
             "organiser-status",
             f"status of {slugs} to {sender}",
             attention=False,
-            network_id=networks[0].id,
+            network_id=theirs[0].id,
         )
 
     async def _which(  # noqa: PLR0917 - one caller, the facts of one question

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from enum import StrEnum
 
-from leernet.mailer.mailtext import new_text
+from leernet.replies.mailtext import new_text
 
 CONFIRM = frozenset({"start", "ja", "yes", "oui"})
 _REFUSE = frozenset({"nee", "neen", "no", "non", "niet", "stop", "annuleer", "cancel", "annuler"})

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leernet import record
 from leernet.mailer.inbox import Disposition
-from leernet.notices import notify
+from leernet.messages.notices import notify
+from leernet.records import record
 
 if TYPE_CHECKING:
-    from leernet.process import Mail, Processor
+    from leernet.replies.processor import Mail, Processor
 
 
 async def bounce(proc: Processor, conn: AsyncConnection, mail: Mail) -> Disposition:

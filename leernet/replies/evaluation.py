@@ -8,19 +8,19 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leernet import facts, record, summary_record
-from leernet.build import participant_of
 from leernet.errors import ParseError
-from leernet.mailer import views
-from leernet.mailer.answers import new_text, parse_answers
-from leernet.mailer.consent import Said, read_yes_no
 from leernet.mailer.inbox import Disposition
-from leernet.mailer.mailtext import reply_text
-from leernet.model import QuestionKind
-from leernet.registry import Member, Registered
+from leernet.messages import views
+from leernet.messages.factory import participant_of
+from leernet.network.model import QuestionKind
+from leernet.records import facts, record, summaries
+from leernet.records.networks import Member, Registered
+from leernet.replies.answers import new_text, parse_answers
+from leernet.replies.consent import Said, read_yes_no
+from leernet.replies.mailtext import reply_text
 
 if TYPE_CHECKING:
-    from leernet.process import Mail, Processor
+    from leernet.replies.processor import Mail, Processor
 
 
 _EVAL_KINDS = ("eval-request", "eval-reminder", "confirmation", "answer-again")
@@ -180,7 +180,7 @@ async def summary_reply(
 
     if said is Said.YES:
         return done("summary-ok", f"{member.email} agreed to the summary")
-    hold = await summary_record.hold_summary(
+    hold = await summaries.hold_summary(
         conn,
         preview_key=preview_key,
         participant_id=member.id,

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.calendar.invite import series_uid
-from leernet.mailer.classify import Candidate
+from leernet.replies.classify import Candidate
 from leernet.store import schema as t
 
 _CHUNK = 500  # values in one IN (...): well below SQLite's and asyncpg's limits

@@ -8,21 +8,21 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leernet import facts, record, registry
 from leernet.errors import ParseError
 from leernet.mailer import headers as h
-from leernet.mailer import views
-from leernet.mailer.classify import (
+from leernet.mailer.inbox import Disposition
+from leernet.mailer.outbox import enqueue
+from leernet.mailer.tokens import token_matches
+from leernet.messages import views
+from leernet.records import facts, networks, record
+from leernet.replies.classify import (
     Candidate,
 )
-from leernet.mailer.inbox import Disposition
-from leernet.mailer.mailtext import reply_text
-from leernet.mailer.outbox import enqueue
-from leernet.rollcall import parse_rollcall
-from leernet.tokens import token_matches
+from leernet.replies.mailtext import reply_text
+from leernet.replies.rollcall_text import parse_rollcall
 
 if TYPE_CHECKING:
-    from leernet.process import Processor
+    from leernet.replies.processor import Processor
 
 
 async def rollcall(  # noqa: PLR0917 - one caller, the facts of one roll call
@@ -39,7 +39,7 @@ async def rollcall(  # noqa: PLR0917 - one caller, the facts of one roll call
         return None
     _, slug, n = digest_keys[0].split("/")[:3]
     number = int(n)
-    reg = await registry.get(conn, slug)
+    reg = await networks.get(conn, slug)
     if reg is None:
         return None
     net = reg.network
@@ -80,7 +80,7 @@ async def rollcall(  # noqa: PLR0917 - one caller, the facts of one roll call
             )
             marked[member.email] = present
     org = net.organiser
-    from leernet.model import Person  # noqa: PLC0415
+    from leernet.network.model import Person  # noqa: PLC0415
 
     out = proc.f.to_person(
         net,

@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leernet import record
 from leernet.calendar.itip import match_session
 from leernet.mailer import headers as h
 from leernet.mailer.inbox import Disposition
+from leernet.records import record
 
 if TYPE_CHECKING:
-    from leernet.process import Mail, Processor
+    from leernet.replies.processor import Mail, Processor
 
 
 async def rsvp(proc: Processor, conn: AsyncConnection, mail: Mail) -> Disposition:

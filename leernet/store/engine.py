@@ -18,8 +18,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from leernet.errors import StoreError
-from leernet.private import create_file
 from leernet.store.inloop import connect_for
+from leernet.store.private import create_file
 from leernet.store.schema import (
     SCHEMA_VERSION,
     metadata,

@@ -164,7 +164,7 @@ def settings_for(db: Path, **values: Any) -> Settings:
 
 async def register(folder: Path, toml: str, settings: Settings, now: datetime) -> str:
     """Register the network through the real ``leernet start`` code; return what it printed."""
-    from leernet.commands import start_network as start  # noqa: PLC0415
+    from leernet.organiser.commands import start_network as start  # noqa: PLC0415
 
     path = folder / "network.toml"
     path.write_text(toml, encoding="utf-8")

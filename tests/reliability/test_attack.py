@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from leernet.demo.people import bounce, forwarded_accept, out_of_office
+from leernet.mailer.tokens import participant_token, reply_address
 from leernet.store import schema as t
-from leernet.tokens import participant_token, reply_address
 from tests.reliability.harness import ORGANISER, SECRET, SERVICE, SLUG
 from tests.reliability.service import (
     answers_to,

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import select
 
-from leernet.defaults import questions
-from leernet.mailer.answers import parse_answers
 from leernet.mailer.archive import Archive, Folders
-from leernet.mailer.classify import Context, classify, read_message
 from leernet.mailer.imap import Fetched
-from leernet.mailer.mailtext import reply_text
+from leernet.mailer.tokens import participant_token, reply_address
+from leernet.network.defaults import questions
+from leernet.replies.answers import parse_answers
+from leernet.replies.classify import Context, classify, read_message
+from leernet.replies.mailtext import reply_text
 from leernet.store import schema as t
-from leernet.tokens import participant_token, reply_address
 from tests.reliability.harness import ORGANISER, SECRET, SERVICE, SLUG
 from tests.reliability.service import (
     answers_to,

@@ -27,14 +27,14 @@ ADMIN = "beheer@example.org"
 # kill -9; the production code has no hook for it). It sleeps, so no CPU budget ends it.
 _HANGING_RUN = """
 import time
-from leernet import process
-original = process.Processor.__call__
+from leernet.replies import processor
+original = processor.Processor.__call__
 async def hanging(self, conn, inbox_id, raw):
     if b"HANG-HERE" in raw:
         while True:
             time.sleep(1)
     return await original(self, conn, inbox_id, raw)
-process.Processor.__call__ = hanging
+processor.Processor.__call__ = hanging
 from leernet.cli import main
 main(["run", "--once"])
 """

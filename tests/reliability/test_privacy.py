@@ -15,13 +15,13 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leernet import record, registry
-from leernet.build import Factory
 from leernet.cli import main
-from leernet.commands import manager_notes
-from leernet.followups import StepMessages
-from leernet.network import parse_network
-from leernet.plan import Step, StepKind
+from leernet.messages.factory import Factory
+from leernet.network.load import parse_network
+from leernet.organiser.commands import manager_notes
+from leernet.planning.followups import StepMessages
+from leernet.planning.steps import Step, StepKind
+from leernet.records import networks, record
 from leernet.store import open_store
 from tests.reliability.harness import FULL, SECRET, db_query, network_toml, people, settings_for
 from tests.reliability.service import (
@@ -71,7 +71,7 @@ async def _manager_mail(
         engine = await open_store(f"sqlite+aiosqlite:///{tmp}/privacy.db")
         try:
             async with engine.begin() as conn:
-                reg = await registry.register(conn, network, source, SECRET, REGISTERED)
+                reg = await networks.register(conn, network, source, SECRET, REGISTERED)
                 secrets: dict[str, bool] = {}
                 for member, sessions in zip(reg.active_members, plan, strict=False):
                     latest = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from leernet.report import status
+from leernet.organiser.report import status
 from tests.reliability.harness import ORGANISER, SLUG
 from tests.reliability.service import outbox_rows, running_service
 from tests.smtpserver import SmtpTestServer, closed_port

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from leernet.daemon import LOCK_LOST
-from leernet.tokens import participant_token, reply_address
+from leernet.mailer.tokens import participant_token, reply_address
 from tests.dovecot import ImapAccount, append, uids
 from tests.reliability.faultproxy import FaultProxy
 from tests.reliability.harness import (

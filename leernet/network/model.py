@@ -1,6 +1,6 @@
 """The validated domain model of a network: frozen values every other module reads.
 
-``leernet.network`` builds these from a network file; the store rebuilds them
+``leernet.network.load`` builds these from a network file; the store rebuilds them
 from the database. Datetimes are aware and in UTC; ``Network.zone`` converts
 them for people.
 """

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from leernet.defaults import session_questions
-from leernet.model import Network, Question, QuestionKind, Session
+from leernet.network.defaults import session_questions
+from leernet.network.model import Network, Question, QuestionKind, Session
 from leernet.store import schema as t
 
 if TYPE_CHECKING:

@@ -13,20 +13,21 @@ from rich.console import Console
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from leernet import facts, private, registry
-from leernet.build import Factory
-from leernet.changes import Changes, diff, organiser_sentences, session_sentences
 from leernet.errors import LeernetError, NetworkFileError, Problem
-from leernet.mailer import views
 from leernet.mailer.outbox import PENDING_STATES, Outgoing, enqueue
-from leernet.model import Network, Participant, Person
-from leernet.network import load_network, with_registered_slots
+from leernet.messages import views
+from leernet.messages.change_text import organiser_sentences, session_sentences
+from leernet.messages.factory import Factory
+from leernet.network.changes import Changes, diff
+from leernet.network.load import load_network, with_registered_slots
+from leernet.network.model import Network, Participant, Person
+from leernet.organiser.show import show_network
+from leernet.organiser.terminal import esc
+from leernet.records import facts, networks
 from leernet.settings import Settings
-from leernet.show import show_network
-from leernet.store import open_store
+from leernet.store import open_store, private
 from leernet.store import schema as t
 from leernet.store.engine import sqlite_path
-from leernet.terminal import esc
 
 
 class _Rollback(Exception):  # noqa: N818 - control flow for --dry-run, never escapes
@@ -86,7 +87,7 @@ def write_eml(out_dir: Path, messages: Sequence[Outgoing]) -> list[Path]:
 
 
 def manager_notes(
-    factory: Factory, reg: registry.Registered, people: Sequence[Participant], now: datetime
+    factory: Factory, reg: networks.Registered, people: Sequence[Participant], now: datetime
 ) -> list[Outgoing]:
     by_manager: dict[str, tuple[Person, list[Participant]]] = {}
     for p in people:
@@ -99,7 +100,7 @@ def manager_notes(
     return [factory.manager_start(reg, m, staff, now) for m, staff in by_manager.values()]
 
 
-def start_messages(factory: Factory, reg: registry.Registered, now: datetime) -> list[Outgoing]:
+def start_messages(factory: Factory, reg: networks.Registered, now: datetime) -> list[Outgoing]:
     """What starting a network sends: every participant's invite, one note per manager."""
     messages = [factory.invite(reg, m, now) for m in reg.active_members]
     return messages + manager_notes(factory, reg, reg.network.participants, now)
@@ -140,11 +141,11 @@ async def start_network(
     async with _store(settings, dry_run=dry_run) as engine:
         with contextlib.suppress(_Rollback):
             async with engine.begin() as conn:
-                if await registry.get(conn, network.slug) is not None:
+                if await networks.get(conn, network.slug) is not None:
                     raise LeernetError(
                         f"network {network.slug!r} is already registered: use leernet update {path}"
                     )
-                reg = await registry.register(conn, network, source, factory.secret, now)
+                reg = await networks.register(conn, network, source, factory.secret, now)
                 messages = start_messages(factory, reg, now)
                 out.print(
                     f"{esc(network.slug)}: {len(reg.active_members)} invite(s), "
@@ -167,7 +168,7 @@ async def update_network(
     async with _store(settings, dry_run=dry_run, must_exist=True) as engine:
         with contextlib.suppress(_Rollback):
             async with engine.begin() as conn:
-                reg = await registry.get(conn, loaded.network.slug)
+                reg = await networks.get(conn, loaded.network.slug)
                 if reg is None:
                     raise LeernetError(
                         f"network {loaded.network.slug!r} is not registered: use leernet start {path}"
@@ -197,7 +198,7 @@ class Updated:
 async def apply_update(
     conn: AsyncConnection,
     factory: Factory,
-    reg: registry.Registered,
+    reg: networks.Registered,
     network: Network,
     *,
     source: str,
@@ -212,7 +213,7 @@ async def apply_update(
     changes = diff(reg.network, new, await facts.answered_questions(conn, reg.id))
     if changes.empty:
         return None
-    reg2 = await registry.save_update(
+    reg2 = await networks.save_update(
         conn,
         reg=reg,
         new=new,
@@ -229,8 +230,8 @@ async def apply_update(
 
 def _update_messages(
     factory: Factory,
-    before: registry.Registered,
-    reg: registry.Registered,
+    before: networks.Registered,
+    reg: networks.Registered,
     changes: Changes,
     now: datetime,
 ) -> list[Outgoing]:
@@ -281,29 +282,29 @@ async def _cancel_pending(conn: AsyncConnection, network_id: int, emails: Sequen
 
 
 async def show_status(slug: str, settings: Settings, out: Console) -> None:
-    from leernet import report  # noqa: PLC0415
+    from leernet.organiser import report  # noqa: PLC0415
 
     async with _store(settings, dry_run=False, must_exist=True) as engine, engine.connect() as conn:
         report.render_status(await report.status(conn, slug), out)
 
 
 async def export_network(slug: str, settings: Settings, fmt: str) -> bytes:
-    from leernet import report  # noqa: PLC0415
+    from leernet.organiser import report  # noqa: PLC0415
 
     async with _store(settings, dry_run=False, must_exist=True) as engine, engine.connect() as conn:
         data = await report.export(conn, slug)
         if fmt == "json":
             return report.export_json(data).encode("utf-8")
-        reg = await registry.get(conn, slug)
+        reg = await networks.get(conn, slug)
         assert reg is not None
         return report.export_csv(data, reg)
 
 
 async def erase_participant(slug: str, email: str, settings: Settings, out: Console) -> None:
-    from leernet import record  # noqa: PLC0415
+    from leernet.records import record  # noqa: PLC0415
 
     async with _store(settings, dry_run=False, must_exist=True) as engine, engine.begin() as conn:
-        reg = await registry.get(conn, slug)
+        reg = await networks.get(conn, slug)
         if reg is None:
             raise LeernetError(f"no network {slug!r} is registered")
         pid = await record.erase_participant(conn, reg.id, email)
@@ -320,11 +321,12 @@ async def purge_network(
 ) -> None:
     from datetime import timedelta  # noqa: PLC0415
 
-    from leernet import record, report  # noqa: PLC0415
+    from leernet.organiser import report  # noqa: PLC0415
+    from leernet.records import record  # noqa: PLC0415
 
     async with _store(settings, dry_run=False, must_exist=True) as engine:
         async with engine.connect() as conn:
-            reg = await registry.get(conn, slug)
+            reg = await networks.get(conn, slug)
             if reg is None:
                 raise LeernetError(f"no network {slug!r} is registered")
             if now < reg.network.last_end:

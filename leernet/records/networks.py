@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leernet.model import Network, Series, Session
-from leernet.network import parse_network, with_registered_slots
+from leernet.mailer.tokens import participant_token
+from leernet.network.load import parse_network, with_registered_slots
+from leernet.network.model import Network, Series, Session
 from leernet.store import schema as t
-from leernet.tokens import participant_token
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,12 +30,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leernet import notices
-from leernet.build import Factory
 from leernet.mailer import headers as h
 from leernet.mailer.imap import server_folder
 from leernet.mailer.outbox import enqueue, rewrite_queued
-from leernet.notices import defuse
+from leernet.messages import notices
+from leernet.messages.factory import Factory
+from leernet.messages.notices import defuse
 from leernet.store import schema as t
 
 log = logging.getLogger("leernet.strangers")

@@ -17,13 +17,13 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from leernet.errors import ParseError
-from leernet.mailer import consent, mailtext
-from leernet.model import QuestionKind
+from leernet.network.model import QuestionKind
+from leernet.replies import consent, mailtext
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from leernet.model import Question
+    from leernet.network.model import Question
 
 _MAX_CHARS = 200_000  # a reply with its quote is a few kB; beyond this it is junk
 _MAX_ANSWER = 10_000

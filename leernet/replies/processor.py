@@ -10,19 +10,27 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import Message
+from typing import Protocol
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leernet import record, registry
-from leernet.build import Factory
 from leernet.errors import ParseError
 from leernet.mailer import headers as h
-from leernet.mailer.bounces import returned_message_ids
-from leernet.mailer.classify import (
+from leernet.mailer.inbox import Disposition
+from leernet.mailer.outbox import enqueue
+from leernet.mailer.tokens import token_from_address
+from leernet.messages.factory import Factory
+from leernet.messages.notices import notify
+from leernet.messages.notices import text as notices_text
+from leernet.records import networks, record
+from leernet.records.networks import Member, Registered
+from leernet.replies.bounce import bounce
+from leernet.replies.classify import (
     Candidate,
     Classification,
     Context,
@@ -30,22 +38,25 @@ from leernet.mailer.classify import (
     classify,
     read_message,
 )
-from leernet.mailer.inbox import Disposition
-from leernet.mailer.outbox import enqueue
-from leernet.notices import notify
-from leernet.notices import text as notices_text
-from leernet.organiser.desk import Desk
-from leernet.registry import Member, Registered
-from leernet.replies.bounce import bounce
+from leernet.replies.dsn import returned_message_ids
 from leernet.replies.evaluation import evaluation
 from leernet.replies.lookups import candidates_by_token, sent_messages
 from leernet.replies.rollcall import rollcall as rollcall_reply
 from leernet.replies.rsvp import rsvp
+from leernet.replies.strangers import StrangerDigests, stranger_of
 from leernet.store import schema as t
-from leernet.strangers import StrangerDigests, stranger_of
-from leernet.tokens import token_from_address
 
 log = logging.getLogger("leernet.process")
+
+
+class OrganiserDesk(Protocol):
+    """Where an organiser's own mail goes (``organiser.desk.Desk``, given by the daemon)."""
+
+    async def handle(
+        self, conn: AsyncConnection, msg: Message, tokens: AbstractSet[str], inbox_id: int
+    ) -> Disposition | None:
+        """The mail's disposition when it is an organiser's; ``None`` when it is not."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,13 +107,14 @@ class Processor:
         factory: Factory,
         now: Callable[[], datetime],
         on_queued: Callable[[], None] | None = None,
+        desk: OrganiserDesk | None = None,
     ) -> None:
         self.f = factory
         self.now = now
         self.on_queued = on_queued or (lambda: None)
         self.service = factory.settings.service_address
         self._organiser_cache: tuple[float, frozenset[str]] | None = None
-        self.desk = Desk(factory, now)
+        self.desk = desk  # organiser mail; without one it is a stranger's
         self._batch: _Batch | None = None
         self.strangers = StrangerDigests(factory)  # one digest a day of unverified mail
 
@@ -167,7 +179,7 @@ class Processor:
         sent = {mid: sent[mid] for mid in one.refs if mid in sent}  # what it answers
         # An organiser's request (to the plain address) or their reply to a preview (a
         # token that is no participant's): only then does the desk look anything up.
-        if not tokens or not tokens <= by_token.keys():
+        if self.desk is not None and (not tokens or not tokens <= by_token.keys()):
             desk = await self.desk.handle(conn, msg, tokens - by_token.keys(), inbox_id)
             if desk is not None:
                 self.on_queued()
@@ -221,7 +233,7 @@ class Processor:
         batch = self._batch
         reg = batch.registered.get(network_id) if batch is not None else None
         if reg is None:
-            reg = await registry.get_by_id(conn, network_id)
+            reg = await networks.get_by_id(conn, network_id)
             assert reg is not None  # a candidate's network exists in this transaction
             if batch is not None:
                 batch.registered[network_id] = reg

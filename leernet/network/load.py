@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
-from leernet import defaults
 from leernet.errors import NetworkFileError, Problem
-from leernet.filemodel import FileNetwork, FileSession, field_path
-from leernet.model import (
+from leernet.network import defaults
+from leernet.network.filemodel import FileNetwork, FileSession, field_path
+from leernet.network.model import (
     Followups,
     Network,
     Participant,

@@ -42,10 +42,10 @@ from icalendar.enums import PARTSTAT
 
 from leernet.calendar.itip import ItipReply, read_reply
 from leernet.mailer import headers as h
-from leernet.mailer.bounces import read_bounce
-from leernet.mailer.parts import decoded_payload, raw_filename, walk
-from leernet.mailer.tnef import meeting_response
-from leernet.tokens import reply_address, token_from_address
+from leernet.mailer.tokens import reply_address, token_from_address
+from leernet.replies.dsn import read_bounce
+from leernet.replies.parts import decoded_payload, raw_filename, walk
+from leernet.replies.tnef import meeting_response
 
 if TYPE_CHECKING:
     from collections.abc import Callable

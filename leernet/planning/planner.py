@@ -18,8 +18,8 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leernet.mailer.outbox import Outgoing, enqueue
-from leernet.model import Followups
-from leernet.plan import (
+from leernet.network.model import Followups
+from leernet.planning.steps import (
     LOOK_AHEAD,
     LOOK_BACK,
     GrowthRow,

@@ -14,14 +14,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leernet import facts, record, registry, summary_record
-from leernet.build import Factory, participant_of
-from leernet.mailer import views
 from leernet.mailer.outbox import Outgoing
-from leernet.model import Person, QuestionKind, SessionKind
-from leernet.plan import Step, StepKind, summary_key
-from leernet.planner import StepBuilder
-from leernet.registry import Member, Registered
+from leernet.messages import views
+from leernet.messages.factory import Factory, participant_of
+from leernet.network.model import Person, QuestionKind, SessionKind
+from leernet.planning.planner import StepBuilder
+from leernet.planning.steps import Step, StepKind, summary_key
+from leernet.records import facts, networks, record, summaries
+from leernet.records.networks import Member, Registered
 from leernet.store import schema as t
 
 log = logging.getLogger("leernet.followups")
@@ -253,7 +253,7 @@ class StepMessages:
                 self._summary_context(m, attended, shared, self.now),
             )
             key = self.step.key if self.step.email else self._key(m.email)
-            await summary_record.save_summary_preview(
+            await summaries.save_summary_preview(
                 self.conn,
                 summary_key=self._summary_key(m),
                 preview_key=key,
@@ -367,7 +367,7 @@ def step_builder(factory: Factory) -> StepBuilder:
     """The planner's ``StepBuilder`` bound to ``factory``."""
 
     async def build(conn: AsyncConnection, step: Step, now: datetime) -> Sequence[Outgoing]:
-        reg = await registry.get_by_id(conn, step.network_id)
+        reg = await networks.get_by_id(conn, step.network_id)
         if reg is None:
             return []
         return await StepMessages(factory, conn, reg, step, now).build()

@@ -9,7 +9,7 @@ Each kind of message has three templates per language::
 The package carries Dutch and English; an organisation may override any single
 file from its own directory (``Settings.templates_dir``), the rest still comes
 from the package. Templates only show values: contexts are built by
-``leernet.mailer.views`` from plain strings, numbers and lists of dicts.
+``leernet.messages.views`` from plain strings, numbers and lists of dicts.
 ``StrictUndefined`` makes a misspelt name an error instead of a silent blank,
 and every Jinja2 error becomes a ``TemplateError`` that names the template.
 """
@@ -17,12 +17,12 @@ and every Jinja2 error becomes a ``TemplateError`` that names the template.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import jinja2
 
 from leernet.errors import TemplateError
+from leernet.mailer.compose import Rendered
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -59,15 +59,6 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _SUBJECT_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 _SPACES = re.compile(r" {2,}")
 _BLANK_RUNS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
-
-
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    """One message's texts: a one-line subject, the text part and the HTML part."""
-
-    subject: str
-    text: str
-    html: str
 
 
 def clean_subject(raw: str) -> str:

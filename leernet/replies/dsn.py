@@ -18,11 +18,11 @@ from email.utils import getaddresses
 from typing import TYPE_CHECKING
 
 from leernet.mailer import headers as h
-from leernet.mailer.parts import decoded_payload, walk
-from leernet.tokens import token_from_address
+from leernet.mailer.tokens import token_from_address
+from leernet.replies.parts import decoded_payload, walk
 
 if TYPE_CHECKING:
-    from leernet.mailer.classify import Candidate, Context
+    from leernet.replies.classify import Candidate, Context
 
 _BOUNCE_TEXT_BYTES = 64 * 1024
 

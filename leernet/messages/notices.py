@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leernet import registry
-from leernet.build import Factory
-from leernet.defaults import questions
-from leernet.mailer import views
 from leernet.mailer.outbox import FailedMessage, OnFailure, Outgoing, enqueue
-from leernet.model import Network, Person, no_network
+from leernet.messages import views
+from leernet.messages.factory import Factory
+from leernet.network.defaults import questions
+from leernet.network.model import Network, Person, no_network
+from leernet.records import networks
 from leernet.store import schema as t
 
 _TEXT = {
@@ -168,7 +168,7 @@ async def _recipients(
     conn: AsyncConnection, factory: Factory, network_id: int | None, now: datetime
 ) -> list[tuple[Network | None, int | None, Person]]:
     if network_id is not None:
-        reg = await registry.get_by_id(conn, network_id)
+        reg = await networks.get_by_id(conn, network_id)
         if reg is not None:
             org = reg.network.organiser
             return [(reg.network, reg.id, Person(org.name, org.email))]
@@ -198,7 +198,7 @@ async def _recipients(
         return []
     out: list[tuple[Network | None, int | None, Person]] = []
     for nid in first.values():
-        reg = await registry.get_by_id(conn, nid)
+        reg = await networks.get_by_id(conn, nid)
         if reg is not None:
             org = reg.network.organiser
             out.append((reg.network, reg.id, Person(org.name, org.email)))

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import TYPE_CHECKING
 
-from leernet import defaults, textfmt
-from leernet.model import Network, Participant, Person, Question, QuestionKind, Session
+from leernet.messages import textfmt
+from leernet.network import defaults
+from leernet.network.model import Network, Participant, Person, Question, QuestionKind, Session
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence

@@ -11,14 +11,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from leernet.calendar.invite import cancel_template, request_template
-from leernet.mailer import views
 from leernet.mailer.compose import Attachment, Envelope, compose, message_id
 from leernet.mailer.outbox import Outgoing
-from leernet.mailer.render import Renderer
-from leernet.model import Network, Participant, Person, Session
-from leernet.registry import Member, Registered
+from leernet.mailer.tokens import participant_token, reply_address
+from leernet.messages import views
+from leernet.messages.render import Renderer
+from leernet.network.model import Network, Participant, Person, Session
+from leernet.records.networks import Member, Registered
 from leernet.settings import Settings
-from leernet.tokens import participant_token, reply_address
 
 
 def participant_of(network: Network, member: Member) -> Participant:

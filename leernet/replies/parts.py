@@ -11,7 +11,7 @@ import codecs
 from collections.abc import Iterator
 from email.message import Message
 
-from leernet.mailer.charsets import SLOW_CODECS, content_charset
+from leernet.replies.charsets import SLOW_CODECS, content_charset
 
 MAX_DEPTH = 24  # MIME nesting we look into; real mail nests 3-4 levels
 MAX_PARTS = 400

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from leernet.model import Question, QuestionKind, SessionKind
+from leernet.network.model import Question, QuestionKind, SessionKind
 
 _QUESTIONS = {
     "nl": (

@@ -2,7 +2,7 @@
 
 ``reply_text`` prefers text/plain and falls back to text/html turned into text;
 a reader that fails raises ``ParseError`` (the processor sets that mail aside).
-Quotes survive the conversion as ``>`` lines, so ``leernet.mailer.answers`` can
+Quotes survive the conversion as ``>`` lines, so ``leernet.replies.answers`` can
 still find answers written between quoted questions. ``new_text`` cuts at the
 quoted original (Gmail/Apple/Thunderbird attribution lines, Outlook's
 "Van:/From:" block, "-----Original Message-----"), a "-- " signature, "Sent
@@ -17,8 +17,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from leernet.errors import ParseError
-from leernet.mailer.charsets import content_charset, decode_bytes
-from leernet.mailer.html_text import html_to_text
+from leernet.replies.charsets import content_charset, decode_bytes
+from leernet.replies.html_text import html_to_text
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -22,17 +22,17 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import select
 
-from leernet import facts, registry
 from leernet.errors import LeernetError
+from leernet.messages.textfmt import decimal
+from leernet.organiser.terminal import PlainTable, esc
+from leernet.records import facts, networks
 from leernet.store import schema as t
-from leernet.terminal import PlainTable, esc
-from leernet.textfmt import decimal
 
 if TYPE_CHECKING:
     from rich.console import Console
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-    from leernet.registry import Registered
+    from leernet.records.networks import Registered
 
 _MARKS = {"ACCEPTED": "A", "DECLINED": "D", "TENTATIVE": "T", "NEEDS-ACTION": "?"}
 LEGEND = (
@@ -82,7 +82,7 @@ class StatusReport:
 
 
 async def _registered(conn: AsyncConnection, slug: str) -> Registered:
-    reg = await registry.get(conn, slug)
+    reg = await networks.get(conn, slug)
     if reg is None:
         raise LeernetError(f"no network {slug!r} is registered (start it with `leernet start`)")
     return reg

@@ -1,7 +1,7 @@
 """The shape of the network file (TOML), as pydantic models that name every bad field.
 
 Only the syntax and single-field rules live here; rules across fields (overlaps,
-the series, duplicates) are in ``leernet.network``.
+the series, duplicates) are in ``leernet.network.load``.
 """
 
 from __future__ import annotations

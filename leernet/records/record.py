@@ -11,7 +11,7 @@ Decisions worth knowing:
   version before the session moved (its SEQUENCE below the session's
   ``moved_sequence``) does not count for that session.
 * A series reply (session 0) lives in its own row and never overwrites a
-  reply to one session; ``leernet.facts`` decides per session which counts.
+  reply to one session; ``leernet.records.facts`` decides per session which counts.
 * Presence: **the latest statement wins**, whether it is the participant's
   evaluation (``afwezig`` or not) or the organiser's roll call; either can
   correct the other, and the ``source`` column says who spoke last.

@@ -2,7 +2,7 @@
 
 Each session yields planned *steps* (a reminder round, an evaluation request
 round, a digest, ...), each with a deterministic key, a due time and a
-not-after time. The planner (``leernet.planner``) turns due steps into outbox
+not-after time. The planner (``leernet.planning.planner``) turns due steps into outbox
 messages and marks the step done, so later passes skip it without loading
 anything: the cost of a pass grows with what is due, not with history.
 
@@ -37,7 +37,7 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from leernet.model import Followups
+from leernet.network.model import Followups
 
 # How far around now the planner looks: no step lies further from its session.
 LOOK_AHEAD = timedelta(days=61)

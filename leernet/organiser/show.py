@@ -5,10 +5,10 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from leernet.model import Network
-from leernet.terminal import PlainTable as Table
-from leernet.terminal import esc
-from leernet.textfmt import when
+from leernet.messages.textfmt import when
+from leernet.network.model import Network
+from leernet.organiser.terminal import PlainTable as Table
+from leernet.organiser.terminal import esc
 
 _KIND = {"kickoff": "kick-off", "session": "session", "closing": "closing"}
 

@@ -1,0 +1,1 @@
+"""Messages: the factory, the context of every kind, rendering, notices and text formatting."""

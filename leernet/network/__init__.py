@@ -1,0 +1,1 @@
+"""The network: its domain model, the file that describes it, the defaults from the seed, and what an update changes."""

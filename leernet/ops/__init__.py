@@ -1,0 +1,1 @@
+"""Operating the service: health, the systemd watchdog, the OAuth2 login check."""
