@@ -21,9 +21,9 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from leernet.errors import LeernetError, NetworkFileError
-from leernet.private import write_bytes
+from leernet.organiser.terminal import esc
 from leernet.settings import Settings
-from leernet.terminal import esc
+from leernet.store.private import write_bytes
 
 F = TypeVar("F", bound=Callable[..., Any])
 out = Console(highlight=False)
@@ -84,7 +84,7 @@ def main() -> None:
 @friendly
 def check(network_file: Path) -> None:
     """Validate NETWORK_FILE, show it as participants will see it, and print warnings."""
-    from leernet.commands import check_network  # noqa: PLC0415 - keep start-up light
+    from leernet.organiser.commands import check_network  # noqa: PLC0415 - keep start-up light
 
     settings = load_settings()
     check_network(network_file, settings, now_utc(), out, err)
@@ -97,7 +97,7 @@ def check(network_file: Path) -> None:
 @friendly
 def start(network_file: Path, dry_run: bool, out_dir: Path | None) -> None:
     """Register the network and queue the invites and manager notes."""
-    from leernet.commands import start_network  # noqa: PLC0415
+    from leernet.organiser.commands import start_network  # noqa: PLC0415
 
     if dry_run and out_dir is None:
         raise click.UsageError("--dry-run needs --out DIR")
@@ -114,7 +114,7 @@ def start(network_file: Path, dry_run: bool, out_dir: Path | None) -> None:
 @friendly
 def update(network_file: Path, dry_run: bool, out_dir: Path | None) -> None:
     """Compare NETWORK_FILE with the registered network and queue what changed."""
-    from leernet.commands import update_network  # noqa: PLC0415
+    from leernet.organiser.commands import update_network  # noqa: PLC0415
 
     if dry_run and out_dir is None:
         raise click.UsageError("--dry-run needs --out DIR")
@@ -135,7 +135,7 @@ def run(once: bool, log_format: str, no_inbox: bool) -> None:
     """Run the service: planner, sender and receiver."""
     from leernet.daemon import run_daemon  # noqa: PLC0415
     from leernet.logs import setup_logging  # noqa: PLC0415
-    from leernet.watchdog import Notifier  # noqa: PLC0415
+    from leernet.ops.watchdog import Notifier  # noqa: PLC0415
 
     setup_logging(log_format)
     settings = load_settings()
@@ -154,7 +154,7 @@ def health(as_json: bool) -> None:
     """Exit 0 when the service is well; otherwise one line per problem and exit 1."""
     import json  # noqa: PLC0415
 
-    from leernet.health import check, lines  # noqa: PLC0415
+    from leernet.ops.health import check, lines  # noqa: PLC0415
 
     found = asyncio.run(check(load_settings(), now_utc()))
     if as_json:
@@ -170,7 +170,7 @@ def health(as_json: bool) -> None:
 @friendly
 def status(slug: str) -> None:
     """Attendance and evaluations of a network, per session and per participant."""
-    from leernet.commands import show_status  # noqa: PLC0415
+    from leernet.organiser.commands import show_status  # noqa: PLC0415
 
     asyncio.run(show_status(slug, load_settings(), out))
 
@@ -182,7 +182,7 @@ def status(slug: str) -> None:
 @friendly
 def export(slug: str, fmt: str, out_file: Path | None) -> None:
     """Export attendance and evaluations (JSON, or CSV for Excel)."""
-    from leernet.commands import export_network  # noqa: PLC0415
+    from leernet.organiser.commands import export_network  # noqa: PLC0415
 
     data = asyncio.run(export_network(slug, load_settings(), fmt))
     if out_file is None:
@@ -198,7 +198,7 @@ def export(slug: str, fmt: str, out_file: Path | None) -> None:
 @friendly
 def erase(slug: str, email: str) -> None:
     """Delete a participant's answers and raw mail, and cancel their pending messages."""
-    from leernet.commands import erase_participant  # noqa: PLC0415
+    from leernet.organiser.commands import erase_participant  # noqa: PLC0415
 
     asyncio.run(erase_participant(slug, email, load_settings(), out))
 
@@ -216,7 +216,7 @@ def erase(slug: str, email: str) -> None:
 @friendly
 def purge(slug: str, out_file: Path, force: bool) -> None:
     """After the network's end: export, then delete free text and raw mail."""
-    from leernet.commands import purge_network  # noqa: PLC0415
+    from leernet.organiser.commands import purge_network  # noqa: PLC0415
 
     asyncio.run(purge_network(slug, out_file, load_settings(), now_utc(), out, force=force))
 
@@ -230,8 +230,8 @@ def auth() -> None:
 @friendly
 def auth_check() -> None:
     """Say which login is configured, get a token, and log in to IMAP and SMTP with it."""
-    from leernet.authcheck import check as check_login  # noqa: PLC0415
-    from leernet.authcheck import show  # noqa: PLC0415
+    from leernet.ops.authcheck import check as check_login  # noqa: PLC0415
+    from leernet.ops.authcheck import show  # noqa: PLC0415
 
     if not show(asyncio.run(check_login(load_settings())), out):
         raise SystemExit(1)
@@ -249,6 +249,14 @@ def auth_check() -> None:
 @friendly
 def demo(out_dir: Path | None, fast: bool) -> None:
     """Run a whole network's life in about two minutes on embedded mail servers."""
-    from leernet.demo.run import run_demo  # noqa: PLC0415
+    try:
+        from leernet.demo.run import run_demo  # noqa: PLC0415 - its servers are an optional extra
+    except ModuleNotFoundError as e:
+        if e.name not in {"aiosmtpd", "pymap"}:
+            raise
+        raise LeernetError(
+            f"leernet demo needs its embedded mail servers ({e.name} is missing): "
+            "pip install 'leernet[demo]', or run it from a checkout with `uv run leernet demo`"
+        ) from None
 
     sys.exit(asyncio.run(run_demo(out_dir, fast=fast, console=out)))
