@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from leernet.errors import NetworkFileError, Problem
 from leernet.network.model import Network, Participant, QuestionKind, Session
@@ -11,6 +11,8 @@ from leernet.network.model import Network, Participant, QuestionKind, Session
 
 @dataclass(frozen=True, slots=True)
 class Changes:
+    """What an update changes: sessions, people, texts, questions and their sharing."""
+
     moved: tuple[Session, ...] = ()  # new time, length or place
     retitled: tuple[Session, ...] = ()
     cancelled: tuple[Session, ...] = ()  # newly cancelled
@@ -97,13 +99,9 @@ def _sharing(
     return tuple(newly), tuple(unshared)
 
 
-def diff(old: Network, new: Network, answered: AbstractSet[int] = frozenset()) -> Changes:
-    """Compare a registered network with its updated file; refuse changes a series cannot take.
-
-    ``answered``: the numbers of the questions that already have answers.
-    """
+def _refusals(old: Network, new: Network) -> list[Problem]:
+    """What a running series cannot take: another slug or zone, or more or fewer sessions."""
     problems: list[Problem] = []
-    newly_shared, unshared = _sharing(old, new, answered, problems)
     if old.slug != new.slug:
         problems.append(Problem("network.slug", f"is {old.slug!r} in the registered network"))
     if old.timezone != new.timezone:
@@ -116,33 +114,48 @@ def diff(old: Network, new: Network, answered: AbstractSet[int] = frozenset()) -
                 "invites are out: cancel a session (cancelled = true) or start a new network",
             )
         )
-    if problems:
-        raise NetworkFileError(problems)
-    moved, retitled, cancelled, restored, details = [], [], [], [], []
+    return problems
+
+
+@dataclass(slots=True)
+class _SessionChanges:
+    moved: list[Session] = field(default_factory=list)
+    retitled: list[Session] = field(default_factory=list)
+    cancelled: list[Session] = field(default_factory=list)
+    restored: list[Session] = field(default_factory=list)
+    details: list[Session] = field(default_factory=list)
+
+
+def _sessions(old: Network, new: Network) -> _SessionChanges:
+    """Each session's change, compared by number (a newly cancelled one is only cancelled)."""
+    out = _SessionChanges()
     for before in old.sessions:
         after = new.session(before.number)
         if after.cancelled and not before.cancelled:
-            cancelled.append(after)
+            out.cancelled.append(after)
             continue
         if before.cancelled and not after.cancelled:
-            restored.append(after)
+            out.restored.append(after)
         if (after.start, after.minutes, after.location, after.online_url) != (
             before.start,
             before.minutes,
             before.location,
             before.online_url,
         ):
-            moved.append(after)
+            out.moved.append(after)
         if after.title != before.title:
-            retitled.append(after)
+            out.retitled.append(after)
         if (after.work_form, after.speaker, after.kind) != (
             before.work_form,
             before.speaker,
             before.kind,
         ):
-            details.append(after)
-    old_emails = {p.email.lower() for p in old.participants}
-    new_emails = {p.email.lower() for p in new.participants}
+            out.details.append(after)
+    return out
+
+
+def _people(old: Network, new: Network) -> tuple[tuple[Participant, ...], tuple[Participant, ...]]:
+    """Staying participants whose details changed, and those of them with another manager."""
     people: list[Participant] = []
     new_managers: list[Participant] = []
     for p in new.participants:
@@ -158,14 +171,31 @@ def diff(old: Network, new: Network, answered: AbstractSet[int] = frozenset()) -
             people.append(p)
         if p.manager_email and p.manager_email.lower() != was.manager_email.lower():
             new_managers.append(p)
+    return tuple(people), tuple(new_managers)
+
+
+def diff(old: Network, new: Network, answered: AbstractSet[int] = frozenset()) -> Changes:
+    """Compare a registered network with its updated file; refuse changes a series cannot take.
+
+    ``answered``: the numbers of the questions that already have answers.
+    """
+    problems: list[Problem] = []
+    newly_shared, unshared = _sharing(old, new, answered, problems)
+    problems += _refusals(old, new)
+    if problems:
+        raise NetworkFileError(problems)
+    sessions = _sessions(old, new)
+    people, new_managers = _people(old, new)
+    old_emails = {p.email.lower() for p in old.participants}
+    new_emails = {p.email.lower() for p in new.participants}
     return Changes(
-        people=tuple(people),
-        new_managers=tuple(new_managers),
-        moved=tuple(moved),
-        retitled=tuple(retitled),
-        cancelled=tuple(cancelled),
-        restored=tuple(restored),
-        details=tuple(details),
+        people=people,
+        new_managers=new_managers,
+        moved=tuple(sessions.moved),
+        retitled=tuple(sessions.retitled),
+        cancelled=tuple(sessions.cancelled),
+        restored=tuple(sessions.restored),
+        details=tuple(sessions.details),
         added=tuple(p for p in new.participants if p.email.lower() not in old_emails),
         removed=tuple(p for p in old.participants if p.email.lower() not in new_emails),
         network_text=(old.name, old.goal, old.location, old.online_url)
