@@ -105,7 +105,11 @@ class TestRecordRsvp:
             await rsvp(conn, bert, 2, "DECLINED", sequence=1)
             outcome = await rsvp(conn, bert, 2, "ACCEPTED", sequence=0, dtstamp=NOW + timedelta(1))
             assert await stored(conn, bert) == [(2, "DECLINED")]
-        assert outcome == record.RsvpOutcome(recorded=False, reason="stale: SEQUENCE 0 < 1")
+        assert outcome == record.RsvpOutcome(
+            recorded=False,
+            reason="stale: SEQUENCE 0 < 1",
+            not_recorded=record.NotRecorded.STALE,
+        )
 
     async def test_same_sequence_older_dtstamp_is_stale(self, store):
         """At the same SEQUENCE, a REPLY with an older DTSTAMP loses."""
@@ -154,7 +158,9 @@ class TestRecordRsvp:
             outcome = await rsvp(conn, reg.members[0].id, 2, "DELEGATED")
             assert await stored(conn, reg.members[0].id) == []
         assert outcome == record.RsvpOutcome(
-            recorded=False, reason="PARTSTAT DELEGATED is not used"
+            recorded=False,
+            reason="PARTSTAT DELEGATED is not used",
+            not_recorded=record.NotRecorded.UNUSED_PARTSTAT,
         )
 
 

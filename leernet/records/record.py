@@ -24,6 +24,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, or_, select, update
@@ -45,12 +46,20 @@ PRESENCE_SOURCES = frozenset({"evaluation", "rollcall"})
 _PENDING = PENDING_STATES
 
 
+class NotRecorded(StrEnum):
+    """Why a REPLY did not change the stored answer."""
+
+    STALE = "stale"  # RFC 5546 2.1.5: it answers an older invite, or a newer answer is stored
+    UNUSED_PARTSTAT = "unused-partstat"  # a PARTSTAT a participant's answer cannot be
+
+
 @dataclass(frozen=True, slots=True)
 class RsvpOutcome:
     """Whether a REPLY changed the stored answer, and why not when it did not."""
 
     recorded: bool
     reason: str = ""
+    not_recorded: NotRecorded | None = None
 
 
 def _stale(
@@ -101,7 +110,11 @@ async def record_rsvp(
     """
     status = partstat.strip().upper()
     if status not in PARTSTATS:
-        return RsvpOutcome(recorded=False, reason=f"PARTSTAT {status or '(empty)'} is not used")
+        return RsvpOutcome(
+            recorded=False,
+            reason=f"PARTSTAT {status or '(empty)'} is not used",
+            not_recorded=NotRecorded.UNUSED_PARTSTAT,
+        )
     if session_number > 0 and sequence < moved_sequence:
         return RsvpOutcome(
             recorded=False,
@@ -109,6 +122,7 @@ async def record_rsvp(
                 f"stale: answers SEQUENCE {sequence}, before session {session_number}"
                 f" moved at SEQUENCE {moved_sequence}"
             ),
+            not_recorded=NotRecorded.STALE,
         )
     if stored is None:
         stored = await stored_rsvps(conn, participant_id)
@@ -126,7 +140,7 @@ async def record_rsvp(
     if before is not None:
         reason = _stale(sequence, dtstamp, *before)
         if reason:
-            return RsvpOutcome(recorded=False, reason=reason)
+            return RsvpOutcome(recorded=False, reason=reason, not_recorded=NotRecorded.STALE)
     await conn.execute(_RSVP_INSERT if before is None else _RSVP_UPDATE, values)
     stored[session_number] = (sequence, dtstamp)
     return RsvpOutcome(recorded=True)

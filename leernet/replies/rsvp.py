@@ -10,6 +10,7 @@ from leernet.calendar.itip import match_session
 from leernet.mailer import headers as h
 from leernet.mailer.inbox import Disposition
 from leernet.records import record
+from leernet.records.record import NotRecorded
 
 if TYPE_CHECKING:
     from leernet.replies.processor import Mail, Processor
@@ -41,13 +42,15 @@ async def rsvp(proc: Processor, conn: AsyncConnection, mail: Mail) -> Dispositio
         )
     slots = [(s.number, s.slot) for s in reg.network.sessions]
     stored = await record.stored_rsvps(conn, c.candidate.participant_id)
-    notes = []
+    notes: list[str] = []
+    stale: list[bool] = []  # per component not recorded: only because it is out of date?
     for part in c.itip.components:
         number = 0
         if part.recurrence_id is not None:
             found = match_session(part, slots, reg.network.zone)
             if found is None:
                 notes.append(f"RECURRENCE-ID {part.recurrence_id} matches no session")
+                stale.append(False)
                 continue
             number = found
         me = next(a for a in part.attendees if h.same_mailbox(a.email, c.candidate.email))
@@ -66,15 +69,16 @@ async def rsvp(proc: Processor, conn: AsyncConnection, mail: Mail) -> Dispositio
         )
         if not outcome.recorded:
             notes.append(outcome.reason)
+            stale.append(outcome.not_recorded is NotRecorded.STALE)
     if notes and len(notes) == len(c.itip.components):
         reason = f"{c.reason}; not recorded: {'; '.join(notes)}"
-        stale = all("stale" in n or "older" in n or "SEQUENCE" in n for n in notes)
-        if not stale:
+        out_of_date = all(stale)
+        if not out_of_date:
             await proc._attention(conn, c, inbox_id, reg.id, reason=reason)
         return Disposition(
             "rsvp",
             reason,
-            attention=not stale,
+            attention=not out_of_date,
             network_id=reg.id,
             participant_id=c.candidate.participant_id,
         )
