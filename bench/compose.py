@@ -19,7 +19,7 @@ from bench import mail
 from bench.common import Report
 from bench.world import NOW, build_world, settings
 from leernet.calendar.invite import request_template
-from leernet.mailer.outbox import enqueue
+from leernet.mailer.queue import enqueue
 from leernet.messages import views
 from leernet.messages.factory import Factory, participant_of
 from leernet.store import open_store

@@ -20,7 +20,7 @@ from sqlalchemy import update
 
 from bench import mail
 from bench.world import NOW, build_world, settings
-from leernet.mailer.outbox import enqueue
+from leernet.mailer.queue import enqueue
 from leernet.messages.factory import Factory
 from leernet.records.networks import Registered
 from leernet.store import open_store

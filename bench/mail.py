@@ -14,7 +14,7 @@ import random
 from datetime import datetime, timedelta
 
 from leernet.demo import people
-from leernet.mailer.outbox import Outgoing
+from leernet.mailer.queue import Outgoing
 from leernet.messages import views
 from leernet.messages.factory import Factory, participant_of
 from leernet.records.networks import Member, Registered

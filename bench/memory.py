@@ -65,7 +65,7 @@ async def _child_main(kind: str, port: int, user: str, db: str) -> dict[str, flo
         n = round(rate * (time.perf_counter() - started))
         took = n / rate
     elif kind == "send":
-        from leernet.mailer.outbox import drain  # noqa: PLC0415
+        from leernet.mailer.sender import drain  # noqa: PLC0415
         from leernet.store import open_store  # noqa: PLC0415
 
         url = f"sqlite+aiosqlite:///{db}"

@@ -21,7 +21,8 @@ from bench import mail
 from bench.common import Report
 from bench.servers import sink_kinds, smtp_sink
 from bench.world import NOW, SERVICE, build_world, settings
-from leernet.mailer.outbox import drain, enqueue
+from leernet.mailer.queue import enqueue
+from leernet.mailer.sender import drain
 from leernet.messages.factory import Factory
 from leernet.store import open_store
 from leernet.store.schema import outbox

@@ -28,7 +28,8 @@ from leernet.mailer.imap import ImapSession
 from leernet.mailer.inbox import Disposition, Inbox
 from leernet.mailer.oauth import TokenSource
 from leernet.mailer.oauth_keep import keep_rotated_refresh_token
-from leernet.mailer.outbox import PENDING_STATES, DrainResult, Outbox
+from leernet.mailer.queue import PENDING_STATES
+from leernet.mailer.sender import DrainResult, Outbox
 from leernet.mailer.tokens import token_from_address
 from leernet.messages.factory import Factory
 from leernet.messages.notices import failure_notifier, notify

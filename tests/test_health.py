@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from leernet.cli import main
 from leernet.daemon import run_daemon
-from leernet.mailer.outbox import Outgoing, enqueue
+from leernet.mailer.queue import Outgoing, enqueue
 from leernet.ops.health import check, lines
 from leernet.ops.watchdog import Notifier
 from leernet.settings import Security, Settings

@@ -57,7 +57,7 @@ from leernet.mailer.oauth_providers import (
     _certificate,
     provider_for,
 )
-from leernet.mailer.outbox import Outbox
+from leernet.mailer.sender import Outbox
 from leernet.mailer.smtp import send_share
 from leernet.network.load import load_network
 from leernet.ops.authcheck import check

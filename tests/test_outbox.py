@@ -11,18 +11,9 @@ import pytest
 from sqlalchemy import JSON, Column, select, update
 
 from leernet.mailer.attempts import AttemptLog, Attempts
-from leernet.mailer.outbox import (
-    DrainResult,
-    FailedMessage,
-    Outbox,
-    Outgoing,
-    backoff,
-    counts,
-    drain,
-    enqueue,
-    existing_keys,
-    recover,
-)
+from leernet.mailer.queue import FailedMessage, Outgoing, counts, enqueue, existing_keys
+from leernet.mailer.recovery import recover
+from leernet.mailer.sender import DrainResult, Outbox, backoff, drain
 from leernet.settings import Settings
 from leernet.store.engine import open_store
 from leernet.store.schema import UtcDateTime, networks, outbox, outbox_body

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from leernet.mailer.archive import Archive, Folders
 from leernet.mailer.imap import Fetched
-from leernet.mailer.outbox import enqueue
+from leernet.mailer.queue import enqueue
 from leernet.messages.factory import Factory
 from leernet.network.load import load_network
 from leernet.organiser.desk import inbox_processor

@@ -13,7 +13,7 @@ from rich.console import Console
 from sqlalchemy import update
 
 from leernet.errors import LeernetError
-from leernet.mailer.outbox import Outgoing, enqueue
+from leernet.mailer.queue import Outgoing, enqueue
 from leernet.network.load import parse_network
 from leernet.organiser import report
 from leernet.records import networks, record

@@ -11,7 +11,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from leernet.errors import StoreError
-from leernet.mailer.outbox import DrainResult, Outgoing, drain, enqueue
+from leernet.mailer.queue import Outgoing, enqueue
+from leernet.mailer.sender import DrainResult, drain
 from leernet.store import open_store
 from leernet.store.engine import create_engine
 from leernet.store.schema import SCHEMA_VERSION, metadata, outbox, outbox_body

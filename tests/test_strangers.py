@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 from leernet.cli import main
 from leernet.daemon import run_daemon
 from leernet.mailer import headers as h
-from leernet.mailer.outbox import enqueue
+from leernet.mailer.queue import enqueue
 from leernet.mailer.tokens import participant_token
 from leernet.messages.factory import Factory
 from leernet.network.load import load_network

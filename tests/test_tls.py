@@ -27,7 +27,8 @@ from sqlalchemy import select
 from leernet.errors import MailboxError
 from leernet.mailer.imap import ImapSession
 from leernet.mailer.inbox import Disposition, Inbox, InboxResult
-from leernet.mailer.outbox import DrainResult, Outgoing, drain, enqueue
+from leernet.mailer.queue import Outgoing, enqueue
+from leernet.mailer.sender import DrainResult, drain
 from leernet.settings import Security, Settings
 from leernet.store import open_store
 from leernet.store.schema import outbox

@@ -7,7 +7,7 @@ waiting, or a kill before DATA), nor one whose 250 came but was not committed
 yet (outcomes are written 20 at a time). This log tells them apart: just before
 DATA the sender appends ``<row id> <attempts>`` to a file next to the database,
 and after the 250 ``<row id> <attempts> <unix time>``. Recovery
-(``outbox.recover``) then marks a row with a 250 ``sent``, puts one that never
+(``recovery.recover``) then marks a row with a 250 ``sent``, puts one that never
 reached DATA back as ``queued`` and one cut between DATA and the 250 as
 ``resend`` (perhaps delivered once); a ``resend`` cut there again is not sent a
 third time.

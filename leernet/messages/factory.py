@@ -12,7 +12,7 @@ from datetime import datetime
 
 from leernet.calendar.invite import cancel_template, request_template
 from leernet.mailer.compose import Attachment, Envelope, compose, message_id
-from leernet.mailer.outbox import Outgoing
+from leernet.mailer.queue import Outgoing
 from leernet.mailer.tokens import participant_token, reply_address
 from leernet.messages import views
 from leernet.messages.render import Renderer

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leernet.mailer.outbox import FailedMessage, OnFailure, Outgoing, enqueue
+from leernet.mailer.queue import FailedMessage, OnFailure, Outgoing, enqueue
 from leernet.messages import views
 from leernet.messages.factory import Factory
 from leernet.network.defaults import questions

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from leernet.mailer.outbox import PENDING_STATES
+from leernet.mailer.queue import PENDING_STATES, OutboxState
 from leernet.store import open_store, state
 from leernet.store import schema as t
 from leernet.store.engine import sqlite_path
@@ -82,7 +82,9 @@ async def _check(conn: AsyncConnection, settings: Settings, now: datetime) -> He
         problems.append(f"{overdue} message(s) due more than 15 minutes ago are still waiting")
     # A failed row's next_attempt_at is the moment of its last attempt.
     failed = await _count(
-        conn, t.outbox.c.state == "failed", t.outbox.c.next_attempt_at >= now - FAILED_WINDOW
+        conn,
+        t.outbox.c.state == OutboxState.FAILED,
+        t.outbox.c.next_attempt_at >= now - FAILED_WINDOW,
     )
     facts["failed_last_day"] = failed
     if failed:

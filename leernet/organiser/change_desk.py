@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.mailer import headers as h
 from leernet.mailer.archive import Disposition
-from leernet.mailer.outbox import enqueue
+from leernet.mailer.queue import enqueue
 from leernet.mailer.tokens import token_matches
 from leernet.messages import views
 from leernet.messages.factory import Factory

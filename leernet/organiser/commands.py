@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leernet.errors import LeernetError, NetworkFileError, Problem
-from leernet.mailer.outbox import PENDING_STATES, Outgoing, enqueue
+from leernet.mailer.queue import PENDING_STATES, OutboxState, Outgoing, enqueue
 from leernet.messages import views
 from leernet.messages.change_text import organiser_sentences, session_sentences
 from leernet.messages.factory import Factory
@@ -277,7 +277,7 @@ async def _cancel_pending(conn: AsyncConnection, network_id: int, emails: Sequen
             t.outbox.c.recipient.in_([e.lower() for e in emails]),
             t.outbox.c.state.in_(PENDING_STATES),
         )
-        .values(state="cancelled")
+        .values(state=OutboxState.CANCELLED)
     )
 
 

@@ -23,6 +23,7 @@ from rich.text import Text
 from sqlalchemy import select
 
 from leernet.errors import LeernetError
+from leernet.mailer.queue import OutboxState
 from leernet.messages.textfmt import decimal
 from leernet.organiser.terminal import PlainTable, esc
 from leernet.records import facts, networks
@@ -118,7 +119,7 @@ async def status(conn: AsyncConnection, slug: str) -> StatusReport:
     )
     failed = await conn.execute(
         select(t.outbox.c.kind, t.outbox.c.recipient, t.outbox.c.last_error)
-        .where(t.outbox.c.network_id == reg.id, t.outbox.c.state == "failed")
+        .where(t.outbox.c.network_id == reg.id, t.outbox.c.state == OutboxState.FAILED)
         .order_by(t.outbox.c.id)
     )
     not_sent = tuple(NotSent(kind, to, reason or "") for kind, to, reason in failed)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leernet.mailer.outbox import Outgoing
+from leernet.mailer.queue import OutboxState, Outgoing
 from leernet.messages import views
 from leernet.messages.factory import Factory, participant_of
 from leernet.network.model import Person, QuestionKind, SessionKind
@@ -119,7 +119,9 @@ class StepMessages:
         prefix = f"{StepKind.EVAL_REQUEST.value}/{self.net.slug}/{number}/"
         keys = [prefix + m.email for m in self.reg.active_members]
         rows = await self.conn.execute(
-            select(t.outbox.c.key).where(t.outbox.c.key.in_(keys), t.outbox.c.state == "sent")
+            select(t.outbox.c.key).where(
+                t.outbox.c.key.in_(keys), t.outbox.c.state == OutboxState.SENT
+            )
         )
         return {r.key.removeprefix(prefix) for r in rows}
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from leernet.mailer.outbox import Outgoing, enqueue
+from leernet.mailer.queue import Outgoing, enqueue
 from leernet.network.model import Followups
 from leernet.planning.steps import (
     LOOK_AHEAD,

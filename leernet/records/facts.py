@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from leernet.mailer.queue import OutboxState
 from leernet.network.defaults import session_questions
 from leernet.network.model import Network, Question, QuestionKind, Session
 from leernet.store import schema as t
@@ -434,7 +435,7 @@ async def summary_previews(
                 tuple(dict(a) for a in r.shared or ()),
                 r.shown_at,
                 held=r.held_at is not None,
-                sent_at=r.sent_at if r.state == "sent" else None,
+                sent_at=r.sent_at if r.state == OutboxState.SENT else None,
             )
     return found
 

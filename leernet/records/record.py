@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from leernet.mailer.outbox import IN_FLIGHT, PENDING_STATES
+from leernet.mailer.queue import IN_FLIGHT, PENDING_STATES, OutboxState
 from leernet.store import schema as t
 
 if TYPE_CHECKING:
@@ -348,7 +348,7 @@ async def erase_participant(conn: AsyncConnection, network_id: int, email: str) 
             t.outbox.c.recipient == address,
             t.outbox.c.state.in_(_PENDING),
         )
-        .values(state="cancelled")
+        .values(state=OutboxState.CANCELLED)
     )
     # What was sent keeps its row (the key stops it being queued again) but not its
     # bytes: a confirmation repeats the answers, a "message" notice quotes the mail.
@@ -392,7 +392,9 @@ async def purge_network(conn: AsyncConnection, network_id: int, now: datetime) -
     # rows, drop the bytes; what had not gone out by now never will.
     mine = t.outbox.c.network_id == network_id
     await conn.execute(
-        update(t.outbox).where(mine, t.outbox.c.state.in_(_PENDING)).values(state="cancelled")
+        update(t.outbox)
+        .where(mine, t.outbox.c.state.in_(_PENDING))
+        .values(state=OutboxState.CANCELLED)
     )
     await _blank_sent_bytes(conn, mine)
     await conn.execute(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
-from leernet.mailer.outbox import IN_FLIGHT, PENDING_STATES
+from leernet.mailer.queue import IN_FLIGHT, PENDING_STATES, OutboxState
 from leernet.store import schema as t
 
 if TYPE_CHECKING:
@@ -78,12 +78,13 @@ async def hold_summary(
     await conn.execute(
         update(t.outbox)
         .where(t.outbox.c.key == row.summary_key, t.outbox.c.state.in_(_PENDING))
-        .values(state="cancelled")
+        .values(state=OutboxState.CANCELLED)
     )
     sent = (
         await conn.execute(
             select(t.outbox.c.id).where(
-                t.outbox.c.key == row.summary_key, t.outbox.c.state.in_((*IN_FLIGHT, "sent"))
+                t.outbox.c.key == row.summary_key,
+                t.outbox.c.state.in_((*IN_FLIGHT, OutboxState.SENT)),
             )
         )
     ).first()

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.mailer import headers as h
 from leernet.mailer.imap import server_folder
-from leernet.mailer.outbox import enqueue, rewrite_queued
+from leernet.mailer.queue import enqueue, rewrite_queued
 from leernet.messages import notices
 from leernet.messages.factory import Factory
 from leernet.messages.notices import defuse

@@ -128,7 +128,10 @@ outbox = Table(
     # The bytes live in ``outbox_body`` (v3): SQLite rewrites a whole row on UPDATE, and
     # each state change (queued -> sending -> sent) would otherwise copy ~13 KB of mail.
     Column(
-        "state", String(16), nullable=False, default="queued"
+        "state",
+        String(16),
+        nullable=False,
+        default="queued",  # mailer.queue.OutboxState
     ),  # queued|sending|sent|deferred|failed|skipped|cancelled
     Column("attempts", Integer, nullable=False, default=0),
     Column("created_at", UtcDateTime, nullable=False),
