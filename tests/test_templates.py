@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from leernet.errors import TemplateError
-from leernet.messages import textfmt, views
+from leernet.messages import manager_views, organiser_views, samples, textfmt, views
 from leernet.messages.render import KINDS, Renderer
 from leernet.network import defaults
 from leernet.network.model import (
@@ -139,7 +139,7 @@ class TestEveryKind:
     def test_renders(self, renderer: Renderer, kind: str, language: str) -> None:
         """Every kind renders a subject, a text part and a simple HTML page in both languages."""
         network = _network(language)
-        context = views.sample_contexts(network)[kind]
+        context = samples.sample_contexts(network)[kind]
         out = renderer.render(kind, language, context)
         assert out.subject
         assert "\n" not in out.subject
@@ -155,7 +155,7 @@ class TestEveryKind:
     @pytest.mark.parametrize("language", ["nl", "en"])
     def test_check_all_passes_on_the_package(self, renderer: Renderer, language: str) -> None:
         """The package's own templates pass the check leernet check runs."""
-        assert renderer.check_all(language, views.sample_contexts(_network(language))) == []
+        assert renderer.check_all(language, samples.sample_contexts(_network(language))) == []
 
     def test_greets_by_first_name(self, renderer: Renderer) -> None:
         """A participant is greeted warmly by first name, the Flemish way."""
@@ -186,7 +186,7 @@ class TestEveryKind:
     def test_manager_start_lists_every_employee(self, renderer: Renderer) -> None:
         """A manager with two participants sees both names and the seed's tips."""
         network = _network()
-        ctx = views.manager_start(
+        ctx = manager_views.manager_start(
             network, Person("Carla Dewit", "carla@example.com"), network.participants[:2]
         )
         out = renderer.render("manager_start", "nl", ctx)
@@ -276,7 +276,7 @@ class TestDigest:
     def test_anonymous_by_default(self, renderer: Renderer) -> None:
         """Free text reaches the organiser without names while the network is anonymous."""
         network = _network()
-        out = renderer.render("digest", "nl", views.digest(network, self._data()))
+        out = renderer.render("digest", "nl", organiser_views.digest(network, self._data()))
         assert "- Zeker" in out.text
         assert "Bert Claes: Zeker" not in out.text
         assert "Bert Claes: Zeker" not in out.html
@@ -290,7 +290,7 @@ class TestDigest:
     def test_named_when_not_anonymous(self, renderer: Renderer) -> None:
         """With anonymous_digest off, each free-text answer carries its writer's name."""
         network = _network(anonymous_digest=False)
-        out = renderer.render("digest", "nl", views.digest(network, self._data()))
+        out = renderer.render("digest", "nl", organiser_views.digest(network, self._data()))
         assert "- Bert Claes: Zeker" in out.text
         assert "Jan Peeters: Koffie" in out.html
 
@@ -298,14 +298,14 @@ class TestDigest:
         """Before any evaluation the average reads 'nog geen' and everyone is still to answer."""
         network = _network()
         data = views.DigestData(session_number=1, partstat={}, presence={})
-        out = renderer.render("digest", "nl", views.digest(network, data))
+        out = renderer.render("digest", "nl", organiser_views.digest(network, data))
         assert "nog geen" in out.text
         assert "Nog geen evaluatie van: Bert Claes, Sofie Maes, Jan Peeters" in out.text
 
     def test_roll_call(self, renderer: Renderer) -> None:
         """The digest ends with the roll-call instruction and a numbered list of participants."""
         network = _network()
-        out = renderer.render("digest", "nl", views.digest(network, self._data()))
+        out = renderer.render("digest", "nl", organiser_views.digest(network, self._data()))
         assert '"aanwezig: 1, 3, 4" of "afwezig: 2"' in out.text
         lines = out.text.splitlines()
         assert "1. Bert Claes (aanwezig)" in lines
@@ -321,7 +321,7 @@ class TestDigest:
 class TestManagerSummary:
     def _render(self, renderer: Renderer, shared: list[views.SharedAnswer]) -> str:
         network = _network()
-        ctx = views.manager_summary(
+        ctx = manager_views.manager_summary(
             network, network.participants[0], {1, 2}, shared, now=network.last_end
         )
         return renderer.render("manager_summary", "nl", ctx).text
@@ -352,7 +352,7 @@ class TestHostileValues:
     ) -> None:
         """Names and titles with markup, quotes and emoji are escaped in HTML and kept in text."""
         network = _hostile(language)
-        out = renderer.render(kind, language, views.sample_contexts(network)[kind])
+        out = renderer.render(kind, language, samples.sample_contexts(network)[kind])
         assert HOSTILE in out.text
         assert "🎉 Ä" in out.text
         assert "<script" not in out.html
@@ -379,7 +379,7 @@ class TestOverrides:
         (tmp_path / "nl").mkdir()
         (tmp_path / "nl" / "reminder.txt").write_text("Dag {{ deelnemer.voornaam }}\n")
         renderer = Renderer(tmp_path)
-        errors = renderer.check_all("nl", views.sample_contexts(_network()))
+        errors = renderer.check_all("nl", samples.sample_contexts(_network()))
         assert [e.template for e in errors] == ["nl/reminder.txt"]
         assert "nl/reminder.txt" in str(errors[0])
 
@@ -390,7 +390,7 @@ class TestOverrides:
         network = _network()
         data = views.DigestData(session_number=1, partstat={}, presence={})
         with pytest.raises(TemplateError) as info:
-            Renderer(tmp_path).render("digest", "nl", views.digest(network, data))
+            Renderer(tmp_path).render("digest", "nl", organiser_views.digest(network, data))
         assert info.value.template == "nl/digest.html"
         assert "line 2" in str(info.value)
 
@@ -418,7 +418,7 @@ class TestOverrides:
         subject = tmp_path / "en" / "notice.subject.txt"
         subject.write_text("First {{ title }}")
         renderer = Renderer(tmp_path)
-        ctx = views.notice(
+        ctx = organiser_views.notice(
             None, title="t", what_happened="a", why="b", what_to_do="c", language="en"
         )
         assert renderer.render("notice", "en", ctx).subject == "First t"

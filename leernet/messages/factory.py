@@ -14,7 +14,7 @@ from leernet.calendar.invite import cancel_template, request_template
 from leernet.mailer.compose import Attachment, Envelope, compose, message_id
 from leernet.mailer.queue import Outgoing
 from leernet.mailer.tokens import participant_token, reply_address
-from leernet.messages import views
+from leernet.messages import manager_views, views
 from leernet.messages.render import Renderer
 from leernet.network.model import Network, Participant, Person, Session
 from leernet.records.networks import Member, Registered
@@ -171,7 +171,7 @@ class Factory:
             network=net,
             network_id=reg.id,
             to=manager,
-            context=views.manager_start(net, manager, employees),
+            context=manager_views.manager_start(net, manager, employees),
             now=now,
             not_after=net.last_end,
         )

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.mailer.queue import FailedMessage, OnFailure, Outgoing, enqueue
-from leernet.messages import views
+from leernet.messages import organiser_views
 from leernet.messages.factory import Factory
 from leernet.network.defaults import questions
 from leernet.network.model import Network, Person, no_network
@@ -259,7 +259,7 @@ async def compose(
             given = {**given, "subject": defuse(str(given.get("subject", "")), 120) or "-"}
         # Every text may name the network for a command ('leernet status {slug}').
         texts = {"slug": network.slug if network is not None else "SLUG", **given}
-        context = views.notice(
+        context = organiser_views.notice(
             network,
             title=_t(lang, f"{topic}.title", **texts),
             what_happened=_t(lang, f"{topic}.what", **texts),

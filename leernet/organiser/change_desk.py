@@ -22,7 +22,7 @@ from leernet.mailer import headers as h
 from leernet.mailer.archive import Disposition
 from leernet.mailer.queue import enqueue
 from leernet.mailer.tokens import token_matches
-from leernet.messages import views
+from leernet.messages import organiser_views
 from leernet.messages.factory import Factory
 from leernet.network.model import Person
 from leernet.organiser import pending
@@ -194,7 +194,7 @@ class ChangeDesk:
             key=f"organiser-preview/{request_id}",
             kind="organiser-preview",
             template="organiser_lines",
-            context=views.organiser_lines(reg.network, subject, lines),
+            context=organiser_views.organiser_lines(reg.network, subject, lines),
             now=now,
             token=token if source else None,
             in_reply_to=h.own_message_id(msg) or None,
@@ -251,7 +251,7 @@ class ChangeDesk:
             key=f"organiser-changed/{request.id}",
             kind="organiser-changed",
             template="organiser_lines",
-            context=views.organiser_lines(reg.network, done, [done, "", *sentences]),
+            context=organiser_views.organiser_lines(reg.network, done, [done, "", *sentences]),
             now=now,
             in_reply_to=h.own_message_id(msg) or None,
             auto_submitted="auto-replied",

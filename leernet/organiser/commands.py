@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leernet.errors import LeernetError, NetworkFileError, Problem
 from leernet.mailer.queue import PENDING_STATES, OutboxState, Outgoing, enqueue
-from leernet.messages import views
+from leernet.messages import samples
 from leernet.messages.change_text import organiser_sentences, session_sentences
 from leernet.messages.factory import Factory
 from leernet.network.changes import Changes, diff
@@ -41,7 +41,7 @@ def check_network(
     show_network(loaded.network, out)
     factory = Factory(settings)
     problems = factory.renderer.check_all(
-        loaded.network.language, views.sample_contexts(loaded.network)
+        loaded.network.language, samples.sample_contexts(loaded.network)
     )
     if problems:
         raise NetworkFileError(

@@ -36,7 +36,7 @@ from leernet.mailer import headers as h
 from leernet.mailer.archive import Disposition
 from leernet.mailer.compose import Attachment
 from leernet.mailer.queue import Outgoing, enqueue
-from leernet.messages import views
+from leernet.messages import organiser_views
 from leernet.messages.factory import Factory
 from leernet.network.model import Network, Person, no_network
 from leernet.organiser import pending
@@ -193,7 +193,7 @@ class Desk:
             inbox_id=inbox_id,
         )
         language = network.language if network is not None else seen.language
-        context = views.organiser_preview(
+        context = organiser_views.organiser_preview(
             network,
             organiser_name=network.organiser.name if network is not None else "",
             language=language,
@@ -292,7 +292,7 @@ class Desk:
             key=f"organiser-started/{net.slug}",
             kind="organiser-started",
             template="organiser_started",
-            context=views.organiser_started(net, invites, notes),
+            context=organiser_views.organiser_started(net, invites, notes),
             now=now,
             in_reply_to=h.own_message_id(msg) or None,
             auto_submitted="auto-replied",

@@ -21,7 +21,7 @@ from leernet.mailer.archive import Disposition
 from leernet.mailer.compose import Attachment
 from leernet.mailer.queue import Outgoing, enqueue
 from leernet.mailer.tokens import token_matches
-from leernet.messages import views
+from leernet.messages import organiser_views, views
 from leernet.messages.factory import Factory
 from leernet.messages.textfmt import decimal
 from leernet.network.model import Person
@@ -132,7 +132,7 @@ class StatusDesk:
             key=f"organiser-status/which/{inbox_id}",
             kind="organiser-status",
             template="organiser_lines",
-            context=views.organiser_lines(first, _WHICH[lang][2], lines),
+            context=organiser_views.organiser_lines(first, _WHICH[lang][2], lines),
             now=now,
             in_reply_to=h.own_message_id(msg) or None,
             auto_submitted="auto-replied",
@@ -224,7 +224,7 @@ async def status_mail(
         key=key,
         kind="organiser-status",
         template="organiser_status",
-        context=views.organiser_status(net, sessions, people, len(found.not_sent)),
+        context=organiser_views.organiser_status(net, sessions, people, len(found.not_sent)),
         now=now,
         in_reply_to=in_reply_to,
         auto_submitted="auto-replied",

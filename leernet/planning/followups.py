@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.mailer.queue import OutboxState, Outgoing
-from leernet.messages import views
+from leernet.messages import manager_views, organiser_views, views
 from leernet.messages.factory import Factory, participant_of
 from leernet.network.model import Person, QuestionKind, SessionKind
 from leernet.planning.planner import StepBuilder
@@ -164,7 +164,11 @@ class StepMessages:
         accepted = sum(1 for s in status.values() if s == "ACCEPTED")
         if not members or accepted * 2 >= len(members):
             return []
-        return [self._organiser("low_acceptance", views.low_acceptance(self.net, session, status))]
+        return [
+            self._organiser(
+                "low_acceptance", organiser_views.low_acceptance(self.net, session, status)
+            )
+        ]
 
     def digest(self, att: facts.Attendance, evals: facts.Evaluations) -> Outgoing:
         n = self.step.session_number
@@ -179,7 +183,7 @@ class StepMessages:
                 if (e := evals.get(m.id, n)) is not None
             ),
         )
-        return self._organiser("digest", views.digest(self.net, data), token=True)
+        return self._organiser("digest", organiser_views.digest(self.net, data), token=True)
 
     async def closing(self) -> list[Outgoing]:
         evals = await facts.evaluations(self.conn, self.reg.id)
@@ -264,7 +268,7 @@ class StepMessages:
                 shared=shared,
                 shown_at=self.now,
             )
-            context = views.summary_preview(
+            context = manager_views.summary_preview(
                 self.net,
                 participant_of(self.net, m),
                 summary.text,
@@ -296,7 +300,9 @@ class StepMessages:
             views.SharedAnswer(int(str(a["session"])), str(a["question"]), str(a["answer"]))
             for a in shared
         ]
-        return views.manager_summary(self.net, participant_of(self.net, m), attended, answers, now)
+        return manager_views.manager_summary(
+            self.net, participant_of(self.net, m), attended, answers, now
+        )
 
     async def manager_summaries(self) -> list[Outgoing]:
         """The summaries as their previews showed them; none where the participant held it back.

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.errors import ParseError
 from leernet.mailer.inbox import Disposition
-from leernet.messages import views
+from leernet.messages import manager_views, views
 from leernet.messages.factory import participant_of
 from leernet.network.model import QuestionKind
 from leernet.records import facts, record, summaries
@@ -193,7 +193,9 @@ async def summary_reply(
         # The organiser answers what a template cannot: a late hold, or a question.
         note = _HOLD_NOTE[net.language][hold.already_sent]
         await proc._forward(conn, mail, reg.id, member, [note, "", *text.splitlines()[:60]])
-    context = views.summary_held(net, participant_of(net, member), already_sent=hold.already_sent)
+    context = manager_views.summary_held(
+        net, participant_of(net, member), already_sent=hold.already_sent
+    )
     await proc._answer(conn, mail, reg, member, kind="summary-held", number=0, context=context)
     what = "too late: already sent" if hold.already_sent else "held back"
     return done("summary-hold", f"manager summary of {member.email} {what}")

@@ -13,7 +13,7 @@ from leernet.mailer import headers as h
 from leernet.mailer.inbox import Disposition
 from leernet.mailer.queue import enqueue
 from leernet.mailer.tokens import token_matches
-from leernet.messages import views
+from leernet.messages import organiser_views, views
 from leernet.records import facts, networks, record
 from leernet.replies.classify import (
     Candidate,
@@ -89,7 +89,7 @@ async def rollcall(  # noqa: PLR0917 - one caller, the facts of one roll call
         key=f"rollcall-recorded/{inbox_id}",
         kind="rollcall-recorded",
         template="rollcall_recorded",
-        context=views.rollcall_recorded(net, net.session(number), marked, call.unknown),
+        context=organiser_views.rollcall_recorded(net, net.session(number), marked, call.unknown),
         now=now,
         auto_submitted="auto-replied",
     )
