@@ -31,7 +31,7 @@ from bench.corpus import corpus
 from bench.memory import child_run
 from bench.servers import PASSWORD, Dovecot, dovecot
 from bench.world import NOW, settings
-from leernet.mailer.imap import parse_fetch, parse_search
+from leernet.mailer.imap_responses import parse_fetch, parse_search
 from leernet.mailer.inbox import Inbox
 from leernet.messages.factory import Factory
 from leernet.organiser.desk import inbox_processor

@@ -22,7 +22,7 @@ from bench.corpus import corpus
 from bench.ingest import login
 from bench.servers import PASSWORD, dovecot
 from bench.world import NOW, settings
-from leernet.mailer.archive import message_id
+from leernet.mailer.headers import message_id
 from leernet.mailer.inbox import Inbox
 from leernet.messages.factory import Factory
 from leernet.organiser.desk import inbox_processor

@@ -24,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leernet.errors import LeernetError, MailboxError
 from leernet.mailer.budget import headline
+from leernet.mailer.disposition import Disposition
 from leernet.mailer.imap import ImapSession
-from leernet.mailer.inbox import Disposition, Inbox
+from leernet.mailer.inbox import Inbox
 from leernet.mailer.oauth import TokenSource
 from leernet.mailer.oauth_keep import keep_rotated_refresh_token
 from leernet.mailer.queue import PENDING_STATES

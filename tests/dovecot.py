@@ -31,7 +31,7 @@ import aioimaplib
 import pytest
 from pydantic import SecretStr
 
-from leernet.mailer.imap import parse_fetch
+from leernet.mailer.imap_responses import parse_fetch
 from leernet.settings import Security, Settings
 
 if TYPE_CHECKING:

@@ -15,10 +15,17 @@ from sqlalchemy import select
 
 from leernet.errors import MailboxError, MessageError
 from leernet.mailer import inbox as inbox_module
-from leernet.mailer.archive import message_id
 from leernet.mailer.budget import Budget, BudgetExceeded
-from leernet.mailer.imap import parse_delimiter, parse_fetch, parse_search, server_folder, uid_set
-from leernet.mailer.inbox import Disposition, Inbox, InboxResult
+from leernet.mailer.disposition import Disposition
+from leernet.mailer.headers import message_id
+from leernet.mailer.imap_responses import (
+    parse_delimiter,
+    parse_fetch,
+    parse_search,
+    server_folder,
+    uid_set,
+)
+from leernet.mailer.inbox import Inbox, InboxResult
 from leernet.store import imap_state, inbox, open_store
 from tests.dovecot import (
     DovecotServer,

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from leernet.mailer.archive import Archive, Folders
-from leernet.mailer.imap import Fetched
+from leernet.mailer.archive import Archive
+from leernet.mailer.disposition import Folders
+from leernet.mailer.imap_responses import Fetched
 from leernet.mailer.queue import enqueue
 from leernet.messages.factory import Factory
 from leernet.network.load import load_network
@@ -175,7 +176,7 @@ async def archive_all(db: Path, raws: list[bytes], *, batch: bool) -> list[tuple
     folders = Folders("processed", "attention")
     fetched = [Fetched(uid, len(raw), raw) for uid, raw in enumerate(raws, start=1)]
     try:
-        await archive.begin(1)
+        await archive.checkpoint.begin(1)
         if batch:
             await archive.store_batch(1, [(m, False) for m in fetched], folders)
         else:

@@ -16,8 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from leernet.mailer.archive import Archive, Folders
-from leernet.mailer.imap import Fetched
+from leernet.mailer.archive import Archive
+from leernet.mailer.disposition import Folders
+from leernet.mailer.imap_responses import Fetched
 from leernet.messages.factory import Factory
 from leernet.organiser.desk import inbox_processor
 from leernet.replies import strangers
@@ -61,7 +62,7 @@ async def run(db: Path, raws: list[bytes], *, first_uid: int = 1) -> None:
     archive = Archive(engine, "test", processor, lambda: AFTER_ALL, 25 * 1024 * 1024)
     folders = Folders("leernet.processed", "leernet.needs-attention")  # as Dovecot names them
     try:
-        await archive.begin(1)
+        await archive.checkpoint.begin(1)
         for start in range(0, len(raws), 100):
             fetched = [
                 Fetched(first_uid + start + i, len(raw), raw)

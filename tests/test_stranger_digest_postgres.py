@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select, text
 
-from leernet.mailer.archive import Archive, Folders
-from leernet.mailer.imap import Fetched
+from leernet.mailer.archive import Archive
+from leernet.mailer.disposition import Folders
+from leernet.mailer.imap_responses import Fetched
 from leernet.messages.factory import Factory
 from leernet.network.load import load_network
 from leernet.organiser.desk import inbox_processor
@@ -45,7 +46,7 @@ async def test_the_digest_counts_across_a_restart_on_postgresql(postgres_url: st
         for part, first in ((raws[:20], 1), (raws[20:], 100)):  # a new processor: a restart
             processor = inbox_processor(Factory(settings), lambda: AFTER_ALL)
             archive = Archive(engine, "test", processor, lambda: AFTER_ALL, 25 * 1024 * 1024)
-            await archive.begin(1)
+            await archive.checkpoint.begin(1)
             fetched = [Fetched(first + i, len(raw), raw) for i, raw in enumerate(part)]
             await archive.store_batch(1, [(m, False) for m in fetched], folders)
         async with engine.connect() as conn:

@@ -25,8 +25,9 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from sqlalchemy import select
 
 from leernet.errors import MailboxError
+from leernet.mailer.disposition import Disposition
 from leernet.mailer.imap import ImapSession
-from leernet.mailer.inbox import Disposition, Inbox, InboxResult
+from leernet.mailer.inbox import Inbox, InboxResult
 from leernet.mailer.queue import Outgoing, enqueue
 from leernet.mailer.sender import DrainResult, drain
 from leernet.settings import Security, Settings

@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import OperationalError
@@ -32,70 +30,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.errors import LeernetError
 from leernet.mailer.budget import Budget, BudgetExceeded
+from leernet.mailer.checkpoint import Checkpoint
+from leernet.mailer.disposition import BatchAware, Disposition, Folders, Processor, SetAside
+from leernet.mailer.headers import message_id
 from leernet.mailer.inflight import InFlight
-from leernet.store.schema import imap_state, inbox, networks
+from leernet.store.schema import inbox, networks
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from leernet.mailer.imap import Fetched
+    from leernet.mailer.imap_responses import Fetched
 
 log = logging.getLogger("leernet.inbox")
 
 
-@dataclass(frozen=True, slots=True)
-class Disposition:
-    """What the processor made of one mail; ``attention`` sends it to needs-attention."""
-
-    outcome: str
-    reason: str
-    attention: bool
-    network_id: int | None = None
-    participant_id: int | None = None
-
-
-# (the open transaction, the inbox row id, the raw bytes) -> what to record and where to move.
-Processor = Callable[[AsyncConnection, int, bytes], Awaitable[Disposition]]
-# Told, in the mail's transaction, about a mail the archive set aside without a processor's say.
-SetAside = Callable[[AsyncConnection, int, bytes, Disposition], Awaitable[None]]
-
-
-@runtime_checkable
-class BatchAware(Protocol):
-    """A processor that looks up what a whole FETCH batch names at once, before its mails."""
-
-    async def prepare(self, conn: AsyncConnection, raws: list[bytes]) -> None: ...
-
-    def finish(self) -> None: ...
-
-
 # sha256 -> (inbox row id, folder) of the mails archived so far, for one batch.
 _Seen = dict[str, tuple[int, str | None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Folders:
-    """The server's names of the two target folders (with its hierarchy delimiter)."""
-
-    processed: str
-    attention: str
-
-
-def message_id(raw: bytes) -> str | None:
-    """The first Message-ID header of the header section, unfolded (a scan, not a parse)."""
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-    found = _MESSAGE_ID.search(head)
-    if found is None:
-        return None
-    text = " ".join(found.group(1).decode("utf-8", "replace").split())[:998]
-    return text or None
-
-
-# At the start of a header line; RFC 5322 2.2.3: a folded value continues on lines that
-# start with white space.
-_MESSAGE_ID = re.compile(rb"^message-id[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 
 
 class Archive:
@@ -119,7 +71,7 @@ class Archive:
         self._now = now
         self._max_bytes = max_bytes
         self._slugs: dict[int, str] = {}  # network id -> slug, for the log lines
-        self._moved: dict[int, list[int]] = {}  # uidvalidity -> UIDs moved, not yet written
+        self.checkpoint = Checkpoint(engine, mailbox)
         self._budget = budget or Budget(0)
         self.inflight = inflight or InFlight(None)
         self._on_set_aside = on_set_aside
@@ -127,43 +79,6 @@ class Archive:
         self.skip: dict[tuple[int, int], Disposition] = {}
         # (uidvalidity, uid) of mails to process one per transaction (a crash while reading ahead)
         self.alone: set[tuple[int, int]] = set()
-
-    async def begin(self, uidvalidity: int) -> None:
-        """Start the checkpoint, or restart it when UIDVALIDITY changed (old UIDs mean nothing)."""
-        async with self._engine.begin() as conn:
-            where = imap_state.c.mailbox == self.mailbox
-            known = (await conn.execute(select(imap_state.c.uidvalidity).where(where))).scalar()
-            if known is None:
-                values = {"mailbox": self.mailbox, "uidvalidity": uidvalidity, "last_uid": 0}
-                await conn.execute(insert(imap_state).values(values))
-            elif known != uidvalidity:
-                log.warning(
-                    "UIDVALIDITY changed from %s to %s: rescanning the folder",
-                    known,
-                    uidvalidity,
-                    extra={"mailbox": self.mailbox},
-                )
-                await conn.execute(
-                    update(imap_state).where(where).values(uidvalidity=uidvalidity, last_uid=0)
-                )
-
-    async def known(self, uidvalidity: int, uids: list[int], fallback: str) -> dict[int, str]:
-        """Folders of the UIDs archived before under this UIDVALIDITY; marks vanished rows moved."""
-        known: dict[int, str] = {}
-        present = set(uids)
-        async with self._engine.begin() as conn:
-            mine = self._mine(uidvalidity)
-            for start in range(0, len(uids), 500):
-                chunk = uids[start : start + 500]
-                query = select(inbox.c.uid, inbox.c.folder).where(mine & inbox.c.uid.in_(chunk))
-                for uid, folder in await conn.execute(query):
-                    known[uid] = folder or fallback
-            # Moved by a MOVE whose answer we never saw (connection lost after sending it).
-            unmoved = select(inbox.c.id, inbox.c.uid).where(mine & ~inbox.c.moved)
-            gone = [row_id for row_id, uid in await conn.execute(unmoved) if uid not in present]
-            if gone:
-                await conn.execute(update(inbox).where(inbox.c.id.in_(gone)).values(moved=True))
-        return known
 
     async def store_batch(
         self, uidvalidity: int, batch: list[tuple[Fetched, bool]], folders: Folders
@@ -189,7 +104,7 @@ class Archive:
             try:
                 # Two lookups for the batch instead of several per mail: the digests seen
                 # before, and (by the processor) the tokens and Message-IDs the mails name.
-                await self._write_moved(conn)
+                await self.checkpoint.write_moved(conn)
                 seen = await self._seen(conn, [_digest(m, large) for m, large in batch])
                 if batch_aware is not None:
                     small = [m.data for m, large in batch if not large]
@@ -214,7 +129,7 @@ class Archive:
                         disposed.append(values)
                 if disposed:
                     await conn.execute(_DISPOSED, disposed)
-                await self._checkpoint(conn, uidvalidity, max(m.uid for m, _ in batch))
+                await self.checkpoint.advance(conn, uidvalidity, max(m.uid for m, _ in batch))
             except (_ProcessorError, BudgetExceeded):
                 await transaction.rollback()
             except BaseException:
@@ -247,7 +162,7 @@ class Archive:
                 )
                 if values is not None:
                     await conn.execute(_DISPOSED, values)
-                await self._checkpoint(conn, uidvalidity, message.uid)
+                await self.checkpoint.advance(conn, uidvalidity, message.uid)
             except BaseException:
                 await conn.rollback()
                 raise
@@ -389,42 +304,6 @@ class Archive:
         """Of these SHA-256 digests, those archived before: digest -> (row id, folder)."""
         rows = await conn.execute(_BY_DIGEST, {"digests": list(set(digests))})
         return {r.sha256: (r.id, r.folder) for r in rows}
-
-    def mark_moved(self, uidvalidity: int, uids: list[int]) -> None:
-        """Note UIDs the server moved; written with the next batch or by ``flush_moved``.
-
-        Not its own transaction: should the note be lost, ``known`` finds those
-        rows gone from the folder and marks them moved then.
-        """
-        self._moved.setdefault(uidvalidity, []).extend(uids)
-
-    async def flush_moved(self) -> None:
-        """Write the moves noted since the last batch, in one transaction."""
-        if self._moved:
-            async with self._engine.begin() as conn:
-                await self._write_moved(conn)
-
-    async def _write_moved(self, conn: AsyncConnection) -> None:
-        moved, self._moved = self._moved, {}
-        for uidvalidity, uids in moved.items():
-            for start in range(0, len(uids), 500):
-                await conn.execute(
-                    update(inbox)
-                    .where(self._mine(uidvalidity) & inbox.c.uid.in_(uids[start : start + 500]))
-                    .values(moved=True)
-                )
-
-    def _mine(self, uidvalidity: int) -> Any:
-        return (inbox.c.mailbox == self.mailbox) & (inbox.c.uidvalidity == uidvalidity)
-
-    async def _checkpoint(self, conn: AsyncConnection, uidvalidity: int, uid: int) -> None:
-        await conn.execute(
-            update(imap_state)
-            .where(imap_state.c.mailbox == self.mailbox)
-            .where(imap_state.c.uidvalidity == uidvalidity)
-            .where(imap_state.c.last_uid < uid)
-            .values(last_uid=uid)
-        )
 
 
 class _ProcessorError(Exception):

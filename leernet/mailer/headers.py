@@ -271,3 +271,18 @@ def addresses_in(text: str) -> list[str]:
         if _ADDR_RE.match(address) and address.lower() not in found:
             found.append(address.lower())
     return found
+
+
+def message_id(raw: bytes) -> str | None:
+    """The first Message-ID header of the header section, unfolded (a scan, not a parse)."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    found = _MESSAGE_ID.search(head)
+    if found is None:
+        return None
+    text = " ".join(found.group(1).decode("utf-8", "replace").split())[:998]
+    return text or None
+
+
+# At the start of a header line; RFC 5322 2.2.3: a folded value continues on lines that
+# start with white space.
+_MESSAGE_ID = re.compile(rb"^message-id[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)

@@ -6,121 +6,35 @@ error, refused connection, timeout, lost connection or NO/BAD answer becomes a
 aioimaplib does not fail a pending command when the connection drops, so every
 command races the connection-lost signal and runs under ``imap_timeout``.
 
-The parsers at the top (``parse_fetch`` and friends) are pure.
+Its responses are read by the pure parsers in ``imap_responses``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import socket
 import ssl
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aioimaplib
 
 from leernet.errors import MailboxError, MailboxLoginRefused, TokenError
+from leernet.mailer.imap_responses import (
+    EXISTS,
+    Fetched,
+    parse_delimiter,
+    parse_fetch,
+    parse_search,
+    parse_uidvalidity,
+    uid_set,
+)
 from leernet.mailer.oauth import TokenSource, oauthbearer_response, xoauth2_response
 from leernet.settings import Auth, Security, Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Iterable, Sequence
+    from collections.abc import Awaitable, Sequence
 
 T = TypeVar("T")
-
-_FETCH_START = re.compile(rb"\d+ FETCH \(")
-_UID = re.compile(rb"\bUID (\d+)")
-_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
-_EXISTS = re.compile(rb"\* \d+ EXISTS")
-_UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
-_LIST_DELIMITER = re.compile(rb'\([^)]*\) (?:NIL|"((?:[^"\\]|\\.)*)")')
-
-
-@dataclass(frozen=True, slots=True)
-class Fetched:
-    """One message of a UID FETCH answer; ``data`` is empty when no body part was asked."""
-
-    uid: int
-    size: int
-    data: bytes
-
-
-def parse_fetch(lines: Sequence[bytes | bytearray]) -> list[Fetched]:
-    """Turn aioimaplib's UID FETCH response lines into (uid, size, bytes) values.
-
-    aioimaplib gives text lines as ``bytes`` and each literal (RFC 3501 4.3) as one
-    ``bytearray``; the items of one message may sit before and after its literal
-    (``1 FETCH (UID 5 BODY[] {12}``, literal, `` RFC822.SIZE 12)``). A FETCH without
-    a UID is an unsolicited flag update (RFC 3501 7.4.2) and is skipped.
-    """
-    records: list[tuple[list[bytes], list[bytes]]] = []
-    after_literal = False
-    for line in lines:
-        if isinstance(line, bytearray):
-            if records:
-                records[-1][1].append(bytes(line))
-                after_literal = True
-            continue
-        if _FETCH_START.match(line):
-            records.append(([line], []))
-        elif after_literal and records:
-            records[-1][0].append(line)
-        after_literal = False
-    out = []
-    for text_parts, literals in records:
-        text = b" ".join(text_parts)
-        uid = _UID.search(text)
-        if uid is None:
-            continue
-        data = literals[0] if literals else b""
-        size = _SIZE.search(text)
-        out.append(Fetched(int(uid.group(1)), int(size.group(1)) if size else len(data), data))
-    return out
-
-
-def parse_search(lines: Sequence[bytes | bytearray]) -> list[int]:
-    """The UIDs of a UID SEARCH answer (aioimaplib strips the ``SEARCH`` word)."""
-    uids: list[int] = []
-    for line in lines[:-1]:  # the last line is the tagged completion text
-        uids.extend(int(word) for word in bytes(line).split() if word.isdigit())
-    return sorted(set(uids))
-
-
-def parse_uidvalidity(lines: Sequence[bytes | bytearray]) -> int:
-    for line in lines:
-        found = _UIDVALIDITY.search(bytes(line))
-        if found:
-            return int(found.group(1))
-    raise MailboxError("the server sent no UIDVALIDITY on SELECT (RFC 3501 6.3.1)")
-
-
-def parse_delimiter(lines: Sequence[bytes | bytearray]) -> str:
-    """The hierarchy delimiter from ``LIST "" ""`` (RFC 3501 6.3.8); empty when flat (NIL)."""
-    for line in lines:
-        found = _LIST_DELIMITER.match(bytes(line))
-        if found:
-            return (found.group(1) or b"").decode().replace("\\", "")
-    return ""
-
-
-def server_folder(name: str, delimiter: str) -> str:
-    """``leernet/processed`` in the server's hierarchy: ``leernet.processed`` on Dovecot maildir."""
-    return (delimiter or "-").join(part for part in name.split("/") if part)
-
-
-def uid_set(uids: Iterable[int]) -> str:
-    """A compact RFC 3501 sequence set: ``1:3,7,9:10``."""
-    ordered = sorted(set(uids))
-    ranges: list[str] = []
-    i = 0
-    while i < len(ordered):
-        j = i
-        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
-            j += 1
-        ranges.append(str(ordered[i]) if i == j else f"{ordered[i]}:{ordered[j]}")
-        i = j + 1
-    return ",".join(ranges)
 
 
 def _temporary(response: Any) -> bool:
@@ -145,7 +59,7 @@ class _Protocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
     sasl_abort: bytes | None = None  # our answer to a SASL challenge while AUTHENTICATE runs
 
     def _untagged_response(self, line: bytes) -> Any:
-        if _EXISTS.match(line):
+        if EXISTS.match(line):
             self.exists_seen = True
         return super()._untagged_response(line)
 

@@ -36,9 +36,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from leernet.errors import LoginRefused, MailboxError
-from leernet.mailer.archive import Archive, Disposition, Folders, Processor, SetAside
+from leernet.mailer.archive import Archive
 from leernet.mailer.budget import Budget
-from leernet.mailer.imap import Fetched, ImapSession, server_folder
+from leernet.mailer.disposition import Disposition, Folders, Processor, SetAside
+from leernet.mailer.imap import ImapSession
+from leernet.mailer.imap_responses import Fetched, server_folder
 from leernet.mailer.inflight import InFlight
 from leernet.store.engine import store_errors
 
@@ -51,7 +53,7 @@ if TYPE_CHECKING:
     from leernet.mailer.oauth import TokenSource
     from leernet.settings import Settings
 
-__all__ = ["Disposition", "Inbox", "InboxResult", "Processor"]
+__all__ = ["Inbox", "InboxResult"]
 
 log = logging.getLogger("leernet.inbox")
 
@@ -190,7 +192,7 @@ class Inbox:
         for folder in (processed, attention):
             await session.ensure_folder(folder)
         uidvalidity = await session.select(s.imap_folder)
-        await self._archive.begin(uidvalidity)
+        await self._archive.checkpoint.begin(uidvalidity)
         p = _Pass(uidvalidity, Folders(processed, attention))
         # At every (re)connection: after a crash, or a pass that failed while a mail was in hand.
         await self._recover(session, p)
@@ -226,7 +228,7 @@ class Inbox:
 
     async def _sync(self, session: ImapSession, p: _Pass) -> InboxResult:
         uids = await session.search_all()
-        known = await self._archive.known(p.uidvalidity, uids, p.folders.attention)
+        known = await self._archive.checkpoint.known(p.uidvalidity, uids, p.folders.attention)
         moves: dict[str, list[int]] = defaultdict(list)
         for uid, folder in known.items():
             moves[folder].append(uid)
@@ -259,7 +261,7 @@ class Inbox:
                 moved += await self._move(session, p, moves)
                 moves = defaultdict(list)
         moved += await self._move(session, p, moves)
-        await self._archive.flush_moved()
+        await self._archive.checkpoint.flush_moved()
         return InboxResult(fetched, processed, duplicates, moved)
 
     async def _move(self, session: ImapSession, p: _Pass, moves: dict[str, list[int]]) -> int:
@@ -279,7 +281,7 @@ class Inbox:
                 # A refusal (NO) for these mails must not stop the rest: they stay and are retried.
                 log.warning("could not move to %s: %s", folder, exc, extra={"uids": uids})
                 continue
-            self._archive.mark_moved(p.uidvalidity, uids)
+            self._archive.checkpoint.mark_moved(p.uidvalidity, uids)
             moved += len(uids)
         return moved
 

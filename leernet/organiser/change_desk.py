@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.mailer import headers as h
-from leernet.mailer.archive import Disposition
+from leernet.mailer.disposition import Disposition
 from leernet.mailer.queue import enqueue
 from leernet.mailer.tokens import token_matches
 from leernet.messages import organiser_views

@@ -33,8 +33,8 @@ from email.message import Message
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.mailer import headers as h
-from leernet.mailer.archive import Disposition
 from leernet.mailer.compose import Attachment
+from leernet.mailer.disposition import Disposition
 from leernet.mailer.queue import Outgoing, enqueue
 from leernet.messages import organiser_views
 from leernet.messages.factory import Factory

@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.mailer import headers as h
-from leernet.mailer.archive import Disposition
 from leernet.mailer.compose import Attachment
+from leernet.mailer.disposition import Disposition
 from leernet.mailer.queue import Outgoing, enqueue
 from leernet.mailer.tokens import token_matches
 from leernet.messages import organiser_views, views

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leernet.mailer.inbox import Disposition
+from leernet.mailer.disposition import Disposition
 from leernet.messages.notices import notify
 from leernet.records import record
 

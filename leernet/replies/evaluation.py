@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.errors import ParseError
-from leernet.mailer.inbox import Disposition
+from leernet.mailer.disposition import Disposition
 from leernet.messages import manager_views, views
 from leernet.messages.factory import participant_of
 from leernet.network.model import QuestionKind

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.errors import ParseError
 from leernet.mailer import headers as h
-from leernet.mailer.inbox import Disposition
+from leernet.mailer.disposition import Disposition
 from leernet.mailer.queue import enqueue
 from leernet.mailer.tokens import token_from_address
 from leernet.messages.factory import Factory

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.errors import ParseError
 from leernet.mailer import headers as h
-from leernet.mailer.inbox import Disposition
+from leernet.mailer.disposition import Disposition
 from leernet.mailer.queue import enqueue
 from leernet.mailer.tokens import token_matches
 from leernet.messages import organiser_views, views

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.calendar.itip import match_session
 from leernet.mailer import headers as h
-from leernet.mailer.inbox import Disposition
+from leernet.mailer.disposition import Disposition
 from leernet.records import record
 from leernet.records.record import NotRecorded
 

@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.mailer import headers as h
-from leernet.mailer.imap import server_folder
+from leernet.mailer.imap_responses import server_folder
 from leernet.mailer.queue import enqueue, rewrite_queued
 from leernet.messages import notices
 from leernet.messages.factory import Factory

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import select
 
-from leernet.mailer.archive import Archive, Folders
-from leernet.mailer.imap import Fetched
+from leernet.mailer.archive import Archive
+from leernet.mailer.disposition import Folders
+from leernet.mailer.imap_responses import Fetched
 from leernet.mailer.tokens import participant_token, reply_address
 from leernet.network.defaults import questions
 from leernet.replies.answers import parse_answers
@@ -132,7 +133,7 @@ async def archived(svc: Service, raw: bytes) -> tuple[str, list[Any]]:
     """One mail through the inbox's real path (``Archive.store``); its outcome and the new outbox rows."""
     before = {r.id for r in await outbox_rows(svc.engine)}
     archive = Archive(svc.engine, "test", svc.processor, svc.now, svc.settings.max_message_bytes)
-    await archive.begin(1)
+    await archive.checkpoint.begin(1)
     folders = Folders("processed", "attention")
     await archive.store(1, Fetched(next(_UIDS), len(raw), raw), folders, too_large=False)
     async with svc.engine.connect() as conn:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import select
 
-from leernet.mailer.archive import message_id
+from leernet.mailer.headers import message_id
 from leernet.store import schema as t
 from tests.dovecot import ImapAccount, append, messages, uids
 from tests.reliability.harness import ORGANISER, SERVICE
