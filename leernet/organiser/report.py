@@ -41,7 +41,9 @@ LEGEND = (
 
 
 @dataclass(frozen=True, slots=True)
-class PersonLine:
+class StatusRow:
+    """A participant's row in ``leernet status``: a view of a ``Member``, not a person type."""
+
     name: str
     email: str
     marks: str  # one character per session, in session order
@@ -56,7 +58,7 @@ class StatusReport:
     language: str
     timezone: str
     sessions: tuple[facts.SessionSummary, ...]
-    people: tuple[PersonLine, ...]
+    people: tuple[StatusRow, ...]
     not_sent: tuple[NotSent, ...] = ()
     flagged: tuple[Flagged, ...] = ()
 
@@ -87,7 +89,7 @@ async def status(conn: AsyncConnection, slug: str) -> StatusReport:
     ids = [m.id for m in active]
     sessions = tuple(facts.summarise(net, ids, att, evs, s.number) for s in net.sessions)
     people = tuple(
-        PersonLine(
+        StatusRow(
             name=m.name,
             email=m.email,
             marks="".join(_mark(att, m.id, s.number, s.cancelled) for s in net.sessions),
