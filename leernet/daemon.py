@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rich.console import Console
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -29,7 +28,6 @@ from leernet.mailer.imap import ImapSession
 from leernet.mailer.inbox import Inbox
 from leernet.mailer.oauth import TokenSource
 from leernet.mailer.oauth_keep import keep_rotated_refresh_token
-from leernet.mailer.queue import PENDING_STATES
 from leernet.mailer.sender import DrainResult, Outbox
 from leernet.mailer.tokens import token_from_address
 from leernet.messages.factory import Factory
@@ -38,10 +36,10 @@ from leernet.ops.watchdog import Notifier
 from leernet.organiser.desk import inbox_processor
 from leernet.planning.followups import step_builder
 from leernet.planning.planner import planner_pass
+from leernet.records import service as stored
 from leernet.replies.strangers import stranger_of
 from leernet.settings import Settings
 from leernet.store import daemon_lock, open_store, state
-from leernet.store import schema as t
 
 log = logging.getLogger("leernet.daemon")
 PLANNER_MAX_SLEEP = 60.0  # the planner wakes at least every minute
@@ -118,10 +116,7 @@ class Service:
             for a in head.recipients[:20]
             if (tok := token_from_address(self.settings.service_address, a))
         ]
-        network_id = None
-        if tokens:
-            query = select(t.participants.c.network_id).where(t.participants.c.token.in_(tokens))
-            network_id = (await conn.execute(query.limit(1))).scalar()
+        network_id = await stored.network_of_tokens(conn, tokens)
         if network_id is None:
             # No participant's reply address: a stranger's mail, counted in the day's digest
             # like every other unverified mail (a flood of them is one notice, not many).
@@ -161,14 +156,7 @@ class Service:
 
     async def next_retry(self) -> datetime | None:
         async with self.engine.connect() as conn:
-            value = (
-                await conn.execute(
-                    select(func.min(t.outbox.c.next_attempt_at)).where(
-                        t.outbox.c.state.in_(PENDING_STATES)
-                    )
-                )
-            ).scalar()
-        return value if isinstance(value, datetime) else None
+            return await stored.next_retry(conn)
 
     # -- the three loops ------------------------------------------------------------
 
@@ -210,9 +198,7 @@ class Service:
         """Write and log the queue depth and the inbox lag (what an operator greps for)."""
         now = self.now()
         async with self.engine.begin() as conn:
-            queued = (
-                await conn.execute(select(func.count()).where(t.outbox.c.state.in_(PENDING_STATES)))
-            ).scalar_one()
+            queued = await stored.queued(conn)
             seen = self.inbox.last_contact
             if seen is not None:
                 await state.mark(conn, state.IMAP_CONTACT, seen)

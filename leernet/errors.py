@@ -15,8 +15,7 @@
     │   ├── MailboxLoginRefused   ... the IMAP server (also a MailboxError)
     │   └── SendLoginRefused      ... the SMTP server (also a SendDeferred: no message fails)
     ├── TokenError                no OAuth2 access token could be had (``refused``: said no)
-    ├── MessageError              one incoming mail cannot be understood (moved aside, reported)
-    │   └── ParseError            a reader of its text or calendar failed (never answered)
+    ├── ParseError                a reader of one mail's text or calendar failed (set aside)
     └── TemplateError             a template is missing or does not render
 
 Errors carry fields, not only text, so the CLI can print them plainly and the
@@ -109,11 +108,7 @@ class TokenError(LeernetError):
         super().__init__(message)
 
 
-class MessageError(LeernetError):
-    """One incoming message cannot be understood; it is kept and moved aside."""
-
-
-class ParseError(MessageError):
+class ParseError(LeernetError):
     """A reader failed on one mail's text or calendar; the mail is set aside, never answered.
 
     ``reason`` says which reader and why; a bug must not look like "nothing was written".

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import json
+import re
 from email.policy import default
 from pathlib import Path
 
@@ -159,3 +160,26 @@ def test_check_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert "network.goal" in bad.output
     assert "participants[1].email" in bad.output
     assert "'broken@' is not an email address" in bad.output
+
+
+def test_check_names_every_problem_in_one_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bad address does not hide the rules across fields: no goal, too many people, a duplicate."""
+    monkeypatch.chdir(tmp_path)
+    text = re.sub(r'goal = "[^"]*"\n', "", EXAMPLE.read_text())
+    text = text.replace('email = "bert.claes@example.com"', 'email = "broken@"')
+    text = text.replace('email = "jan.peeters@example.be"', 'email = "Sofie.Maes@example.com"')
+    text += "".join(
+        f'\n[[participants]]\nname = "Extra {i}"\nemail = "extra{i}@example.com"\n'
+        for i in range(4)
+    )
+    broken = tmp_path / "broken.toml"
+    broken.write_text(text)
+    bad = CliRunner().invoke(main, ["check", str(broken)])
+    assert bad.exit_code == 1
+    said = " ".join(bad.output.split())
+    assert "participants[1].email: 'broken@' is not an email address" in said
+    assert "network.goal: is required" in said
+    assert "16 participants is more than max_participants (15)" in said
+    assert "participants[3].email: 'Sofie.Maes@example.com' is already participants[2]" in said

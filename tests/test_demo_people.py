@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
-from leernet.calendar.invite import build_request, series_uid
+from leernet.calendar.invite import request_template, series_uid
 from leernet.demo import people
 from leernet.mailer.compose import Envelope, compose
 from leernet.mailer.tokens import participant_token, reply_address
@@ -55,14 +55,10 @@ def token_address(network: Network, bert: Participant) -> str:
 
 @pytest.fixture(scope="module")
 def invite(network: Network, bert: Participant, token_address: str) -> bytes:
-    calendar = build_request(
-        network,
-        bert,
-        organizer_address=token_address,
-        organizer_name="Lerend netwerk",
-        sequence=SEQUENCE,
-        dtstamp=SENT,
+    template = request_template(
+        network, service_address=token_address, sequence=SEQUENCE, dtstamp=SENT
     )
+    calendar = template.render(bert, token_address, "Lerend netwerk")
     envelope = Envelope("Lerend netwerk", SERVICE, bert.name, bert.email, reply_to=token_address)
     rendered = Renderer().render("invite", "nl", views.invite(network, bert))
     return compose(

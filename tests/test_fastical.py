@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from leernet.calendar import itip
 from leernet.calendar.contentlines import fold, param
 from leernet.calendar.fastical import read_fast
-from leernet.calendar.invite import build_request
+from leernet.calendar.invite import request_template
 from leernet.demo import people
 from leernet.mailer.compose import Envelope, compose
 from leernet.mailer.tokens import participant_token, reply_address
@@ -136,10 +136,8 @@ def demo_invite() -> tuple[bytes, list[datetime]]:
     bert = network.participants[0]
     token_address = reply_address(SERVICE, participant_token(SECRET, network.slug, bert.email))
     sent = datetime(2027, 1, 4, 8, 0, tzinfo=UTC)
-    cal = build_request(
-        network, bert, organizer_address=token_address, organizer_name="Lerend netwerk",
-        sequence=3, dtstamp=sent,
-    )  # fmt: skip
+    template = request_template(network, service_address=token_address, sequence=3, dtstamp=sent)
+    cal = template.render(bert, token_address, "Lerend netwerk")
     envelope = Envelope("Lerend netwerk", SERVICE, bert.name, bert.email, reply_to=token_address)
     rendered = Renderer().render("invite", "nl", views.invite(network, bert))
     raw = compose(envelope, rendered, msg_id="<leernet.i@example.org>", date=sent, calendar=cal)

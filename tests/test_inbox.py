@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import select
 
-from leernet.errors import MailboxError, MessageError
+from leernet.errors import MailboxError, ParseError
 from leernet.mailer import inbox as inbox_module
 from leernet.mailer.budget import Budget, BudgetExceeded
 from leernet.mailer.disposition import Disposition
@@ -98,7 +98,7 @@ class Recorder:
             except Exception:
                 self.burnt.append(-1)
         if b"explode-leernet" in raw:
-            raise MessageError("could not understand this reply")
+            raise ParseError("could not understand this reply")
         if b"explode-bug" in raw:
             raise ZeroDivisionError("division by zero")
         if self.proxy is not None:

@@ -18,8 +18,7 @@ import pytest
 import recurring_ical_events
 
 from leernet.calendar.invite import (
-    build_cancel,
-    build_request,
+    cancel_template,
     request_template,
     series_uid,
 )
@@ -139,27 +138,23 @@ def request_for(
     dtstamp: datetime = DTSTAMP,
     descriptions: dict[int, str] | None = None,
 ) -> bytes:
-    return build_request(
+    address = organizer_for(participant)
+    template = request_template(
         network,
-        participant,
-        organizer_address=organizer_for(participant),
-        organizer_name=SERVICE_NAME,
+        service_address=address,
         sequence=sequence,
         dtstamp=dtstamp,
         descriptions=descriptions,
     )
+    return template.render(participant, address, SERVICE_NAME)
 
 
 def cancel_for(network: Network, participant: Participant, session: Session | None) -> bytes:
-    return build_cancel(
-        network,
-        participant,
-        organizer_address=organizer_for(participant),
-        organizer_name=SERVICE_NAME,
-        sequence=3,
-        dtstamp=DTSTAMP,
-        session=session,
+    address = organizer_for(participant)
+    template = cancel_template(
+        network, service_address=address, sequence=3, dtstamp=DTSTAMP, session=session
     )
+    return template.render(participant, address, SERVICE_NAME)
 
 
 def expand_python(ics: bytes, *, own_zone_only: bool) -> list[icalendar.Event]:

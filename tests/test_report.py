@@ -17,6 +17,7 @@ from leernet.mailer.queue import Outgoing, enqueue
 from leernet.network.load import parse_network
 from leernet.organiser import report
 from leernet.records import networks, record
+from leernet.records.status import NotSent
 from leernet.store import open_store
 from leernet.store import schema as t
 
@@ -238,9 +239,7 @@ class TestStatus:
                 .values(state="failed", last_error="550 5.1.1 no such user")
             )
             status = await report.status(conn, SLUG)
-        assert status.not_sent == (
-            report.NotSent("invite", "gone@example.com", "550 5.1.1 no such user"),
-        )
+        assert status.not_sent == (NotSent("invite", "gone@example.com", "550 5.1.1 no such user"),)
         out = io.StringIO()
         report.render_status(status, Console(file=out, width=80, color_system=None))
         text = out.getvalue()

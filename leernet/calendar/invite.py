@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 __all__ = [
     "PRODID",
     "InviteTemplate",
-    "build_cancel",
-    "build_request",
     "cancel_template",
     "request_template",
     "series_uid",
@@ -63,48 +61,6 @@ class InviteTemplate:
             + attendee_line(participant.name, participant.email, rsvp=self.method == "REQUEST")
         )
         return lines.join(self.parts)
-
-
-def build_request(
-    network: Network,
-    participant: Participant,
-    *,
-    organizer_address: str,
-    organizer_name: str,
-    sequence: int,
-    dtstamp: datetime,
-    descriptions: Mapping[int, str] | None = None,
-) -> bytes:
-    """The series invite (METHOD:REQUEST) for one participant."""
-    template = request_template(
-        network,
-        service_address=organizer_address,
-        sequence=sequence,
-        dtstamp=dtstamp,
-        descriptions=descriptions,
-    )
-    return template.render(participant, organizer_address, organizer_name)
-
-
-def build_cancel(
-    network: Network,
-    participant: Participant,
-    *,
-    organizer_address: str,
-    organizer_name: str,
-    sequence: int,
-    dtstamp: datetime,
-    session: Session | None,
-) -> bytes:
-    """A CANCEL of one session (by its RECURRENCE-ID) or, with no session, of the whole series."""
-    template = cancel_template(
-        network,
-        service_address=organizer_address,
-        sequence=sequence,
-        dtstamp=dtstamp,
-        session=session,
-    )
-    return template.render(participant, organizer_address, organizer_name)
 
 
 def request_template(

@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 import aiosmtplib
 from pydantic import SecretStr
 from rich.console import Console
-from sqlalchemy import select
 
 from leernet.daemon import Service
 from leernet.demo.cast import Cast, Planned
@@ -40,9 +39,9 @@ from leernet.network.load import load_network
 from leernet.network.model import Session
 from leernet.organiser import report
 from leernet.organiser.commands import start_network
+from leernet.records import service as stored
 from leernet.settings import Security, Settings
 from leernet.store import open_store
-from leernet.store import schema as t
 
 SERVICE = "netwerk@example.org"
 _DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})(T\d{2}:\d{2}:\d{2})?\b")
@@ -223,20 +222,8 @@ class Demo:
 
     async def progress(self, service: Service, clock: Clock, replies: Sequence[Planned]) -> None:
         async with service.engine.connect() as conn:
-            sent = (
-                await conn.execute(
-                    select(t.outbox.c.id, t.outbox.c.kind)
-                    .where(t.outbox.c.state == "sent", t.outbox.c.id > self.seen_outbox)
-                    .order_by(t.outbox.c.id)
-                )
-            ).all()
-            received = (
-                await conn.execute(
-                    select(t.inbox.c.id, t.inbox.c.outcome)
-                    .where(t.inbox.c.id > self.seen_inbox, t.inbox.c.processed_at.is_not(None))
-                    .order_by(t.inbox.c.id)
-                )
-            ).all()
+            sent = await stored.sent_after(conn, self.seen_outbox)
+            received = await stored.processed_after(conn, self.seen_inbox)
         while self.upcoming and self.upcoming[0].start <= clock.now():
             s = self.upcoming.pop(0)
             when_local = s.start.astimezone(_zone()).strftime("%a %d %b %Y %H:%M")
@@ -250,12 +237,12 @@ class Demo:
         when = clock.now().astimezone(_zone()).strftime("%a %d %b %Y %H:%M")
         parts = []
         if sent:
-            self.seen_outbox = sent[-1].id
-            kinds = Counter(r.kind for r in sent)
+            self.seen_outbox = sent[-1][0]
+            kinds = Counter(kind for _, kind in sent)
             parts.append("sent " + ", ".join(f"{n} {k}" for k, n in kinds.items()))
         if received:
-            self.seen_inbox = received[-1].id
-            outcomes = Counter(r.outcome for r in received)
+            self.seen_inbox = received[-1][0]
+            outcomes = Counter(outcome for _, outcome in received)
             parts.append("received " + ", ".join(f"{n} {k}" for k, n in outcomes.items()))
         self.console.print(f"[dim]{when}[/dim]  " + " · ".join(parts))
         for p in replies if not self.fast else ():

@@ -1,7 +1,8 @@
 """The shape of the network file (TOML), as pydantic models that name every bad field.
 
-Only the syntax and single-field rules live here; rules across fields (overlaps,
-the series, duplicates) are in ``leernet.network.load``.
+Only the syntax and single-field rules live here; rules across fields are in
+``leernet.network.across`` (goal, people) and ``leernet.network.load`` (the
+sessions and the series).
 """
 
 from __future__ import annotations
@@ -51,19 +52,11 @@ def _url(value: str) -> str:
     return value
 
 
-def _goal(value: str) -> str:
-    if not value.strip():
-        msg = "is required: say what the network wants to reach"
-        raise ValueError(msg)
-    return value
-
-
 Email = Annotated[str, AfterValidator(_email)]
 OptionalEmail = Annotated[str, AfterValidator(lambda v: _email(v) if v.strip() else "")]
 Line = Annotated[str, AfterValidator(_line)]
 Text = Annotated[str, AfterValidator(_text)]
 Url = Annotated[str, AfterValidator(_url)]
-Goal = Annotated[str, AfterValidator(_text), AfterValidator(_goal)]
 
 
 class _Strict(BaseModel):
@@ -73,7 +66,7 @@ class _Strict(BaseModel):
 class FileNetworkHead(_Strict):
     slug: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
     name: Annotated[Line, Field(min_length=1, max_length=200)]
-    goal: Goal = ""
+    goal: Text = ""  # required: ``leernet.network.across`` says so beside the other rules
     language: Literal["nl", "en"] = "nl"
     timezone: str = "Europe/Brussels"
     location: Line = ""

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from leernet.errors import NetworkFileError, Problem
 from leernet.network import defaults
+from leernet.network.across import across_fields
 from leernet.network.filemodel import FileNetwork, FileSession, field_path
 from leernet.network.model import (
     Followups,
@@ -65,8 +66,9 @@ def parse_network(text: str, *, now: datetime | None = None, source: str = "") -
         model = FileNetwork.model_validate(raw)
     except ValidationError as exc:
         found = [Problem(field_path(e["loc"]), _message(e)) for e in exc.errors()]
+        found += [p for p in across_fields(raw) if p not in found]
         raise NetworkFileError(found, source) from None
-    problems: list[Problem] = []
+    problems = across_fields(raw)
     network = _build(model, problems)
     if problems or network is None:
         raise NetworkFileError(problems, source)
@@ -84,8 +86,6 @@ def _message(error: Any) -> str:
 
 def _build(model: FileNetwork, problems: list[Problem]) -> Network | None:
     net = model.network
-    if not net.goal.strip():
-        problems.append(Problem("network.goal", "is required: say what the network wants to reach"))
     try:
         zone = ZoneInfo(net.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -97,7 +97,6 @@ def _build(model: FileNetwork, problems: list[Problem]) -> Network | None:
         Participant(p.name, p.email, p.manager_name, p.manager_email, p.growth_conversation)
         for p in model.participants
     )
-    _check_participants(model, problems)
     questions = _questions(model, net.language, problems)
     if not sessions:
         return None
@@ -249,31 +248,6 @@ def _check_overlaps(sessions: tuple[Session, ...], problems: list[Problem]) -> N
     for a, b in pairwise(active):
         if b.start < a.end:
             problems.append(Problem(f"session {b.number}.start", f"overlaps session {a.number}"))
-
-
-def _check_participants(model: FileNetwork, problems: list[Problem]) -> None:
-    limit = model.network.max_participants
-    if len(model.participants) > limit:
-        problems.append(
-            Problem(
-                "participants",
-                f"{len(model.participants)} participants is more than max_participants ({limit}); "
-                "the seed advises 10 to 15, raise network.max_participants explicitly if you must",
-            )
-        )
-    seen: dict[str, int] = {}
-    for i, p in enumerate(model.participants, start=1):
-        key = p.email.lower()
-        if key in seen:
-            problems.append(
-                Problem(
-                    f"participants[{i}].email", f"{p.email!r} is already participants[{seen[key]}]"
-                )
-            )
-        else:
-            seen[key] = i
-        if key == model.organiser.email.lower():
-            problems.append(Problem(f"participants[{i}].email", "is the organiser's address"))
 
 
 def _questions(model: FileNetwork, language: str, problems: list[Problem]) -> tuple[Question, ...]:

@@ -70,12 +70,23 @@ class Series:
 
 @dataclass(frozen=True, slots=True)
 class Person:
+    """Anyone mail goes to by name and address: the organiser, a manager, an admin.
+
+    One of three person types, one per role: ``Person`` (an addressee),
+    ``Participant`` (a participant as the network file describes them) and
+    ``leernet.records.networks.Member`` (a participant as the store registered them).
+    A reply's ``Candidate`` (``leernet.replies.classify``) is who a mail claims to
+    come from before it is verified: a lookup's answer, not a fourth kind of person.
+    """
+
     name: str
     email: str
 
 
 @dataclass(frozen=True, slots=True)
 class Participant:
+    """A participant as the network file describes them, with their manager (see ``Person``)."""
+
     name: str
     email: str
     manager_name: str = ""

@@ -14,14 +14,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
-
-from leernet.mailer.queue import PENDING_STATES, OutboxState
+from leernet.records import service as stored
 from leernet.store import open_store, state
-from leernet.store import schema as t
 from leernet.store.engine import sqlite_path
-from leernet.store.lock import LOCK_KEY, sqlite_lock_free
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -60,7 +55,7 @@ async def check(settings: Settings, now: datetime) -> Health:
 async def _check(conn: AsyncConnection, settings: Settings, now: datetime) -> Health:
     problems: list[str] = []
     facts: dict[str, Any] = {}
-    running = await _daemon_running(conn, settings.database_url)
+    running = await stored.daemon_running(conn, settings.database_url)
     facts["daemon_running"] = running
     if not running:
         problems.append("no leernet daemon is running on this database (nobody holds its lock)")
@@ -72,45 +67,19 @@ async def _check(conn: AsyncConnection, settings: Settings, now: datetime) -> He
     elif now - contact[1] > STALE:
         minutes = int((now - contact[1]).total_seconds() // 60)
         problems.append(f"the mailbox was last reached {minutes} minutes ago (IMAP)")
-    overdue = await _count(
-        conn,
-        t.outbox.c.state.in_(PENDING_STATES),
-        t.outbox.c.next_attempt_at < now - STALE,
-    )
+    overdue = await stored.overdue(conn, now - STALE)
     facts["overdue_messages"] = overdue
     if overdue:
         problems.append(f"{overdue} message(s) due more than 15 minutes ago are still waiting")
-    # A failed row's next_attempt_at is the moment of its last attempt.
-    failed = await _count(
-        conn,
-        t.outbox.c.state == OutboxState.FAILED,
-        t.outbox.c.next_attempt_at >= now - FAILED_WINDOW,
-    )
+    failed = await stored.failed_since(conn, now - FAILED_WINDOW)
     facts["failed_last_day"] = failed
     if failed:
         problems.append(f"{failed} message(s) failed in the last day (see leernet status)")
-    facts["queued"] = await _count(conn, t.outbox.c.state.in_(PENDING_STATES))
+    facts["queued"] = await stored.queued(conn)
     problems += _unwritable(settings.database_url)
-    if not await _writable_database(conn):
+    if not await stored.database_writable(conn):
         problems.append("the database is read-only")
     return Health(tuple(problems), facts)
-
-
-async def _count(conn: AsyncConnection, *where: Any) -> int:
-    return int((await conn.execute(select(func.count()).where(*where))).scalar_one())
-
-
-async def _daemon_running(conn: AsyncConnection, url: str) -> bool:
-    path = sqlite_path(url)
-    if path is not None:
-        return not sqlite_lock_free(path)
-    held = await conn.execute(
-        text(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :key AND granted"
-        ),
-        {"key": LOCK_KEY},
-    )
-    return bool(held.scalar())
 
 
 def _unwritable(url: str) -> list[str]:
@@ -126,12 +95,6 @@ def _unwritable(url: str) -> list[str]:
         if not os.access(target, os.W_OK):
             out.append(f"{what} cannot be written: {target}")
     return out
-
-
-async def _writable_database(conn: AsyncConnection) -> bool:
-    if make_url(str(conn.engine.url)).get_backend_name() != "postgresql":
-        return True  # SQLite: the file check above says it
-    return not bool((await conn.execute(text("SELECT pg_is_in_recovery()"))).scalar())
 
 
 def lines(health: Health) -> list[str]:

@@ -15,7 +15,6 @@ from collections.abc import Set as AbstractSet
 from datetime import datetime
 from email.message import Message
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.mailer import headers as h
@@ -25,7 +24,6 @@ from leernet.mailer.tokens import token_matches
 from leernet.messages import organiser_views
 from leernet.messages.factory import Factory
 from leernet.network.model import Person
-from leernet.organiser import pending
 from leernet.organiser.apply_change import apply_change
 from leernet.organiser.commands import apply_update
 from leernet.organiser.drafts import is_request, uid_of, understand
@@ -37,9 +35,8 @@ from leernet.organiser.preview_text import change_preview
 from leernet.organiser.remember import remembered, series_uid_of, stamp
 from leernet.organiser.series import read_series
 from leernet.organiser.series_change import read_change
-from leernet.records import networks
+from leernet.records import networks, requests, sent_mail
 from leernet.records.networks import Registered
-from leernet.store import schema as t
 
 _LIST = {
     "nl": (
@@ -175,8 +172,8 @@ class ChangeDesk:
         """Keep the change (``source``: the network file it makes; "" when it cannot be made)
         and ask the organiser to confirm it; only their reply with its token applies it."""
         now = self.now()
-        token = pending.new_token()
-        request_id = await pending.save(
+        token = requests.new_token()
+        request_id = await requests.save(
             conn,
             token=token,
             organiser_email=sender,
@@ -219,14 +216,11 @@ class ChangeDesk:
         refs = h.message_ids(msg)[:50]
         if not refs or not theirs:
             return None
-        rows = await conn.execute(
-            select(t.outbox.c.network_id).where(t.outbox.c.message_id.in_(refs))
-        )
-        cited = {r[0] for r in rows}
+        cited = await sent_mail.networks_cited(conn, refs)
         return next((reg for reg in theirs if reg.id in cited), None)
 
     async def apply(
-        self, conn: AsyncConnection, msg: Message, request: pending.Request, sender: str
+        self, conn: AsyncConnection, msg: Message, request: requests.Request, sender: str
     ) -> Disposition:
         """A confirmed change: applied exactly as ``leernet update`` applies it, once."""
         now = self.now()
@@ -236,7 +230,7 @@ class ChangeDesk:
             return Disposition(
                 "organiser-change", "the change can no longer be applied", attention=True
             )
-        if not await pending.claim(conn, request.id, now, reg.id):
+        if not await requests.claim(conn, request.id, now, reg.id):
             raise RuntimeError("claimed twice in one transaction")  # pragma: no cover
         updated = await apply_update(
             conn, self.f, reg, parsed.network, source=request.source, now=now

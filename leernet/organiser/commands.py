@@ -10,11 +10,10 @@ from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leernet.errors import LeernetError, NetworkFileError, Problem
-from leernet.mailer.queue import PENDING_STATES, OutboxState, Outgoing, enqueue
+from leernet.mailer.queue import Outgoing, enqueue
 from leernet.messages import samples
 from leernet.messages.change_text import organiser_sentences, session_sentences
 from leernet.messages.factory import Factory
@@ -23,10 +22,9 @@ from leernet.network.load import load_network, with_registered_slots
 from leernet.network.model import Network, Participant, Person
 from leernet.organiser.show import show_network
 from leernet.organiser.terminal import esc
-from leernet.records import facts, networks
+from leernet.records import facts, networks, sent_mail
 from leernet.settings import Settings
 from leernet.store import open_store, private
-from leernet.store import schema as t
 from leernet.store.engine import sqlite_path
 
 
@@ -224,7 +222,7 @@ async def apply_update(
     )
     messages = _update_messages(factory, reg, reg2, changes, now)
     if changes.removed:
-        await _cancel_pending(conn, reg2.id, [p.email for p in changes.removed])
+        await sent_mail.cancel_waiting(conn, reg2.id, [p.email for p in changes.removed])
     return Updated(organiser_sentences(changes, new), messages)
 
 
@@ -267,18 +265,6 @@ def _update_messages(
             gone = reg.member(m.email) or m
             messages.append(factory.cancel(reg, gone, now, session=None))
     return messages
-
-
-async def _cancel_pending(conn: AsyncConnection, network_id: int, emails: Sequence[str]) -> None:
-    await conn.execute(
-        update(t.outbox)
-        .where(
-            t.outbox.c.network_id == network_id,
-            t.outbox.c.recipient.in_([e.lower() for e in emails]),
-            t.outbox.c.state.in_(PENDING_STATES),
-        )
-        .values(state=OutboxState.CANCELLED)
-    )
 
 
 async def show_status(slug: str, settings: Settings, out: Console) -> None:

@@ -39,7 +39,6 @@ from leernet.mailer.queue import Outgoing, enqueue
 from leernet.messages import organiser_views
 from leernet.messages.factory import Factory
 from leernet.network.model import Network, Person, no_network
-from leernet.organiser import pending
 from leernet.organiser.accept import accept_reply
 from leernet.organiser.change_desk import ChangeDesk
 from leernet.organiser.commands import start_messages
@@ -50,7 +49,7 @@ from leernet.organiser.participant_list import read_participant_list
 from leernet.organiser.request import OrganiserRequest, request_of
 from leernet.organiser.status_mail import StatusDesk
 from leernet.organiser.words import command, confirms
-from leernet.records import networks
+from leernet.records import networks, requests
 from leernet.records.networks import Registered
 from leernet.replies.mailtext import reply_text
 from leernet.replies.processor import Processor
@@ -76,7 +75,7 @@ class Desk:
         self, conn: AsyncConnection, msg: Message, tokens: AbstractSet[str], inbox_id: int
     ) -> Disposition | None:
         """The disposition of an organiser's request or confirmation; None for other mail."""
-        previewed = await pending.by_tokens(conn, tokens)
+        previewed = await requests.by_tokens(conn, tokens)
         if previewed:
             return await self._confirmation(conn, msg, previewed[0], inbox_id)
         request = request_of(msg)
@@ -166,12 +165,12 @@ class Desk:
         conn: AsyncConnection,
         msg: Message,
         sender: str,
-        request: OrganiserRequest | pending.Request,
+        request: OrganiserRequest | requests.Request,
         inbox_id: int,
     ) -> Disposition:
         """Read the request as ``leernet check`` would and show it to its organiser."""
         now = self.now()
-        if await pending.recent_count(conn, sender, now - timedelta(days=1)) >= PREVIEWS_PER_DAY:
+        if await requests.recent_count(conn, sender, now - timedelta(days=1)) >= PREVIEWS_PER_DAY:
             log.warning(
                 "preview rate limit reached for %s", sender, extra={"event": "rate-limited"}
             )
@@ -181,8 +180,8 @@ class Desk:
         seen = await _understood(conn, request, now)
         network = seen.network
         can_start = network is not None and not seen.errors
-        token = pending.new_token()
-        request_id = await pending.save(
+        token = requests.new_token()
+        request_id = await requests.save(
             conn,
             token=token,
             organiser_email=sender,
@@ -225,7 +224,7 @@ class Desk:
         return Disposition("organiser-request", f"preview to {sender}: {what}", attention=False)
 
     async def _confirmation(
-        self, conn: AsyncConnection, msg: Message, request: pending.Request, inbox_id: int
+        self, conn: AsyncConnection, msg: Message, request: requests.Request, inbox_id: int
     ) -> Disposition:
         sender, _ = h.from_address(msg)
         if sender is None or not h.same_mailbox(sender, request.organiser_email):
@@ -252,7 +251,7 @@ class Desk:
         if network is None or parsed.errors or await networks.get(conn, network.slug) is not None:
             return await self._preview(conn, msg, sender, request, inbox_id)
         reg = await networks.register(conn, network, request.source, self.f.secret, now)
-        if not await pending.claim(conn, request.id, now, reg.id):
+        if not await requests.claim(conn, request.id, now, reg.id):
             raise RuntimeError("claimed twice in one transaction")  # pragma: no cover
         messages = start_messages(self.f, reg, now)
         invites = len(reg.active_members)
@@ -270,7 +269,7 @@ class Desk:
         self,
         reg: Registered,
         msg: Message,
-        request: pending.Request,
+        request: requests.Request,
         invites: int,
         notes: int,
         now: datetime,
@@ -314,10 +313,10 @@ class _Seen:
 
 
 async def _understood(
-    conn: AsyncConnection, request: OrganiserRequest | pending.Request, now: datetime
+    conn: AsyncConnection, request: OrganiserRequest | requests.Request, now: datetime
 ) -> _Seen:
     """What the preview shows: a new request through the intake, a stored one as it was."""
-    if isinstance(request, pending.Request):
+    if isinstance(request, requests.Request):
         parsed = understand(request.source, now)
         errors = parsed.errors
         if parsed.network is not None and await networks.get(conn, parsed.network.slug):

@@ -14,20 +14,18 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import select
 
 from leernet.errors import LeernetError
-from leernet.mailer.queue import OutboxState
 from leernet.messages.textfmt import decimal
 from leernet.organiser.terminal import PlainTable, esc
 from leernet.records import facts, networks
-from leernet.store import schema as t
+from leernet.records import status as records_status
+from leernet.records.status import Flagged, NotSent
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -43,31 +41,14 @@ LEGEND = (
 
 
 @dataclass(frozen=True, slots=True)
-class PersonLine:
+class StatusRow:
+    """A participant's row in ``leernet status``: a view of a ``Member``, not a person type."""
+
     name: str
     email: str
     marks: str  # one character per session, in session order
     evaluations: int
     bounced: bool
-
-
-@dataclass(frozen=True, slots=True)
-class NotSent:
-    """A message of the network that failed for good: to whom, what, and the server's reason."""
-
-    kind: str
-    recipient: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Flagged:
-    """A participant whose mail from us came back: nothing more is sent until mail from them is verified."""
-
-    name: str
-    email: str
-    since: datetime
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +58,7 @@ class StatusReport:
     language: str
     timezone: str
     sessions: tuple[facts.SessionSummary, ...]
-    people: tuple[PersonLine, ...]
+    people: tuple[StatusRow, ...]
     not_sent: tuple[NotSent, ...] = ()
     flagged: tuple[Flagged, ...] = ()
 
@@ -108,7 +89,7 @@ async def status(conn: AsyncConnection, slug: str) -> StatusReport:
     ids = [m.id for m in active]
     sessions = tuple(facts.summarise(net, ids, att, evs, s.number) for s in net.sessions)
     people = tuple(
-        PersonLine(
+        StatusRow(
             name=m.name,
             email=m.email,
             marks="".join(_mark(att, m.id, s.number, s.cancelled) for s in net.sessions),
@@ -117,19 +98,8 @@ async def status(conn: AsyncConnection, slug: str) -> StatusReport:
         )
         for m in active
     )
-    failed = await conn.execute(
-        select(t.outbox.c.kind, t.outbox.c.recipient, t.outbox.c.last_error)
-        .where(t.outbox.c.network_id == reg.id, t.outbox.c.state == OutboxState.FAILED)
-        .order_by(t.outbox.c.id)
-    )
-    not_sent = tuple(NotSent(kind, to, reason or "") for kind, to, reason in failed)
-    p = t.participants
-    bounced = await conn.execute(
-        select(p.c.name, p.c.email, p.c.bounced_at, p.c.bounce_reason)
-        .where(p.c.network_id == reg.id, p.c.removed_at.is_(None), p.c.bounced_at.is_not(None))
-        .order_by(p.c.id)
-    )
-    flagged = tuple(Flagged(n, e, at, why or "") for n, e, at, why in bounced)
+    not_sent = await records_status.not_sent(conn, reg.id)
+    flagged = await records_status.flagged(conn, reg.id)
     return StatusReport(
         net.slug, net.name, net.language, net.timezone, sessions, people, not_sent, flagged
     )

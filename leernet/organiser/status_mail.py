@@ -13,7 +13,6 @@ from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
 from email.message import Message
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.mailer import headers as h
@@ -27,10 +26,9 @@ from leernet.messages.textfmt import decimal
 from leernet.network.model import Person
 from leernet.organiser import report
 from leernet.organiser.export_xlsx import export_xlsx
-from leernet.records import networks
+from leernet.records import networks, sent_mail
 from leernet.records.networks import Registered
 from leernet.replies.mailtext import reply_text
-from leernet.store import schema as t
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 STATUS_PER_HOUR = 6  # status mails to one organiser: enough to ask, too few to flood
@@ -75,9 +73,9 @@ class StatusDesk:
                 "rejected", f"status asked by {sender}: DMARC failed", attention=True
             )
         now = self.now()
-        if await _recent(conn, sender, "organiser-status", now - timedelta(hours=1)) >= (
-            STATUS_PER_HOUR
-        ):
+        if await sent_mail.sent_recently(
+            conn, sender, "organiser-status", now - timedelta(hours=1)
+        ) >= (STATUS_PER_HOUR):
             return Disposition(
                 "organiser-status", f"{sender}: status rate limit reached", attention=False
             )
@@ -169,19 +167,6 @@ def _named(networks: list[Registered], subject: str, body: str) -> list[Register
         for reg in networks
         if reg.slug.casefold() in text or reg.network.name.casefold() in text
     ]
-
-
-async def _recent(conn: AsyncConnection, recipient: str, kind: str, since: datetime) -> int:
-    o = t.outbox
-    return int(
-        (
-            await conn.execute(
-                select(func.count()).where(
-                    o.c.recipient == recipient.lower(), o.c.kind == kind, o.c.created_at >= since
-                )
-            )
-        ).scalar_one()
-    )
 
 
 async def status_mail(

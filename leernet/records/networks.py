@@ -23,7 +23,7 @@ from leernet.store import schema as t
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """A participant as the store knows them."""
+    """A participant as the store registered them: id, reply token, removed, bounced (see ``Person``)."""
 
     id: int
     email: str
