@@ -30,8 +30,9 @@ from leernet.mailer.oauth import TokenSource
 from leernet.mailer.oauth_keep import keep_rotated_refresh_token
 from leernet.mailer.sender import DrainResult, Outbox
 from leernet.mailer.tokens import token_from_address
+from leernet.messages import notices
 from leernet.messages.factory import Factory
-from leernet.messages.notices import failure_notifier, notify
+from leernet.messages.notices import failure_notifier
 from leernet.ops.watchdog import Notifier
 from leernet.organiser.desk import inbox_processor
 from leernet.planning.followups import step_builder
@@ -91,7 +92,7 @@ class Service:
         """Tell the organisers (or the admin) once per outage that the mailbox refuses us."""
         now = self.now()
         async with self.engine.begin() as conn:
-            await notify(
+            await notices.notify(
                 conn,
                 self.factory,
                 key=f"notice/mailbox/{now:%Y%m%dT%H%M%S}",
@@ -129,19 +130,15 @@ class Service:
             )
             self.kick.set()
             return
-        await notify(
+        await notices.set_aside(
             conn,
             self.factory,
-            key=f"notice/attention/{inbox_id}",
+            inbox_id=inbox_id,
             network_id=network_id,
-            topic="attention",
+            sender=head.sender,
+            subject=head.subject,
+            reason=disposition.reason,
             now=self.now(),
-            values={
-                "sender": head.sender[:200] or "?",
-                "subject": head.subject[:200] or "-",
-                "folder": self.settings.imap_attention_folder,
-                "reason": disposition.reason[:500],
-            },
         )
         self.kick.set()
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import update
 
 from leernet.network.load import parse_network
-from leernet.records import facts, networks, record
+from leernet.records import facts, networks, record, sharing
 from leernet.records.facts import Evaluation
 from leernet.store import open_store
 from leernet.store import schema as t
@@ -194,7 +194,7 @@ class TestAverageRating:
 class TestSharedAnswers:
     def test_consent_shares_only_the_marked_question(self):
         """With consent, the manager reads question 2 and nothing else."""
-        shared = facts.shared_answers(
+        shared = sharing.shared_answers(
             NETWORK, [ev(2, {"1": 5, "2": "Meer overleg", "3": "Koffie", "4": True})]
         )
         assert [(s.session_number, s.question_number, s.answer) for s in shared] == [
@@ -207,11 +207,11 @@ class TestSharedAnswers:
         """Without a yes to the consent question, nothing is shared ("ja" as text is not a yes)."""
         for consent in (False, "ja", 1, None):
             answers = {"2": "Geheim"} | ({} if consent is None else {"4": consent})
-            assert facts.shared_answers(NETWORK, [ev(2, answers)]) == []
+            assert sharing.shared_answers(NETWORK, [ev(2, answers)]) == []
 
     def test_consent_of_another_session_does_not_carry_over(self):
         """A yes in session 2 does not open session 3's answers."""
-        shared = facts.shared_answers(
+        shared = sharing.shared_answers(
             NETWORK,
             [
                 ev(2, {"2": "A", "4": True}, eid=1),
@@ -222,7 +222,7 @@ class TestSharedAnswers:
 
     def test_later_withdrawal_hides_everything(self):
         """A later no withdraws consent for every earlier session too."""
-        shared = facts.shared_answers(
+        shared = sharing.shared_answers(
             NETWORK,
             [
                 ev(2, {"2": "A", "4": True}, eid=1),
@@ -234,7 +234,7 @@ class TestSharedAnswers:
 
     def test_closing_takeaway_is_shared(self):
         """The closing session's takeaway (question 6) is shared with consent, aftercare is not."""
-        shared = facts.shared_answers(
+        shared = sharing.shared_answers(
             NETWORK, [ev(6, {"2": "A", "4": True, "5": "Ja, graag", "6": "Alles"})]
         )
         assert [(s.question_number, s.answer) for s in shared] == [(2, "A"), (6, "Alles")]
@@ -242,7 +242,7 @@ class TestSharedAnswers:
     def test_mixing_participants_is_refused(self):
         """Evaluations of two people can never be mixed into one manager's summary."""
         with pytest.raises(ValueError, match="one participant"):
-            facts.shared_answers(NETWORK, [ev(2, {}, pid=1), ev(3, {}, pid=2)])
+            sharing.shared_answers(NETWORK, [ev(2, {}, pid=1), ev(3, {}, pid=2)])
 
 
 _values = st.one_of(
@@ -267,7 +267,7 @@ class TestSharedAnswersProperties:
         evs = [
             ev(n, answers, eid=i, minutes=m, absent=a) for i, (n, a, answers, m) in enumerate(raw)
         ]
-        shared = facts.shared_answers(NETWORK, evs)
+        shared = sharing.shared_answers(NETWORK, evs)
 
         statements = [e for e in evs if not e.absent and isinstance(e.answers.get("4"), bool)]
         latest = max(statements, key=lambda e: (e.received_at, e.id), default=None)

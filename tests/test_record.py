@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
+from leernet.mailer.queue import Outgoing, enqueue
 from leernet.network.load import parse_network
-from leernet.records import networks, record
+from leernet.records import erasure, networks, record
 from leernet.store import open_store
 from leernet.store import schema as t
 
@@ -348,7 +349,7 @@ class TestErase:
             await outbox_row(conn, "c", bert.email, "sent", reg.id)
             await outbox_row(conn, "d", sofie.email, "queued", reg.id)
 
-            erased = await record.erase_participant(conn, reg.id, "Bert.Claes@example.com")
+            erased = await erasure.erase_participant(conn, reg.id, "Bert.Claes@example.com")
 
             left = {
                 table.name: sorted(
@@ -374,11 +375,48 @@ class TestErase:
         assert states == {"a": "cancelled", "b": "cancelled", "c": "sent", "d": "queued"}
         assert bodies == {"a": b"", "b": b"", "c": b"", "d": b"x"}  # mail to Sofie keeps its bytes
 
+    async def test_every_notice_quoting_their_mail_is_blanked_in_bounded_statements(self, store):
+        """Bert sent 600 mails, each quoted in a notice to the organiser: erasing him blanks all 600, and no statement carries more than 500 values."""
+        engine, reg = store
+        bert = reg.members[0]
+        notices = []
+        async with engine.begin() as conn:
+            for n in range(600):
+                inbox_id = await inbox_row(conn, n + 1, network_id=reg.id, participant_id=bert.id)
+                notices.append(
+                    Outgoing(
+                        key=f"notice/message/{inbox_id}/{reg.network.organiser.email}",
+                        kind="notice",
+                        recipient=reg.network.organiser.email,
+                        message_id=f"<leernet.n{n}@example.org>",
+                        raw=b"Bert schreef: mijn geheim",
+                        network_id=reg.id,
+                        about_inbox_id=inbox_id,
+                    )
+                )
+            await enqueue(conn, notices, NOW)
+        widest = []
+
+        def count(conn, cursor, statement, parameters, context, executemany):
+            widest.append(len(parameters) if isinstance(parameters, (list, tuple, dict)) else 0)
+
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
+        try:
+            async with engine.begin() as conn:
+                await erasure.erase_participant(conn, reg.id, bert.email)
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", count)
+        async with engine.connect() as conn:
+            bodies = (await conn.execute(select(t.outbox_body.c.raw))).scalars().all()
+        assert len(bodies) == 600
+        assert set(bodies) == {b""}
+        assert max(widest) <= 500
+
     async def test_unknown_address_erases_nothing(self, store):
         """Erasing an address that is not in the network says so (None)."""
         engine, reg = store
         async with engine.begin() as conn:
-            assert await record.erase_participant(conn, reg.id, "nobody@example.com") is None
+            assert await erasure.erase_participant(conn, reg.id, "nobody@example.com") is None
 
 
 class TestPurge:
@@ -399,7 +437,7 @@ class TestPurge:
             )
             await inbox_row(conn, 1, network_id=reg.id, participant_id=bert)
             await outbox_row(conn, "confirmation/x", reg.members[0].email, "sent", reg.id)
-            await record.purge_network(conn, reg.id, NOW)
+            await erasure.purge_network(conn, reg.id, NOW)
             sent_bytes = (await conn.execute(select(t.outbox_body.c.raw))).scalar()
             answers = (await conn.execute(select(t.evaluations.c.answers))).scalar()
             comment = (await conn.execute(select(t.rsvps.c.comment))).scalar()

@@ -44,7 +44,7 @@ class TestMigrations:
         async with engine.connect() as conn:
             version = (await conn.execute(text("SELECT version FROM schema_version"))).scalar()
         await engine.dispose()
-        assert version == SCHEMA_VERSION == 5
+        assert version == SCHEMA_VERSION == 6
         assert "ix_outbox_recipient" in await indexes(url)
 
     async def test_a_newer_database_is_refused(self, tmp_path: Path) -> None:
@@ -73,6 +73,9 @@ def v2_metadata() -> MetaData:
         copy = table.to_metadata(old)
         if table.name == outbox.name:
             copy.append_column(Column("raw", LargeBinary, nullable=False))
+            copy._columns.remove(copy.c.about_inbox_id)  # v6
+            for index in [i for i in copy.indexes if i.name == "ix_outbox_about"]:
+                copy.indexes.discard(index)
     return old
 
 
@@ -107,6 +110,16 @@ async def build_v2(url: str) -> dict[str, bytes]:
         }
         for n, state in ((1, "queued"), (2, "sent"), (3, "queued"))
     ]
+    # A notice to the organiser about inbox mail 7, as keys said it before v6.
+    rows.append(
+        {
+            **rows[1],
+            "key": "notice/message/7/organiser@example.org",
+            "kind": "notice",
+            "recipient": "organiser@example.org",
+            "message_id": "<leernet.v2-notice@example.org>",
+        }
+    )
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
@@ -136,14 +149,20 @@ async def check_upgrade(url: str) -> None:
                     )
                 )
             }
-        assert version == SCHEMA_VERSION == 5
+            about = dict((await conn.execute(select(outbox.c.key, outbox.c.about_inbox_id))).all())
+        assert version == SCHEMA_VERSION == 6
         assert "raw" not in columns
+        # v6: the notice says which incoming mail it is about in a column of its own.
+        assert about["notice/message/7/organiser@example.org"] == 7
+        assert about["invite/v2/p1@example.com"] is None
         assert "summary_previews" in tables  # v4: manager summaries are previewed first
         assert moved == bytes_of
         with SmtpTestServer() as server:
             assert await drain(engine, server.settings(), lambda: T0) == DrainResult(sent=2)
             got = {r.message_id: r.data for r in server.received}
-        queued = {mid: raw for mid, raw in bytes_of.items() if "v2-2" not in mid}
+        queued = {
+            mid: raw for mid, raw in bytes_of.items() if "v2-2" not in mid and "notice" not in mid
+        }
         assert got == queued
     finally:
         await engine.dispose()

@@ -74,6 +74,7 @@ class Outgoing:
     network_id: int | None
     not_after: datetime | None = None
     not_before: datetime | None = None
+    about_inbox_id: int | None = None  # the incoming mail it is about (a notice quoting it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +136,7 @@ async def enqueue(conn: AsyncConnection, items: Sequence[Outgoing], now: datetim
             "created_at": now,
             "next_attempt_at": it.not_before or now,
             "not_after": it.not_after,
+            "about_inbox_id": it.about_inbox_id,
         }
         for it in items
     ]

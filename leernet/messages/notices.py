@@ -10,6 +10,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -215,8 +216,12 @@ async def notify(
     now: datetime,
     values: dict[str, object] | Callable[[str], dict[str, object]],
     details: Sequence[str] = (),
+    about_inbox_id: int | None = None,
 ) -> int:
-    """Queue one notice per organiser concerned; ``key`` makes it once-only."""
+    """Queue one notice per organiser concerned; ``key`` makes it once-only.
+
+    ``about_inbox_id``: the incoming mail it quotes or names (erasing its sender blanks it).
+    """
     messages = await compose(
         conn,
         factory,
@@ -227,12 +232,43 @@ async def notify(
         values=values,
         details=details,
     )
+    if about_inbox_id is not None:
+        messages = [replace(m, about_inbox_id=about_inbox_id) for m in messages]
     return await enqueue(conn, messages, now)
 
 
 def text(language: str, key: str, **values: object) -> str:
     """A notice's text ``key`` (e.g. ``strangers.line``) in ``language``, filled in."""
     return _t(language, key, **values)
+
+
+async def set_aside(
+    conn: AsyncConnection,
+    factory: Factory,
+    *,
+    inbox_id: int,
+    network_id: int | None,
+    sender: str,
+    subject: str,
+    reason: str,
+    now: datetime,
+) -> int:
+    """Tell the organiser a mail from a known sender waits in the needs-attention folder."""
+    return await notify(
+        conn,
+        factory,
+        key=f"notice/attention/{inbox_id}",
+        network_id=network_id,
+        about_inbox_id=inbox_id,
+        topic="attention",
+        now=now,
+        values={
+            "sender": sender[:200] or "?",
+            "subject": subject[:200] or "-",
+            "folder": factory.settings.imap_attention_folder,
+            "reason": reason[:500],
+        },
+    )
 
 
 async def compose(

@@ -250,7 +250,7 @@ def _sharing(
     """What the manager will see of this reply, in words the participant can check.
 
     Shared only when this very reply said an unambiguous yes to the consent
-    question (``facts.shared_answers``); anything else, no answer included, is
+    question (``sharing.shared_answers``); anything else, no answer included, is
     "not shared", and the participant is told how to change it.
     """
     shared_qs = [q.number for q in questions if q.share_with_manager]

@@ -22,7 +22,7 @@ from leernet.network.load import load_network, with_registered_slots
 from leernet.network.model import Network, Participant, Person
 from leernet.organiser.show import show_network
 from leernet.organiser.terminal import esc
-from leernet.records import facts, networks, sent_mail
+from leernet.records import erasure, facts, networks, sent_mail
 from leernet.settings import Settings
 from leernet.store import open_store, private
 from leernet.store.engine import sqlite_path
@@ -287,13 +287,11 @@ async def export_network(slug: str, settings: Settings, fmt: str) -> bytes:
 
 
 async def erase_participant(slug: str, email: str, settings: Settings, out: Console) -> None:
-    from leernet.records import record  # noqa: PLC0415
-
     async with _store(settings, dry_run=False, must_exist=True) as engine, engine.begin() as conn:
         reg = await networks.get(conn, slug)
         if reg is None:
             raise LeernetError(f"no network {slug!r} is registered")
-        pid = await record.erase_participant(conn, reg.id, email)
+        pid = await erasure.erase_participant(conn, reg.id, email)
         if pid is None:
             raise LeernetError(f"{email} is not a participant of {slug}")
     out.print(
@@ -308,7 +306,6 @@ async def purge_network(
     from datetime import timedelta  # noqa: PLC0415
 
     from leernet.organiser import report  # noqa: PLC0415
-    from leernet.records import record  # noqa: PLC0415
 
     async with _store(settings, dry_run=False, must_exist=True) as engine:
         async with engine.connect() as conn:
@@ -329,5 +326,5 @@ async def purge_network(
         # The organiser's copy is written before anything is deleted.
         private.write_bytes(out_file, report.export_json(data).encode("utf-8"))
         async with engine.begin() as conn:
-            await record.purge_network(conn, reg.id, now)
+            await erasure.purge_network(conn, reg.id, now)
     out.print(f"exported {esc(slug)} to {esc(out_file)}, then deleted its free text and raw mail")

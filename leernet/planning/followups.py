@@ -2,7 +2,7 @@
 
 ``build_step`` is the planner's ``StepBuilder``: it reads what the store knows
 (attendance, evaluations) and composes every message of one due step. Manager
-summaries take their answers only from ``facts.shared_answers`` (consent).
+summaries take their answers only from ``sharing.shared_answers`` (consent).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from leernet.messages.factory import Factory, participant_of
 from leernet.network.model import Person, QuestionKind, SessionKind
 from leernet.planning.planner import StepBuilder
 from leernet.planning.steps import Step, StepKind, summary_key
-from leernet.records import facts, networks, record, summaries
+from leernet.records import facts, networks, record, sharing, summaries
 from leernet.records.networks import Member, Registered
 from leernet.store import schema as t
 
@@ -248,7 +248,7 @@ class StepMessages:
             ]
             shared = [
                 {"session": a.session_number, "question": a.question_text, "answer": text}
-                for a in facts.shared_answers(
+                for a in sharing.shared_answers(
                     self.net, evals.for_participant(m.id), evals.superseded_of(m.id)
                 )
                 if (text := _answer_text(a.answer, self.net.language))
@@ -314,7 +314,9 @@ class StepMessages:
         members = self._summarised()
         if not members:
             return []
-        previews = await facts.summary_previews(self.conn, [self._summary_key(m) for m in members])
+        previews = await summaries.summary_previews(
+            self.conn, [self._summary_key(m) for m in members]
+        )
         att = await facts.attendance(self.conn, self.reg.id)
         evals = await facts.evaluations(self.conn, self.reg.id)
         out = []
@@ -330,7 +332,7 @@ class StepMessages:
             if preview is not None and sent_at is not None and sent_at <= self.now - _NOTICE:
                 allowed = {
                     (a.session_number, a.question_text, _answer_text(a.answer, self.net.language))
-                    for a in facts.shared_answers(
+                    for a in sharing.shared_answers(
                         self.net, evals.for_participant(m.id), evals.superseded_of(m.id)
                     )
                 }

@@ -8,16 +8,17 @@ records the participant's "nee"/"stop" and cancels a summary already queued.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
 from leernet.mailer.queue import IN_FLIGHT, PENDING_STATES, OutboxState
 from leernet.store import schema as t
+from leernet.store.chunks import chunked
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from datetime import datetime
 
     from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -89,3 +90,43 @@ async def hold_summary(
         )
     ).first()
     return Hold(found=True, already_sent=sent is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryPreview:
+    """The preview of one manager summary: what it showed, and what became of it."""
+
+    summary_key: str
+    preview_key: str
+    participant_id: int
+    attended: tuple[int, ...]
+    shared: tuple[Mapping[str, object], ...]  # {"session": n, "question": text, "answer": text}
+    shown_at: datetime
+    held: bool
+    sent_at: datetime | None  # when the preview mail went out (None: it did not)
+
+
+async def summary_previews(
+    conn: AsyncConnection, summary_keys: Sequence[str]
+) -> dict[str, SummaryPreview]:
+    """The previews of these manager summaries, by summary key (those that exist)."""
+    p, o = t.summary_previews, t.outbox
+    found: dict[str, SummaryPreview] = {}
+    for chunk in chunked(summary_keys):
+        rows = await conn.execute(
+            select(p, o.c.state, o.c.sent_at)
+            .select_from(p.outerjoin(o, o.c.key == p.c.preview_key))
+            .where(p.c.summary_key.in_(chunk))
+        )
+        for r in rows:
+            found[r.summary_key] = SummaryPreview(
+                r.summary_key,
+                r.preview_key,
+                r.participant_id,
+                tuple(int(n) for n in r.attended or ()),
+                tuple(dict(a) for a in r.shared or ()),
+                r.shown_at,
+                held=r.held_at is not None,
+                sent_at=r.sent_at if r.state == OutboxState.SENT else None,
+            )
+    return found

@@ -25,7 +25,7 @@ from leernet.mailer.disposition import Disposition
 from leernet.mailer.queue import enqueue
 from leernet.mailer.tokens import token_from_address
 from leernet.messages.factory import Factory
-from leernet.messages.notices import notify
+from leernet.messages.notices import notify, set_aside
 from leernet.messages.notices import text as notices_text
 from leernet.records import networks, record
 from leernet.records.networks import Member, Registered
@@ -250,6 +250,7 @@ class Processor:
             self.f,
             key=f"notice/message/{mail.inbox_id}",
             network_id=network_id,
+            about_inbox_id=mail.inbox_id,
             topic="message",
             now=self.now(),
             values={"name": member.name, "subject": mail.c.subject[:120], "address": member.email},
@@ -354,6 +355,7 @@ class Processor:
                 self.f,
                 key=f"notice/meeting/{inbox_id}",
                 network_id=nid,
+                about_inbox_id=inbox_id,
                 topic="meeting",
                 now=self.now(),
                 values=lambda lang: {
@@ -366,18 +368,14 @@ class Processor:
             )
             self.on_queued()
             return
-        await notify(
+        await set_aside(
             conn,
             self.f,
-            key=f"notice/attention/{inbox_id}",
+            inbox_id=inbox_id,
             network_id=nid,
-            topic="attention",
+            sender=c.from_address,
+            subject=c.subject,
+            reason=reason or c.reason,
             now=self.now(),
-            values={
-                "sender": c.from_address[:200] or "?",
-                "subject": c.subject[:200] or "-",
-                "folder": self.f.settings.imap_attention_folder,
-                "reason": (reason or c.reason)[:500],
-            },
         )
         self.on_queued()

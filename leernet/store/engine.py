@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, event, inspect, select, text
+from sqlalchemy import Connection, bindparam, event, inspect, select, text, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -78,8 +78,44 @@ async def _v5(conn: AsyncConnection) -> None:
     await conn.run_sync(lambda c: organiser_requests.create(c, checkfirst=True))
 
 
+def _outbox_has_about(conn: Connection) -> bool:
+    return any(c["name"] == "about_inbox_id" for c in inspect(conn).get_columns(outbox.name))
+
+
+async def _v6(conn: AsyncConnection) -> None:
+    # Which incoming mail a notice is about: erasing a participant blanks the notices that
+    # quote their mail by this column instead of by matching message keys.
+    if not await conn.run_sync(_outbox_has_about):
+        await conn.execute(text("ALTER TABLE outbox ADD COLUMN about_inbox_id INTEGER"))
+    await conn.execute(
+        text("CREATE INDEX IF NOT EXISTS ix_outbox_about ON outbox (about_inbox_id)")
+    )
+    # Notices queued before v6 said it only in their key ("notice/<topic>/<inbox id>/<to>"):
+    # read once here, in the one place that still knows that old shape.
+    rows = await conn.execute(
+        select(outbox.c.id, outbox.c.key).where(
+            outbox.c.kind == "notice", outbox.c.about_inbox_id.is_(None)
+        )
+    )
+    about = []
+    for row_id, key in rows:
+        parts = key.split("/")
+        if len(parts) >= _LEGACY_PARTS and parts[1] in _LEGACY_TOPICS and parts[2].isdigit():
+            about.append({"row_id": row_id, "about": int(parts[2])})
+    if about:
+        await conn.execute(
+            update(outbox)
+            .where(outbox.c.id == bindparam("row_id"))
+            .values(about_inbox_id=bindparam("about")),
+            about,
+        )
+
+
+_LEGACY_PARTS = 4
+_LEGACY_TOPICS = ("message", "meeting", "attention")
+
 # Version -> the step that brings the database from version-1 to it. Append, never edit.
-MIGRATIONS: dict[int, Migration] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5}
+MIGRATIONS: dict[int, Migration] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6}
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

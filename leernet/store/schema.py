@@ -140,9 +140,13 @@ outbox = Table(
     Column("sent_at", UtcDateTime),
     Column("last_error", Text),
     Column("smtp_code", Integer),
+    # v6: the incoming mail this message is about (a notice quoting or naming it), so that
+    # erasing a participant finds what quotes their mail without reading keys.
+    Column("about_inbox_id", Integer),
     Index("ix_outbox_due", "state", "next_attempt_at"),
     Index("ix_outbox_network", "network_id", "kind"),
     Index("ix_outbox_recipient", "recipient", "created_at"),  # v2: the confirmation rate limit
+    Index("ix_outbox_about", "about_inbox_id"),  # v6
 )
 
 outbox_body = Table(
@@ -291,4 +295,4 @@ organiser_requests = Table(
     Index("ix_organiser_requests_sender", "organiser_email", "created_at"),
 )
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
