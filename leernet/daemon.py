@@ -30,7 +30,7 @@ from leernet.mailer.oauth import TokenSource
 from leernet.mailer.oauth_keep import keep_rotated_refresh_token
 from leernet.mailer.sender import DrainResult, Outbox
 from leernet.mailer.tokens import token_from_address
-from leernet.messages import notices
+from leernet.messages import keys, notices
 from leernet.messages.factory import Factory
 from leernet.messages.notices import failure_notifier
 from leernet.ops.watchdog import Notifier
@@ -95,7 +95,7 @@ class Service:
             await notices.notify(
                 conn,
                 self.factory,
-                key=f"notice/mailbox/{now:%Y%m%dT%H%M%S}",
+                key=keys.notice("mailbox", f"{now:%Y%m%dT%H%M%S}"),
                 network_id=None,
                 topic="mailbox",
                 now=now,

@@ -14,6 +14,8 @@ from leernet.mailer.attempts import AttemptLog, Attempts
 from leernet.mailer.queue import FailedMessage, Outgoing, counts, enqueue, existing_keys
 from leernet.mailer.recovery import recover
 from leernet.mailer.sender import DrainResult, Outbox, backoff, drain
+from leernet.messages.factory import Factory
+from leernet.messages.notices import failure_notifier
 from leernet.settings import Settings
 from leernet.store.engine import open_store
 from leernet.store.schema import UtcDateTime, networks, outbox, outbox_body
@@ -302,16 +304,19 @@ class TestRetries:
         assert failures.calls[0].network_id == net
         assert server.received == []
 
+    @pytest.mark.parametrize(("kind", "notices"), [("notice", 0), ("reminder", 1)])
     async def test_failed_notice_is_not_reported(
-        self, engine: AsyncEngine, server: SmtpTestServer
+        self, engine: AsyncEngine, server: SmtpTestServer, kind: str, notices: int
     ) -> None:
-        """A notice to the organiser that fails is recorded but triggers no further notice."""
-        await queue(engine, [item("n", kind="notice")])
-        failures = Failures()
+        """A notice to the organiser that fails is recorded but triggers no further notice; any other failure does."""
+        await queue(engine, [item("n", kind=kind)])
         server.fail_data(554)
-        result = await drain(engine, server.settings(), Clock(), on_failure=failures)
+        settings = server.settings().model_copy(update={"admin_address": "admin@example.org"})
+        told = failure_notifier(Factory(settings), Clock())
+        result = await drain(engine, settings, Clock(), on_failure=told)
         assert result == DrainResult(failed=1)
-        assert failures.calls == []
+        queued = [r for r in await rows(engine) if r["state"] == "queued"]
+        assert [r["recipient"] for r in queued] == ["admin@example.org"] * notices
 
     async def test_past_not_after_is_skipped(
         self, engine: AsyncEngine, server: SmtpTestServer

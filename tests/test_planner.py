@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import delete, func, select
 
+from leernet.messages import keys
 from leernet.messages.factory import Factory
+from leernet.messages.kinds import Kind
 from leernet.network.load import parse_network
 from leernet.network.model import Followups
 from leernet.planning.followups import step_builder
@@ -21,12 +23,10 @@ from leernet.planning.steps import (
     GrowthRow,
     SessionRow,
     Step,
-    StepKind,
     growth_step,
     growth_steps,
     plan,
     session_steps,
-    summary_key,
 )
 from leernet.records import networks
 from leernet.settings import Settings
@@ -54,7 +54,7 @@ def row(*, moved: int = 0, last: bool = False, followups: Followups = DEFAULTS) 
     return SessionRow(7, "hr-ovl-2027", 3, "session", START, END, moved, followups, last)
 
 
-def by_kind(steps: list[Step]) -> dict[StepKind, Step]:
+def by_kind(steps: list[Step]) -> dict[Kind, Step]:
     """The steps of one (not last) session by kind: each kind occurs once."""
     return {s.kind: s for s in steps}
 
@@ -64,19 +64,19 @@ class TestSessionSteps:
         """Reminder two days before, request an hour after, its reminder three days later, the digest after six."""
         steps = by_kind(session_steps(row()))
         assert set(steps) == {
-            StepKind.REMINDER,
-            StepKind.LOW_ACCEPTANCE,
-            StepKind.EVAL_REQUEST,
-            StepKind.EVAL_REMINDER,
-            StepKind.DIGEST,
+            Kind.REMINDER,
+            Kind.LOW_ACCEPTANCE,
+            Kind.EVAL_REQUEST,
+            Kind.EVAL_REMINDER,
+            Kind.DIGEST,
         }
         request = END + timedelta(hours=1)
         expected = {
-            StepKind.REMINDER: (START - timedelta(days=2), START),
-            StepKind.LOW_ACCEPTANCE: (START - timedelta(days=2), START),
-            StepKind.EVAL_REQUEST: (request, request + timedelta(days=7)),
-            StepKind.EVAL_REMINDER: (request + timedelta(days=3), request + timedelta(days=10)),
-            StepKind.DIGEST: (request + timedelta(days=6), request + timedelta(days=20)),
+            Kind.REMINDER: (START - timedelta(days=2), START),
+            Kind.LOW_ACCEPTANCE: (START - timedelta(days=2), START),
+            Kind.EVAL_REQUEST: (request, request + timedelta(days=7)),
+            Kind.EVAL_REMINDER: (request + timedelta(days=3), request + timedelta(days=10)),
+            Kind.DIGEST: (request + timedelta(days=6), request + timedelta(days=20)),
         }
         assert {k: (s.due, s.not_after) for k, s in steps.items()} == expected
 
@@ -91,9 +91,9 @@ class TestSessionSteps:
         """After a move the reminder rounds have new keys; the evaluation round keeps its key."""
         before = {s.kind: s.key for s in session_steps(row())}
         after = {s.kind: s.key for s in session_steps(row(moved=2))}
-        assert after[StepKind.REMINDER] == "reminder/hr-ovl-2027/3/v2"
-        assert after[StepKind.LOW_ACCEPTANCE] == "low-acceptance/hr-ovl-2027/3/v2"
-        for kind in (StepKind.EVAL_REQUEST, StepKind.EVAL_REMINDER, StepKind.DIGEST):
+        assert after[Kind.REMINDER] == "reminder/hr-ovl-2027/3/v2"
+        assert after[Kind.LOW_ACCEPTANCE] == "low-acceptance/hr-ovl-2027/3/v2"
+        for kind in (Kind.EVAL_REQUEST, Kind.EVAL_REMINDER, Kind.DIGEST):
             assert after[kind] == before[kind]
 
     def test_the_last_session_closes_the_network(self) -> None:
@@ -101,25 +101,25 @@ class TestSessionSteps:
         the reflection and the summaries' preview at its digest, the summaries three days later."""
         assert len(session_steps(row())) == 5
         steps = session_steps(row(last=True))
-        digest = next(s for s in steps if s.kind is StepKind.DIGEST)
+        digest = next(s for s in steps if s.kind is Kind.DIGEST)
         closing = {s.kind: s for s in steps if s.kind not in digest_and_before}
         assert [s.key for s in closing.values()] == [
             "closing/hr-ovl-2027",
             "summary-preview/hr-ovl-2027/closing",
             "manager-summary/hr-ovl-2027/closing",
         ]
-        assert closing[StepKind.CLOSING].due == digest.due
-        assert closing[StepKind.SUMMARY_PREVIEW].due == digest.due
-        assert closing[StepKind.MANAGER_SUMMARY].due == digest.due + timedelta(days=3)
-        assert closing[StepKind.SUMMARY_PREVIEW].not_after <= closing[StepKind.MANAGER_SUMMARY].due
+        assert closing[Kind.CLOSING].due == digest.due
+        assert closing[Kind.SUMMARY_PREVIEW].due == digest.due
+        assert closing[Kind.MANAGER_SUMMARY].due == digest.due + timedelta(days=3)
+        assert closing[Kind.SUMMARY_PREVIEW].not_after <= closing[Kind.MANAGER_SUMMARY].due
 
 
 digest_and_before = {
-    StepKind.REMINDER,
-    StepKind.LOW_ACCEPTANCE,
-    StepKind.EVAL_REQUEST,
-    StepKind.EVAL_REMINDER,
-    StepKind.DIGEST,
+    Kind.REMINDER,
+    Kind.LOW_ACCEPTANCE,
+    Kind.EVAL_REQUEST,
+    Kind.EVAL_REMINDER,
+    Kind.DIGEST,
 }
 
 
@@ -133,7 +133,7 @@ class TestGrowthStep:
     def test_due_a_week_before_at_nine_local(self) -> None:
         """The summary is due at 09:00 Brussels time, manager_summary_days_before days before the date."""
         step = self.growth(date(2027, 6, 15))
-        assert step.kind is StepKind.MANAGER_SUMMARY
+        assert step.kind is Kind.MANAGER_SUMMARY
         assert step.due == datetime(2027, 6, 8, 7, 0, tzinfo=UTC)  # 09:00 CEST
         assert step.not_after == datetime(2027, 6, 15, 21, 59, tzinfo=UTC)
         assert step.key == "manager-summary/hr-ovl-2027/bert.claes@example.com/2027-06-15"
@@ -151,9 +151,9 @@ class TestGrowthStep:
             followups,
         )
         preview, summary = growth_steps(row_)
-        assert preview.kind is StepKind.SUMMARY_PREVIEW
+        assert preview.kind is Kind.SUMMARY_PREVIEW
         assert preview.key == "summary-preview/hr-ovl-2027/bert.claes@example.com/2027-06-15"
-        assert summary_key(preview.key) == summary.key
+        assert keys.summary_of(preview.key) == summary.key
         assert preview.due == summary.due - timedelta(days=3)
         assert preview.email == summary.email == "bert.claes@example.com"
 
@@ -178,7 +178,7 @@ class TestPlan:
     def test_due_at_exactly_its_moment_and_sorted(self) -> None:
         """At the reminder moment both reminder rounds are due, in key order."""
         result = plan(self.steps(), set(), START - timedelta(days=2))
-        assert [s.kind for s in result.due] == [StepKind.LOW_ACCEPTANCE, StepKind.REMINDER]
+        assert [s.kind for s in result.due] == [Kind.LOW_ACCEPTANCE, Kind.REMINDER]
         assert result.next_due == END + timedelta(hours=1)
 
     def test_done_steps_are_left_alone(self) -> None:
@@ -191,15 +191,15 @@ class TestPlan:
     def test_steps_whose_moment_passed_are_expired(self) -> None:
         """After an outage past the session, the reminder is expired while the request is still due."""
         result = plan(self.steps(), set(), END + timedelta(hours=2))
-        assert {s.kind for s in result.expired} == {StepKind.REMINDER, StepKind.LOW_ACCEPTANCE}
-        assert [s.kind for s in result.due] == [StepKind.EVAL_REQUEST]
+        assert {s.kind for s in result.expired} == {Kind.REMINDER, Kind.LOW_ACCEPTANCE}
+        assert [s.kind for s in result.due] == [Kind.EVAL_REQUEST]
 
     def test_not_after_is_inclusive(self) -> None:
         """At the very not-after moment a step is still sent; a second later it is skipped."""
         result = plan(self.steps(), set(), START)
-        assert StepKind.REMINDER in {s.kind for s in result.due}
+        assert Kind.REMINDER in {s.kind for s in result.due}
         result = plan(self.steps(), set(), START + timedelta(seconds=1))
-        assert StepKind.REMINDER in {s.kind for s in result.expired}
+        assert Kind.REMINDER in {s.kind for s in result.expired}
 
 
 # -- the SQL pass ------------------------------------------------------------------------

@@ -179,11 +179,6 @@ async def counts(conn: AsyncConnection, network_id: int | None = None) -> dict[s
     return {str(k): v for k, v in out.items()}
 
 
-def is_organiser_notice(kind: str) -> bool:
-    """A notice to the organiser: its failure is recorded, never reported (no loops)."""
-    return kind == "notice" or kind.startswith(("notice-", "notice/", "notice."))
-
-
 # Built once: compiling a statement costs more than SQLite takes to run it, and these
 # run while the connections wait.
 _MARK_SENDING = (

@@ -243,8 +243,7 @@ class _Drain:
             extra={"event": "outbox.failed", **extra},
         )
         # Only the drain that moved the row to failed reports it: exactly once.
-        report = moved and not queue.is_organiser_notice(row.kind)
-        if report and self.on_failure is not None:
+        if moved and self.on_failure is not None:
             failed = FailedMessage(
                 row.key, row.kind, row.recipient, row.network_id, error.code, reason
             )

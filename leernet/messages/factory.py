@@ -14,7 +14,8 @@ from leernet.calendar.invite import cancel_template, request_template
 from leernet.mailer.compose import Attachment, Envelope, compose, message_id
 from leernet.mailer.queue import Outgoing
 from leernet.mailer.tokens import participant_token, reply_address
-from leernet.messages import manager_views, views
+from leernet.messages import keys, manager_views, views
+from leernet.messages.kinds import Kind, Template
 from leernet.messages.render import Renderer
 from leernet.network.model import Network, Participant, Person, Session
 from leernet.records.networks import Member, Registered
@@ -47,8 +48,8 @@ class Factory:
         self,
         *,
         key: str,
-        kind: str,
-        template: str,
+        kind: Kind,
+        template: Template | None = None,
         network: Network,
         network_id: int | None,
         to: Person,
@@ -64,7 +65,7 @@ class Factory:
         attachments: tuple[Attachment, ...] = (),
     ) -> Outgoing:
         lang = language or network.language
-        rendered = self.renderer.render(template, lang, context)
+        rendered = self.renderer.render(template or kind.template, lang, context)
         msg_id = message_id(key, self.domain, self.secret)
         envelope = Envelope(
             from_name=self.settings.service_name,
@@ -96,7 +97,7 @@ class Factory:
         member: Member,
         now: datetime,
         *,
-        kind: str = "invite",
+        kind: Kind = Kind.INVITE,
         changes: Sequence[str] = (),
     ) -> Outgoing:
         net = reg.network
@@ -109,9 +110,9 @@ class Factory:
             views.invite_update(net, person, changes) if changes else views.invite(net, person)
         )
         return self._message(
-            key=f"{kind}/{net.slug}/{member.email}/{reg.sequence}",
+            key=keys.invite(kind, net.slug, member.email, reg.sequence),
             kind=kind,
-            template="invite_update" if changes else "invite",
+            template=Template.INVITE_UPDATE if changes else Template.INVITE,
             network=net,
             network_id=reg.id,
             to=Person(person.name, person.email),
@@ -142,14 +143,15 @@ class Factory:
             dtstamp=now,
             session=session,
         ).render(person, organizer, self.settings.service_name)
-        which = f"session-{session.number}" if session else "series"
         if session is None:
-            context, template = views.cancel_series(net, person), "cancel_series"
+            context, template = views.cancel_series(net, person), Template.CANCEL_SERIES
         else:
-            context, template = views.invite_update(net, person, changes), "invite_update"
+            context, template = views.invite_update(net, person, changes), Template.INVITE_UPDATE
         return self._message(
-            key=f"cancel/{net.slug}/{member.email}/{reg.sequence}/{which}",
-            kind="cancel",
+            key=keys.cancel(
+                net.slug, member.email, reg.sequence, session.number if session else None
+            ),
+            kind=Kind.CANCEL,
             template=template,
             network=net,
             network_id=reg.id,
@@ -165,9 +167,8 @@ class Factory:
     ) -> Outgoing:
         net = reg.network
         return self._message(
-            key=f"manager-start/{net.slug}/{manager.email.lower()}",
-            kind="manager-start",
-            template="manager_start",
+            key=keys.manager_start(net.slug, manager.email),
+            kind=Kind.MANAGER_START,
             network=net,
             network_id=reg.id,
             to=manager,
@@ -184,8 +185,8 @@ class Factory:
         member: Member,
         *,
         key: str,
-        kind: str,
-        template: str,
+        kind: Kind,
+        template: Template | None = None,
         context: Mapping[str, object],
         now: datetime,
         not_after: datetime | None = None,
@@ -215,8 +216,8 @@ class Factory:
         to: Person,
         *,
         key: str,
-        kind: str,
-        template: str,
+        kind: Kind,
+        template: Template | None = None,
         context: Mapping[str, object],
         now: datetime,
         not_after: datetime | None = None,

@@ -17,8 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.mailer.queue import FailedMessage, OnFailure, Outgoing, enqueue
-from leernet.messages import organiser_views
+from leernet.messages import keys, organiser_views
 from leernet.messages.factory import Factory
+from leernet.messages.kinds import Kind
 from leernet.network.defaults import questions
 from leernet.network.model import Network, Person, no_network
 from leernet.records import networks
@@ -257,7 +258,7 @@ async def set_aside(
     return await notify(
         conn,
         factory,
-        key=f"notice/attention/{inbox_id}",
+        key=keys.notice("attention", inbox_id),
         network_id=network_id,
         about_inbox_id=inbox_id,
         topic="attention",
@@ -311,9 +312,8 @@ async def compose(
                 template_net,
                 nid,
                 person,
-                key=f"{key}/{person.email.lower()}",
-                kind="notice",
-                template="notice",
+                key=keys.recipient(key, person.email),
+                kind=Kind.NOTICE,
                 context=context,
                 now=now,
             )
@@ -330,11 +330,13 @@ def failure_notifier(factory: Factory, now_fn: Callable[[], datetime]) -> OnFail
     """
 
     async def on_failure(conn: AsyncConnection, failed: FailedMessage) -> None:
+        if failed.kind == Kind.NOTICE:
+            return  # a notice that cannot reach the organiser is recorded, never reported (no loops)
         now = now_fn()
         await notify(
             conn,
             factory,
-            key=f"notice/failed/{failed.network_id or '-'}/{now:%Y-%m-%d}",
+            key=keys.notice("failed", failed.network_id or "-", f"{now:%Y-%m-%d}"),
             network_id=failed.network_id,
             topic="failed",
             now=now,

@@ -23,6 +23,7 @@ import jinja2
 
 from leernet.errors import TemplateError
 from leernet.mailer.compose import Rendered
+from leernet.messages.kinds import Template
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -90,7 +91,9 @@ class Renderer:
         self._text = jinja2.Environment(autoescape=False, **common)  # type: ignore[arg-type]  # noqa: S701 - text/plain, never HTML
         self._html = jinja2.Environment(autoescape=True, **common)  # type: ignore[arg-type]
 
-    def render(self, kind: str, language: str, context: Mapping[str, object]) -> Rendered:
+    def render(
+        self, kind: Template | str, language: str, context: Mapping[str, object]
+    ) -> Rendered:
         """The subject, text and HTML of ``kind`` in ``language``; raises ``TemplateError``."""
         if not _NAME.match(kind) or language not in LANGUAGES:
             raise TemplateError(f"unknown message kind or language: {kind!r}, {language!r}")

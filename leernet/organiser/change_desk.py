@@ -21,8 +21,9 @@ from leernet.mailer import headers as h
 from leernet.mailer.disposition import Disposition
 from leernet.mailer.queue import enqueue
 from leernet.mailer.tokens import token_matches
-from leernet.messages import organiser_views
+from leernet.messages import keys, organiser_views
 from leernet.messages.factory import Factory
+from leernet.messages.kinds import Kind, Template
 from leernet.network.model import Person
 from leernet.organiser.apply_change import apply_change
 from leernet.organiser.commands import apply_update
@@ -188,9 +189,9 @@ class ChangeDesk:
             reg.network,
             reg.id,
             Person(reg.network.organiser.name, sender),
-            key=f"organiser-preview/{request_id}",
-            kind="organiser-preview",
-            template="organiser_lines",
+            key=keys.organiser_preview(request_id),
+            kind=Kind.ORGANISER_PREVIEW,
+            template=Template.ORGANISER_LINES,
             context=organiser_views.organiser_lines(reg.network, subject, lines),
             now=now,
             token=token if source else None,
@@ -242,9 +243,8 @@ class ChangeDesk:
             reg.network,
             reg.id,
             Person(reg.network.organiser.name, sender),
-            key=f"organiser-changed/{request.id}",
-            kind="organiser-changed",
-            template="organiser_lines",
+            key=keys.organiser_changed(request.id),
+            kind=Kind.ORGANISER_CHANGED,
             context=organiser_views.organiser_lines(reg.network, done, [done, "", *sentences]),
             now=now,
             in_reply_to=h.own_message_id(msg) or None,

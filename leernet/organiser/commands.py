@@ -17,6 +17,7 @@ from leernet.mailer.queue import Outgoing, enqueue
 from leernet.messages import samples
 from leernet.messages.change_text import organiser_sentences, session_sentences
 from leernet.messages.factory import Factory
+from leernet.messages.kinds import Kind
 from leernet.network.changes import Changes, diff
 from leernet.network.load import load_network, with_registered_slots
 from leernet.network.model import Network, Participant, Person
@@ -247,7 +248,7 @@ def _update_messages(
         or changes.network_text
     ):
         messages += [
-            factory.invite(reg, m, now, kind="invite-update", changes=sentences) for m in staying
+            factory.invite(reg, m, now, kind=Kind.INVITE_UPDATE, changes=sentences) for m in staying
         ]
     for session in changes.cancelled:
         messages += [

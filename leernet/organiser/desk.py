@@ -36,8 +36,9 @@ from leernet.mailer import headers as h
 from leernet.mailer.compose import Attachment
 from leernet.mailer.disposition import Disposition
 from leernet.mailer.queue import Outgoing, enqueue
-from leernet.messages import organiser_views
+from leernet.messages import keys, organiser_views
 from leernet.messages.factory import Factory
+from leernet.messages.kinds import Kind
 from leernet.network.model import Network, Person, no_network
 from leernet.organiser.accept import accept_reply
 from leernet.organiser.change_desk import ChangeDesk
@@ -209,9 +210,8 @@ class Desk:
             network or no_network(language),
             None,
             Person(network.organiser.name if network is not None else "", sender),
-            key=f"organiser-preview/{request_id}",
-            kind="organiser-preview",
-            template="organiser_preview",
+            key=keys.organiser_preview(request_id),
+            kind=Kind.ORGANISER_PREVIEW,
             context=context,
             now=now,
             token=token if can_start else None,
@@ -288,9 +288,8 @@ class Desk:
             net,
             reg.id,
             Person(net.organiser.name, net.organiser.email),
-            key=f"organiser-started/{net.slug}",
-            kind="organiser-started",
-            template="organiser_started",
+            key=keys.organiser_started(net.slug),
+            kind=Kind.ORGANISER_STARTED,
             context=organiser_views.organiser_started(net, invites, notes),
             now=now,
             in_reply_to=h.own_message_id(msg) or None,

@@ -20,8 +20,9 @@ from leernet.mailer.compose import Attachment
 from leernet.mailer.disposition import Disposition
 from leernet.mailer.queue import Outgoing, enqueue
 from leernet.mailer.tokens import token_matches
-from leernet.messages import organiser_views, views
+from leernet.messages import keys, organiser_views, views
 from leernet.messages.factory import Factory
+from leernet.messages.kinds import Kind, Template
 from leernet.messages.textfmt import decimal
 from leernet.network.model import Person
 from leernet.organiser import report
@@ -89,7 +90,7 @@ class StatusDesk:
                 conn,
                 self.f,
                 reg,
-                key=f"organiser-status/{reg.slug}/{inbox_id}",
+                key=keys.organiser_status(reg.slug, inbox_id),
                 in_reply_to=h.own_message_id(msg) or None,
                 now=now,
             )
@@ -127,9 +128,9 @@ class StatusDesk:
             first,
             None,
             Person(first.organiser.name, sender),
-            key=f"organiser-status/which/{inbox_id}",
-            kind="organiser-status",
-            template="organiser_lines",
+            key=keys.organiser_status(None, inbox_id),
+            kind=Kind.ORGANISER_STATUS,
+            template=Template.ORGANISER_LINES,
             context=organiser_views.organiser_lines(first, _WHICH[lang][2], lines),
             now=now,
             in_reply_to=h.own_message_id(msg) or None,
@@ -207,8 +208,7 @@ async def status_mail(
         reg.id,
         Person(org.name, org.email),
         key=key,
-        kind="organiser-status",
-        template="organiser_status",
+        kind=Kind.ORGANISER_STATUS,
         context=organiser_views.organiser_status(net, sessions, people, len(found.not_sent)),
         now=now,
         in_reply_to=in_reply_to,

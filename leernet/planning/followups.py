@@ -11,18 +11,17 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leernet.mailer.queue import OutboxState, Outgoing
-from leernet.messages import manager_views, organiser_views, views
+from leernet.mailer.queue import Outgoing
+from leernet.messages import keys, manager_views, organiser_views, views
 from leernet.messages.factory import Factory, participant_of
+from leernet.messages.kinds import Kind, Template
 from leernet.network.model import Person, QuestionKind, SessionKind
 from leernet.planning.planner import StepBuilder
-from leernet.planning.steps import Step, StepKind, summary_key
-from leernet.records import facts, networks, record, sharing, summaries
+from leernet.planning.steps import Step
+from leernet.records import facts, networks, record, sent_mail, sharing, summaries
 from leernet.records.networks import Member, Registered
-from leernet.store import schema as t
 
 log = logging.getLogger("leernet.followups")
 
@@ -49,8 +48,8 @@ class StepMessages:
         self.f, self.conn, self.reg, self.step, self.now = factory, conn, reg, step, now
         self.net = reg.network
 
-    def _key(self, *parts: object) -> str:
-        return "/".join(str(p) for p in (self.step.key, *parts))
+    def _key(self, email: str) -> str:
+        return keys.recipient(self.step.key, email)
 
     def _reachable(self) -> list[Member]:
         # A bounced address gets nothing more until the organiser fixes it.
@@ -58,46 +57,42 @@ class StepMessages:
 
     async def build(self) -> list[Outgoing]:
         kind = self.step.kind
-        if kind is StepKind.SUMMARY_PREVIEW:
+        if kind is Kind.SUMMARY_PREVIEW:
             return await self.summary_previews()
-        if kind is StepKind.MANAGER_SUMMARY:
+        if kind is Kind.MANAGER_SUMMARY:
             return await self.manager_summaries()
-        if kind is StepKind.CLOSING:
+        if kind is Kind.CLOSING:
             return await self.closing()
         session = self.net.session(self.step.session_number)
         if session.cancelled:
             return []
         att = await facts.attendance(self.conn, self.reg.id)
-        if kind is StepKind.REMINDER:
+        if kind is Kind.REMINDER:
             return [
-                self._to(
-                    m, "reminder", views.reminder(self.net, participant_of(self.net, m), session)
-                )
+                self._to(m, views.reminder(self.net, participant_of(self.net, m), session))
                 for m in self._reachable()
                 if att.rsvp(m.id, session.number) != DECLINED
             ]
-        if kind is StepKind.LOW_ACCEPTANCE:
+        if kind is Kind.LOW_ACCEPTANCE:
             return self.low_acceptance(att)
         evals = await facts.evaluations(self.conn, self.reg.id)
-        if kind is StepKind.EVAL_REQUEST:
+        if kind is Kind.EVAL_REQUEST:
             return [
                 self._to(
                     m,
-                    "eval_request",
                     views.eval_request(self.net, participant_of(self.net, m), session),
                     expects_reply=True,
                 )
                 for m in self._reachable()
                 if att.rsvp(m.id, session.number) != DECLINED
             ]
-        if kind is StepKind.EVAL_REMINDER:
+        if kind is Kind.EVAL_REMINDER:
             # Only a request that went out can be reminded of: after an outage that skipped
             # the request, or for someone added since, "nog even" would make no sense.
             asked = await self._requested(session.number)
             return [
                 self._to(
                     m,
-                    "eval_reminder",
                     views.eval_request(self.net, participant_of(self.net, m), session),
                     expects_reply=True,
                 )
@@ -116,41 +111,32 @@ class StepMessages:
 
     async def _requested(self, number: int) -> set[str]:
         """The participants whose evaluation request for session ``number`` was sent."""
-        prefix = f"{StepKind.EVAL_REQUEST.value}/{self.net.slug}/{number}/"
-        keys = [prefix + m.email for m in self.reg.active_members]
-        rows = await self.conn.execute(
-            select(t.outbox.c.key).where(
-                t.outbox.c.key.in_(keys), t.outbox.c.state == OutboxState.SENT
-            )
-        )
-        return {r.key.removeprefix(prefix) for r in rows}
+        step = keys.session_step(Kind.EVAL_REQUEST, self.net.slug, number)
+        email_of = {keys.recipient(step, m.email): m.email for m in self.reg.active_members}
+        return {email_of[k] for k in await sent_mail.sent_keys(self.conn, list(email_of))}
 
     def _to(
-        self, m: Member, template: str, context: dict[str, object], *, expects_reply: bool = False
+        self, m: Member, context: dict[str, object], *, expects_reply: bool = False
     ) -> Outgoing:
         return self.f.to_participant(
             self.reg,
             m,
             key=self._key(m.email),
-            kind=self.step.kind.value,
-            template=template,
+            kind=self.step.kind,
             context=context,
             now=self.now,
             not_after=self.step.not_after,
             expects_reply=expects_reply,
         )
 
-    def _organiser(
-        self, template: str, context: dict[str, object], *, token: bool = False
-    ) -> Outgoing:
+    def _organiser(self, context: dict[str, object], *, token: bool = False) -> Outgoing:
         org = self.net.organiser
         return self.f.to_person(
             self.net,
             self.reg.id,
             Person(org.name, org.email),
             key=self.step.key,
-            kind=self.step.kind.value,
-            template=template,
+            kind=self.step.kind,
             context=context,
             now=self.now,
             not_after=self.step.not_after,
@@ -164,11 +150,7 @@ class StepMessages:
         accepted = sum(1 for s in status.values() if s == "ACCEPTED")
         if not members or accepted * 2 >= len(members):
             return []
-        return [
-            self._organiser(
-                "low_acceptance", organiser_views.low_acceptance(self.net, session, status)
-            )
-        ]
+        return [self._organiser(organiser_views.low_acceptance(self.net, session, status))]
 
     def digest(self, att: facts.Attendance, evals: facts.Evaluations) -> Outgoing:
         n = self.step.session_number
@@ -183,7 +165,7 @@ class StepMessages:
                 if (e := evals.get(m.id, n)) is not None
             ),
         )
-        return self._organiser("digest", organiser_views.digest(self.net, data), token=True)
+        return self._organiser(organiser_views.digest(self.net, data), token=True)
 
     async def closing(self) -> list[Outgoing]:
         evals = await facts.evaluations(self.conn, self.reg.id)
@@ -216,7 +198,7 @@ class StepMessages:
             context = views.closing_reflection(
                 self.net, participant_of(self.net, m), goals, takeaways
             )
-            out.append(self._to(m, "closing_reflection", context))
+            out.append(self._to(m, context))
         return out
 
     def _summarised(self) -> list[Member]:
@@ -229,7 +211,7 @@ class StepMessages:
 
     def _summary_key(self, m: Member) -> str:
         """The outbox key of the manager summary about ``m`` (growth steps hold one person)."""
-        key = summary_key(self.step.key)
+        key = keys.summary_of(self.step.key)
         return key if self.step.email else f"{key}/{m.email}"
 
     async def summary_previews(self) -> list[Outgoing]:
@@ -254,7 +236,7 @@ class StepMessages:
                 if (text := _answer_text(a.answer, self.net.language))
             ]
             summary = self.f.renderer.render(
-                "manager_summary",
+                Template.MANAGER_SUMMARY,
                 self.net.language,
                 self._summary_context(m, attended, shared, self.now),
             )
@@ -279,8 +261,8 @@ class StepMessages:
                     self.reg,
                     m,
                     key=key,
-                    kind=self.step.kind.value,
-                    template="summary_preview",
+                    kind=self.step.kind,
+                    template=Template.SUMMARY_PREVIEW,
                     context=context,
                     now=self.now,
                     not_after=self.step.not_after,
@@ -355,8 +337,7 @@ class StepMessages:
                     self.reg.id,
                     Person(m.manager_name, m.manager_email),
                     key=self._summary_key(m),
-                    kind="manager-summary",
-                    template="manager_summary",
+                    kind=Kind.MANAGER_SUMMARY,
                     context=context,
                     now=self.now,
                     not_after=self.step.not_after,

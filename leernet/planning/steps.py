@@ -34,9 +34,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from leernet.messages import keys
+from leernet.messages.kinds import Kind
 from leernet.network.model import Followups
 
 # How far around now the planner looks: no step lies further from its session.
@@ -45,17 +46,6 @@ LOOK_AHEAD = timedelta(days=61)
 # + 2 x 60 days (evaluation_reminder_days) + 14 days (summary_preview_days), sendable for
 # 14 days more: 162 days at the most.
 LOOK_BACK = timedelta(days=165)
-
-
-class StepKind(StrEnum):
-    REMINDER = "reminder"
-    LOW_ACCEPTANCE = "low-acceptance"
-    EVAL_REQUEST = "eval-request"
-    EVAL_REMINDER = "eval-reminder"
-    DIGEST = "digest"
-    CLOSING = "closing"
-    SUMMARY_PREVIEW = "summary-preview"
-    MANAGER_SUMMARY = "manager-summary"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +78,7 @@ class GrowthRow:
 @dataclass(frozen=True, slots=True)
 class Step:
     key: str
-    kind: StepKind
+    kind: Kind
     network_id: int
     session_number: int  # 0 for network-wide steps
     due: datetime
@@ -102,55 +92,59 @@ def _days(n: float) -> timedelta:
 
 def session_steps(row: SessionRow) -> list[Step]:
     f = row.followups
-    tag = f"{row.slug}/{row.number}"
-    # A moved session gets its own reminder round; RSVP-independent rounds do not repeat.
-    moved = f"/v{row.moved_sequence}" if row.moved_sequence else ""
+    # A moved session gets its own reminder round; RSVP-independent rounds do not repeat
+    # (``keys.session_step``).
     before = row.start - _days(f.reminder_days_before)
     request = row.end + timedelta(hours=f.evaluation_hours_after)
     reminder = request + _days(f.evaluation_reminder_days)
     digest = request + 2 * _days(f.evaluation_reminder_days)
     steps = [
         Step(
-            f"reminder/{tag}{moved}",
-            StepKind.REMINDER,
+            keys.session_step(Kind.REMINDER, row.slug, row.number, row.moved_sequence),
+            Kind.REMINDER,
             row.network_id,
             row.number,
             before,
             row.start,
         ),
         Step(
-            f"low-acceptance/{tag}{moved}",
-            StepKind.LOW_ACCEPTANCE,
+            keys.session_step(Kind.LOW_ACCEPTANCE, row.slug, row.number, row.moved_sequence),
+            Kind.LOW_ACCEPTANCE,
             row.network_id,
             row.number,
             before,
             row.start,
         ),
         Step(
-            f"eval-request/{tag}",
-            StepKind.EVAL_REQUEST,
+            keys.session_step(Kind.EVAL_REQUEST, row.slug, row.number),
+            Kind.EVAL_REQUEST,
             row.network_id,
             row.number,
             request,
             request + _days(7),
         ),
         Step(
-            f"eval-reminder/{tag}",
-            StepKind.EVAL_REMINDER,
+            keys.session_step(Kind.EVAL_REMINDER, row.slug, row.number),
+            Kind.EVAL_REMINDER,
             row.network_id,
             row.number,
             reminder,
             reminder + _days(7),
         ),
         Step(
-            f"digest/{tag}", StepKind.DIGEST, row.network_id, row.number, digest, digest + _days(14)
+            keys.session_step(Kind.DIGEST, row.slug, row.number),
+            Kind.DIGEST,
+            row.network_id,
+            row.number,
+            digest,
+            digest + _days(14),
         ),
     ]
     if row.is_last:
         steps.append(
             Step(
-                f"closing/{row.slug}",
-                StepKind.CLOSING,
+                keys.closing(row.slug),
+                Kind.CLOSING,
                 row.network_id,
                 row.number,
                 digest,
@@ -160,8 +154,8 @@ def session_steps(row: SessionRow) -> list[Step]:
         summary = digest + _days(f.summary_preview_days)
         steps += _previewed(
             Step(
-                f"manager-summary/{row.slug}/closing",
-                StepKind.MANAGER_SUMMARY,
+                keys.closing_summary(row.slug),
+                Kind.MANAGER_SUMMARY,
                 row.network_id,
                 row.number,
                 summary,
@@ -172,24 +166,12 @@ def session_steps(row: SessionRow) -> list[Step]:
     return steps
 
 
-def preview_key(summary_key: str) -> str:
-    """The key of the preview of the manager summary keyed ``summary_key``."""
-    _, _, rest = summary_key.partition("/")
-    return f"{StepKind.SUMMARY_PREVIEW.value}/{rest}"
-
-
-def summary_key(key: str) -> str:
-    """The key of the manager summary that a preview (or the summary itself) is keyed for."""
-    _, _, rest = key.partition("/")
-    return f"{StepKind.MANAGER_SUMMARY.value}/{rest}"
-
-
 def _previewed(summary: Step, preview_days: float) -> list[Step]:
     """A manager summary step and, ``preview_days`` before it, its preview to the participant."""
     due = summary.due - _days(preview_days)
     preview = Step(
-        preview_key(summary.key),
-        StepKind.SUMMARY_PREVIEW,
+        keys.preview_of(summary.key),
+        Kind.SUMMARY_PREVIEW,
         summary.network_id,
         summary.session_number,
         due,
@@ -212,8 +194,8 @@ def growth_step(row: GrowthRow) -> Step:
     )
     not_after = datetime.combine(day, time(23, 59), zone)
     return Step(
-        f"manager-summary/{row.slug}/{row.email}/{day.isoformat()}",
-        StepKind.MANAGER_SUMMARY,
+        keys.growth_summary(row.slug, row.email, day),
+        Kind.MANAGER_SUMMARY,
         row.network_id,
         0,
         min(due_day, not_after),

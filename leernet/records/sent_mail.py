@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 
 from leernet.mailer.queue import PENDING_STATES, OutboxState
 from leernet.store import schema as t
+from leernet.store.chunks import chunked
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -56,3 +57,16 @@ async def cancel_waiting(conn: AsyncConnection, network_id: int, emails: Sequenc
         )
         .values(state=OutboxState.CANCELLED)
     )
+
+
+async def sent_keys(conn: AsyncConnection, wanted: Sequence[str]) -> set[str]:
+    """Of these message keys, those whose message went out (the server said 250)."""
+    found: set[str] = set()
+    for chunk in chunked(wanted):
+        rows = await conn.execute(
+            select(t.outbox.c.key).where(
+                t.outbox.c.key.in_(chunk), t.outbox.c.state == OutboxState.SENT
+            )
+        )
+        found.update(rows.scalars())
+    return found

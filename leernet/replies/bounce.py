@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.mailer.disposition import Disposition
+from leernet.messages import keys
 from leernet.messages.notices import notify
 from leernet.records import record
 
@@ -36,7 +37,7 @@ async def bounce(proc: Processor, conn: AsyncConnection, mail: Mail) -> Disposit
         await notify(
             conn,
             proc.f,
-            key=f"notice/bounce/{cand.network_id}/{cand.email}",
+            key=keys.notice("bounce", cand.network_id, cand.email),
             network_id=cand.network_id,
             topic="bounce",
             now=now,

@@ -12,6 +12,8 @@ from leernet.errors import ParseError
 from leernet.mailer.disposition import Disposition
 from leernet.messages import manager_views, views
 from leernet.messages.factory import participant_of
+from leernet.messages.keys import read as read_key
+from leernet.messages.kinds import Kind
 from leernet.network.model import QuestionKind
 from leernet.records import facts, record, summaries
 from leernet.records.networks import Member, Registered
@@ -23,9 +25,10 @@ if TYPE_CHECKING:
     from leernet.replies.processor import Mail, Processor
 
 
-_EVAL_KINDS = ("eval-request", "eval-reminder", "confirmation", "answer-again")
+_EVAL_KINDS = frozenset(
+    {Kind.EVAL_REQUEST, Kind.EVAL_REMINDER, Kind.CONFIRMATION, Kind.ANSWER_AGAIN}
+)
 _SESSION_NUMBER = re.compile(r"\b(?:sessie|session|bijeenkomst)\s*(\d{1,2})\b", re.IGNORECASE)
-_PREVIEW_PREFIX = "summary-preview/"
 _HOLD_NOTE = {
     "nl": {
         False: "Houdt de samenvatting voor de leidinggevende tegen (die wordt niet verstuurd):",
@@ -38,18 +41,17 @@ _HOLD_NOTE = {
 }
 
 
-def session_of(proc: Processor, reg: Registered, keys: list[str], subject: str) -> int | None:
+def session_of(proc: Processor, reg: Registered, sent_keys: list[str], subject: str) -> int | None:
     """Which session a reply answers, or None when it is a message for the organiser.
 
     In order: the evaluation mail it refers to (In-Reply-To/References); a session
     title or number in its subject; else, for a reply that refers to none of our
     mail, the latest session that has ended.
     """
-    for key in keys:
-        kind, _, rest = key.partition("/")
-        parts = rest.split("/")
-        if kind in _EVAL_KINDS and len(parts) >= 2 and parts[1].isdigit():
-            return int(parts[1])
+    for key in sent_keys:
+        said = read_key(key)
+        if said is not None and said.kind in _EVAL_KINDS and said.session is not None:
+            return said.session
     net = reg.network
     wanted = subject.casefold()
     titled = [s for s in net.active_sessions if s.title.casefold() in wanted]
@@ -58,7 +60,7 @@ def session_of(proc: Processor, reg: Registered, keys: list[str], subject: str) 
     numbered = _SESSION_NUMBER.search(subject)
     if numbered and any(s.number == int(numbered.group(1)) for s in net.active_sessions):
         return int(numbered.group(1))
-    if keys:
+    if sent_keys:
         return None  # a reply to an invite or a reminder: for the organiser
     ended = [s for s in net.active_sessions if s.end <= proc.now()]
     return max(ended, key=lambda s: s.end).number if ended else None
@@ -77,7 +79,7 @@ async def evaluation(proc: Processor, conn: AsyncConnection, mail: Mail) -> Disp
         body = reply_text(msg)
     except ParseError as exc:
         return await proc._unreadable(conn, mail, reg.id, member.id, exc)
-    previews = [k for k in keys if k.startswith(_PREVIEW_PREFIX)]
+    previews = [k for k in keys if (said := read_key(k)) and said.kind is Kind.SUMMARY_PREVIEW]
     if previews:
         return await summary_reply(
             proc, conn, mail, reg, member, preview_key=previews[0], body=body
@@ -110,7 +112,7 @@ async def evaluation(proc: Processor, conn: AsyncConnection, mail: Mail) -> Disp
         reason = f"reply from {cand.email} for session {number}: no answers could be read"
         context = views.eval_request(net, person, session, questions)
         await proc._answer(
-            conn, mail, reg, member, kind="answer-again", number=number, context=context
+            conn, mail, reg, member, kind=Kind.ANSWER_AGAIN, number=number, context=context
         )
         return Disposition(
             "evaluation", reason, attention=False, network_id=reg.id, participant_id=member.id
@@ -140,7 +142,9 @@ async def evaluation(proc: Processor, conn: AsyncConnection, mail: Mail) -> Disp
         absent=parsed.absent,
         questions=questions,
     )
-    await proc._answer(conn, mail, reg, member, kind="confirmation", number=number, context=context)
+    await proc._answer(
+        conn, mail, reg, member, kind=Kind.CONFIRMATION, number=number, context=context
+    )
     what = "absent" if parsed.absent else f"{len(parsed.answers)} answer(s)"
     return Disposition(
         "evaluation",
@@ -196,6 +200,6 @@ async def summary_reply(
     context = manager_views.summary_held(
         net, participant_of(net, member), already_sent=hold.already_sent
     )
-    await proc._answer(conn, mail, reg, member, kind="summary-held", number=0, context=context)
+    await proc._answer(conn, mail, reg, member, kind=Kind.SUMMARY_HELD, number=0, context=context)
     what = "too late: already sent" if hold.already_sent else "held back"
     return done("summary-hold", f"manager summary of {member.email} {what}")

@@ -24,7 +24,9 @@ from leernet.mailer import headers as h
 from leernet.mailer.disposition import Disposition
 from leernet.mailer.queue import enqueue
 from leernet.mailer.tokens import token_from_address
+from leernet.messages import keys
 from leernet.messages.factory import Factory
+from leernet.messages.kinds import Kind
 from leernet.messages.notices import notify, set_aside
 from leernet.messages.notices import text as notices_text
 from leernet.records import networks, record
@@ -94,7 +96,7 @@ _MAX_REFS = 50  # Message-IDs of one mail looked up (References can be long)
 
 _ANSWERS_SINCE = select(func.count()).where(
     t.outbox.c.recipient == bindparam("address"),
-    t.outbox.c.kind.in_(("confirmation", "answer-again")),
+    t.outbox.c.kind.in_((Kind.CONFIRMATION, Kind.ANSWER_AGAIN)),
     t.outbox.c.created_at >= bindparam("since"),
 )
 
@@ -248,7 +250,7 @@ class Processor:
         await notify(
             conn,
             self.f,
-            key=f"notice/message/{mail.inbox_id}",
+            key=keys.notice("message", mail.inbox_id),
             network_id=network_id,
             about_inbox_id=mail.inbox_id,
             topic="message",
@@ -279,7 +281,7 @@ class Processor:
         reg: Registered,
         member: Member,
         *,
-        kind: str,
+        kind: Kind,
         number: int,
         context: dict[str, object],
     ) -> None:
@@ -290,9 +292,8 @@ class Processor:
         out = self.f.to_participant(
             reg,
             member,
-            key=f"{kind}/{reg.slug}/{number}/{member.email}/{mail.inbox_id}",
+            key=keys.answer(kind, reg.slug, number, member.email, mail.inbox_id),
             kind=kind,
-            template=kind.replace("-", "_"),
             context=context,
             now=now,
             expects_reply=True,
@@ -353,7 +354,7 @@ class Processor:
             await notify(
                 conn,
                 self.f,
-                key=f"notice/meeting/{inbox_id}",
+                key=keys.notice("meeting", inbox_id),
                 network_id=nid,
                 about_inbox_id=inbox_id,
                 topic="meeting",

@@ -13,7 +13,9 @@ from leernet.mailer import headers as h
 from leernet.mailer.disposition import Disposition
 from leernet.mailer.queue import enqueue
 from leernet.mailer.tokens import token_matches
-from leernet.messages import organiser_views, views
+from leernet.messages import keys, organiser_views, views
+from leernet.messages.keys import read as read_key
+from leernet.messages.kinds import Kind
 from leernet.records import facts, networks, record
 from leernet.replies.classify import (
     Candidate,
@@ -34,11 +36,17 @@ async def rollcall(  # noqa: PLR0917 - one caller, the facts of one roll call
     inbox_id: int,
 ) -> Disposition | None:
     # A roll call answers a digest: without a reference to one it is not a roll call.
-    digest_keys = [k for _, k in sent.values() if k.startswith("digest/")]
-    if not digest_keys:
+    digests = [
+        (k, said)
+        for _, k in sent.values()
+        if (said := read_key(k)) is not None and said.kind is Kind.DIGEST
+    ]
+    if not digests:
         return None
-    _, slug, n = digest_keys[0].split("/")[:3]
-    number = int(n)
+    digest_key, said = digests[0]
+    assert said.slug is not None
+    assert said.session is not None
+    slug, number = said.slug, said.session
     reg = await networks.get(conn, slug)
     if reg is None:
         return None
@@ -55,7 +63,7 @@ async def rollcall(  # noqa: PLR0917 - one caller, the facts of one roll call
         return None  # classify decides: it will be put aside for a person
     # Numbered as in the digest answered, not as the network is now (an update may
     # have added or removed people since).
-    kept = await facts.rollcall_order(conn, digest_keys[0])
+    kept = await facts.rollcall_order(conn, digest_key)
     people = kept if kept is not None else tuple(p.email for p in views.roll_call(net))
     try:
         call = parse_rollcall(reply_text(msg), len(people))
@@ -86,9 +94,8 @@ async def rollcall(  # noqa: PLR0917 - one caller, the facts of one roll call
         net,
         reg.id,
         Person(org.name, org.email),
-        key=f"rollcall-recorded/{inbox_id}",
-        kind="rollcall-recorded",
-        template="rollcall_recorded",
+        key=keys.rollcall_recorded(inbox_id),
+        kind=Kind.ROLLCALL_RECORDED,
         context=organiser_views.rollcall_recorded(net, net.session(number), marked, call.unknown),
         now=now,
         auto_submitted="auto-replied",

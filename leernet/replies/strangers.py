@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from leernet.mailer import headers as h
 from leernet.mailer.imap_responses import server_folder
 from leernet.mailer.queue import enqueue, rewrite_queued
-from leernet.messages import notices
+from leernet.messages import keys, notices
 from leernet.messages.factory import Factory
 from leernet.messages.notices import defuse
 from leernet.store import schema as t
@@ -135,7 +135,7 @@ class StrangerDigests:
             self._open[network_id] = tally
         tally.add(hashlib.sha256(raw).hexdigest(), stranger)
         language_texts = _texts(tally, moment - timedelta(days=1), zone, self.folder)
-        key = f"notice/strangers/{network_id or '-'}/{moment:%Y-%m-%d}"
+        key = keys.notice("strangers", network_id or "-", f"{moment:%Y-%m-%d}")
         messages = await notices.compose(
             conn,
             self.f,

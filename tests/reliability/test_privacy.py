@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 
 from leernet.cli import main
 from leernet.messages.factory import Factory
+from leernet.messages.kinds import Kind
 from leernet.network.load import parse_network
 from leernet.organiser.commands import manager_notes
 from leernet.planning.followups import StepMessages
-from leernet.planning.steps import Step, StepKind
+from leernet.planning.steps import Step
 from leernet.records import networks, record
 from leernet.store import open_store
 from tests.reliability.harness import FULL, SECRET, db_query, network_toml, people, settings_for
@@ -95,14 +96,14 @@ async def _manager_mail(
                     for number in sessions:
                         key = f"GEHEIM{member.id}X{number}"
                         secrets[key] = secrets[key] and latest is not False
-                step = Step("manager-summary/hr-ovl-2027", StepKind.MANAGER_SUMMARY, reg.id, 0,
+                step = Step("manager-summary/hr-ovl-2027", Kind.MANAGER_SUMMARY, reg.id, 0,
                             AFTER_END, AFTER_END + timedelta(days=1))  # fmt: skip
                 summaries = await StepMessages(factory, conn, reg, step, AFTER_END).build()
                 starts = manager_notes(factory, reg, network.participants, REGISTERED)
                 dated = [
                     await StepMessages(
                         factory, conn, reg,
-                        Step(f"manager-summary/x/{m.email}", StepKind.MANAGER_SUMMARY, reg.id, 0,
+                        Step(f"manager-summary/x/{m.email}", Kind.MANAGER_SUMMARY, reg.id, 0,
                              AFTER_END, AFTER_END, email=m.email),
                         AFTER_END,
                     ).build()
