@@ -5,6 +5,8 @@ from __future__ import annotations
 from statistics import fmean
 from typing import TYPE_CHECKING
 
+from icalendar.enums import PARTSTAT
+
 from leernet.messages import textfmt
 from leernet.messages.views import (
     Context,
@@ -39,7 +41,7 @@ def digest(network: Network, data: DigestData) -> Context:
         return [
             p.name or p.email
             for p in network.participants
-            if status.get(p.email.lower(), "NEEDS-ACTION") == wanted
+            if status.get(p.email.lower(), PARTSTAT.NEEDS_ACTION) == wanted
         ]
 
     qs = session_questions(network, session)
@@ -75,14 +77,14 @@ def digest(network: Network, data: DigestData) -> Context:
     return base_context(network, network.organiser.name) | {
         "session": session_view(network, session),
         "total": len(network.participants),
-        "accepted": by_status("ACCEPTED"),
-        "declined": by_status("DECLINED"),
-        "tentative": by_status("TENTATIVE"),
+        "accepted": by_status(PARTSTAT.ACCEPTED),
+        "declined": by_status(PARTSTAT.DECLINED),
+        "tentative": by_status(PARTSTAT.TENTATIVE),
         "no_answer": [
             p.name or p.email
             for p in network.participants
-            if status.get(p.email.lower(), "NEEDS-ACTION")
-            not in ("ACCEPTED", "DECLINED", "TENTATIVE")
+            if status.get(p.email.lower(), PARTSTAT.NEEDS_ACTION)
+            not in (PARTSTAT.ACCEPTED, PARTSTAT.DECLINED, PARTSTAT.TENTATIVE)
         ],
         "present": names_of(network, [e for e, v in presence.items() if v]),
         "absent": names_of(network, [e for e, v in presence.items() if not v]),
@@ -100,12 +102,12 @@ def digest(network: Network, data: DigestData) -> Context:
 
 def low_acceptance(network: Network, session: Session, partstat: Mapping[str, str]) -> Context:
     status = {e.lower(): s.upper() for e, s in partstat.items()}
-    accepted = [p for p in network.participants if status.get(p.email.lower()) == "ACCEPTED"]
-    declined = [p for p in network.participants if status.get(p.email.lower()) == "DECLINED"]
+    accepted = [p for p in network.participants if status.get(p.email.lower()) == PARTSTAT.ACCEPTED]
+    declined = [p for p in network.participants if status.get(p.email.lower()) == PARTSTAT.DECLINED]
     silent = [
         p
         for p in network.participants
-        if status.get(p.email.lower()) not in ("ACCEPTED", "DECLINED")
+        if status.get(p.email.lower()) not in (PARTSTAT.ACCEPTED, PARTSTAT.DECLINED)
     ]
     return base_context(network, network.organiser.name) | {
         "session": session_view(network, session),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from icalendar.enums import PARTSTAT
+
 from leernet.messages.manager_views import (
     manager_start,
     manager_summary,
@@ -52,7 +54,7 @@ def sample_contexts(network: Network) -> dict[str, Context]:
     }
     data = DigestData(
         s.number,
-        {x.email: "ACCEPTED" for x in people[:1]},
+        {x.email: PARTSTAT.ACCEPTED for x in people[:1]},
         {x.email: True for x in people[:1]},
         (Evaluation(p.email, absent=False, answers=answers),),
     )

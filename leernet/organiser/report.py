@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from icalendar.enums import PARTSTAT
 from rich import box
 from rich.table import Table
 from rich.text import Text
@@ -33,7 +34,12 @@ if TYPE_CHECKING:
 
     from leernet.records.networks import Registered
 
-_MARKS = {"ACCEPTED": "A", "DECLINED": "D", "TENTATIVE": "T", "NEEDS-ACTION": "?"}
+_MARKS = {
+    PARTSTAT.ACCEPTED: "A",
+    PARTSTAT.DECLINED: "D",
+    PARTSTAT.TENTATIVE: "T",
+    PARTSTAT.NEEDS_ACTION: "?",
+}
 LEGEND = (
     "Marks per session: P present, X absent (roll call or evaluation),\n"
     "otherwise the answer: A accepted, D declined, T tentative, ? none; - cancelled"

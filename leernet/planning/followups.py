@@ -11,6 +11,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
+from icalendar.enums import PARTSTAT
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.mailer.queue import Outgoing
@@ -25,7 +26,6 @@ from leernet.records.networks import Member, Registered
 
 log = logging.getLogger("leernet.followups")
 
-DECLINED = "DECLINED"
 # The least time a participant had to read the preview of their manager's summary (an
 # outage can delay the preview): with less, the summary shares no answers.
 _NOTICE = timedelta(days=1)
@@ -71,7 +71,7 @@ class StepMessages:
             return [
                 self._to(m, views.reminder(self.net, participant_of(self.net, m), session))
                 for m in self._reachable()
-                if att.rsvp(m.id, session.number) != DECLINED
+                if att.rsvp(m.id, session.number) != PARTSTAT.DECLINED
             ]
         if kind is Kind.LOW_ACCEPTANCE:
             return self.low_acceptance(att)
@@ -84,7 +84,7 @@ class StepMessages:
                     expects_reply=True,
                 )
                 for m in self._reachable()
-                if att.rsvp(m.id, session.number) != DECLINED
+                if att.rsvp(m.id, session.number) != PARTSTAT.DECLINED
             ]
         if kind is Kind.EVAL_REMINDER:
             # Only a request that went out can be reminded of: after an outage that skipped
@@ -98,7 +98,7 @@ class StepMessages:
                 )
                 for m in self._reachable()
                 if m.email in asked
-                and att.rsvp(m.id, session.number) != DECLINED
+                and att.rsvp(m.id, session.number) != PARTSTAT.DECLINED
                 and evals.get(m.id, session.number) is None
             ]
         await record.save_rollcall_order(
@@ -147,7 +147,7 @@ class StepMessages:
         session = self.net.session(self.step.session_number)
         members = self.reg.active_members
         status = {m.email: att.rsvp(m.id, session.number) for m in members}
-        accepted = sum(1 for s in status.values() if s == "ACCEPTED")
+        accepted = sum(1 for s in status.values() if s == PARTSTAT.ACCEPTED)
         if not members or accepted * 2 >= len(members):
             return []
         return [self._organiser(organiser_views.low_acceptance(self.net, session, status))]
@@ -351,7 +351,7 @@ def _attended(att: facts.Attendance, pid: int, number: int) -> bool:
     if present is not None:
         return present
     # Without an evaluation or roll call, an accepted invite is the best evidence there is.
-    return att.rsvp(pid, number) == "ACCEPTED"
+    return att.rsvp(pid, number) == PARTSTAT.ACCEPTED
 
 
 def step_builder(factory: Factory) -> StepBuilder:

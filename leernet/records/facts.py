@@ -12,6 +12,7 @@ from datetime import datetime
 from statistics import fmean
 from typing import TYPE_CHECKING, Any
 
+from icalendar.enums import PARTSTAT
 from sqlalchemy import select
 
 from leernet.network.defaults import session_questions
@@ -31,7 +32,7 @@ Key = tuple[int, int]  # (participant id, session number)
 class Reply:
     """A stored REPLY: PARTSTAT (upper case), COMMENT, and what orders it against others."""
 
-    partstat: str
+    partstat: PARTSTAT
     comment: str
     sequence: int
     dtstamp: datetime | None
@@ -68,9 +69,9 @@ class Attendance:
             return own or series
         return own if own.newer_than(series) else series
 
-    def rsvp(self, participant_id: int, session_number: int) -> str:
+    def rsvp(self, participant_id: int, session_number: int) -> PARTSTAT:
         found = self.reply(participant_id, session_number)
-        return "NEEDS-ACTION" if found is None else found.partstat
+        return PARTSTAT.NEEDS_ACTION if found is None else found.partstat
 
     def comment(self, participant_id: int, session_number: int) -> str:
         found = self.reply(participant_id, session_number)
@@ -142,7 +143,7 @@ async def attendance(conn: AsyncConnection, network_id: int) -> Attendance:
     return Attendance(
         replies={
             (r.participant_id, r.session_number): Reply(
-                r.partstat, r.comment or "", r.sequence, r.dtstamp, r.received_at
+                PARTSTAT(r.partstat), r.comment or "", r.sequence, r.dtstamp, r.received_at
             )
             for r in replies
         },
@@ -261,13 +262,18 @@ def summarise(
     session_number: int,
 ) -> SessionSummary:
     """Count one session's answers over the given (active) participants."""
-    counts = {"ACCEPTED": 0, "DECLINED": 0, "TENTATIVE": 0, "NEEDS-ACTION": 0}
+    counts = {
+        PARTSTAT.ACCEPTED: 0,
+        PARTSTAT.DECLINED: 0,
+        PARTSTAT.TENTATIVE: 0,
+        PARTSTAT.NEEDS_ACTION: 0,
+    }
     present = absent = 0
     given: list[Evaluation] = []
     missing: list[int] = []
     for pid in participant_ids:
         status = attendance_.rsvp(pid, session_number)
-        counts[status if status in counts else "NEEDS-ACTION"] += 1
+        counts[status if status in counts else PARTSTAT.NEEDS_ACTION] += 1
         was = attendance_.present(pid, session_number)
         present += was is True
         absent += was is False
@@ -288,10 +294,10 @@ def summarise(
             free[q.number] = texts
     return SessionSummary(
         session=network.session(session_number),
-        accepted=counts["ACCEPTED"],
-        declined=counts["DECLINED"],
-        tentative=counts["TENTATIVE"],
-        no_answer=counts["NEEDS-ACTION"],
+        accepted=counts[PARTSTAT.ACCEPTED],
+        declined=counts[PARTSTAT.DECLINED],
+        tentative=counts[PARTSTAT.TENTATIVE],
+        no_answer=counts[PARTSTAT.NEEDS_ACTION],
         present=present,
         absent=absent,
         evaluations=len(given),

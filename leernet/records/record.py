@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from icalendar.enums import PARTSTAT
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -41,7 +42,9 @@ if TYPE_CHECKING:
 
 Answer = int | bool | str
 
-PARTSTATS = frozenset({"ACCEPTED", "DECLINED", "TENTATIVE", "NEEDS-ACTION"})
+PARTSTATS = frozenset(
+    {PARTSTAT.ACCEPTED, PARTSTAT.DECLINED, PARTSTAT.TENTATIVE, PARTSTAT.NEEDS_ACTION}
+)
 PRESENCE_SOURCES = frozenset({"evaluation", "rollcall"})
 _PENDING = PENDING_STATES
 
