@@ -10,7 +10,6 @@ from leernet.messages.views import (
     SharedAnswer,
     base_context,
     first_name,
-    language_of,
     session_view,
 )
 from leernet.network.model import Network, Participant, Person
@@ -24,7 +23,7 @@ def manager_start(network: Network, manager: Person, employees: Sequence[Partici
     names = [e.name for e in employees]
     return base_context(network, manager.name) | {
         "employees": names,
-        "employee_names": textfmt.join_names(names, language_of(network)),
+        "employee_names": textfmt.join_names(names, network.language),
         "employee_count": len(names),
         "sessions": [session_view(network, s) for s in network.active_sessions],
     }
@@ -69,7 +68,7 @@ def summary_preview(
     return base_context(network, participant.name) | {
         "manager_name": participant.manager_name,
         "manager_first_name": first_name(participant.manager_name),
-        "sends_on": textfmt.long_date(network.local(sends_at), language_of(network)),
+        "sends_on": textfmt.long_date(network.local(sends_at), network.language),
         "summary_lines": manager_text.rstrip("\n").split("\n"),
     }
 

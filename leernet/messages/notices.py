@@ -22,6 +22,7 @@ from leernet.messages.factory import Factory
 from leernet.messages.kinds import Kind
 from leernet.network.defaults import questions
 from leernet.network.model import Network, Person, no_network
+from leernet.network.model import language as as_language
 from leernet.records import networks
 from leernet.store import schema as t
 
@@ -151,7 +152,7 @@ def defuse(value: str, limit: int = _MAX_QUOTE) -> str:
 
 
 def _t(language: str, key: str, **values: object) -> str:
-    lang = "en" if language == "en" else "nl"
+    lang = as_language(language)
     if "kind" in values:
         values["kind"] = _KIND_NAMES[lang].get(str(values["kind"]), str(values["kind"]))
     return _TEXT[lang][key].format(**values)

@@ -13,7 +13,6 @@ from leernet.messages.views import (
     DigestData,
     base_context,
     first_name,
-    language_of,
     name_of,
     names_of,
     network_context,
@@ -22,6 +21,7 @@ from leernet.messages.views import (
     session_view,
 )
 from leernet.network.model import Network, QuestionKind, Session
+from leernet.network.model import language as as_language
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 
 def digest(network: Network, data: DigestData) -> Context:
-    lang = language_of(network)
+    lang = network.language
     session = network.session(data.session_number)
     status = {e.lower(): s.upper() for e, s in data.partstat.items()}
     presence = {e.lower(): v for e, v in data.presence.items()}
@@ -132,7 +132,7 @@ def organiser_preview(
     ``network`` is None when the request could not be read at all (only errors).
     ``expires`` is None when there is nothing to confirm (errors).
     """
-    lang = "en" if language == "en" else "nl"
+    lang = as_language(language)
     out: Context = {
         "network": network_context(network),
         "recipient_name": organiser_name,
@@ -212,7 +212,7 @@ def notice(
     recipient_name: str = "",
     language: str = "nl",
 ) -> Context:
-    lang = language_of(network) if network is not None else ("en" if language == "en" else "nl")
+    lang = network.language if network is not None else as_language(language)
     name = recipient_name or (network.organiser.name if network is not None else "")
     return {
         "network": network_context(network),

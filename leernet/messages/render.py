@@ -24,6 +24,7 @@ import jinja2
 from leernet.errors import TemplateError
 from leernet.mailer.compose import Rendered
 from leernet.messages.kinds import Template
+from leernet.network.model import LANGUAGES
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -52,7 +53,6 @@ KINDS: tuple[str, ...] = (
     "notice",
     "rollcall_recorded",
 )
-LANGUAGES: tuple[str, ...] = ("nl", "en")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # A header line ends at CR or LF (RFC 5322 2.2); NUL and the other controls, plus the

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
+from leernet.network.model import language as as_language
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from zoneinfo import ZoneInfo
@@ -51,26 +53,22 @@ MONTHS = {
 _AND = {"nl": "en", "en": "and"}
 
 
-def _lang(language: str) -> str:
-    return "en" if language == "en" else "nl"
-
-
 def long_date(d: date | datetime, language: str) -> str:
     """``donderdag 14 januari 2027`` / ``Thursday 14 January 2027`` (a datetime as it stands)."""
-    lang = _lang(language)
+    lang = as_language(language)
     day = d.date() if isinstance(d, datetime) else d
     return f"{DAYS[lang][day.weekday()]} {day.day} {MONTHS[lang][day.month - 1]} {day.year}"
 
 
 def clock(moment: datetime, language: str) -> str:
     """``9.30`` (nl) / ``9:30`` (en)."""
-    sep = ":" if _lang(language) == "en" else "."
+    sep = ":" if as_language(language) == "en" else "."
     return f"{moment.hour}{sep}{moment.minute:02d}"
 
 
 def time_range(start: datetime, end: datetime, language: str) -> str:
     """``9.30 – 12.00 uur`` (nl) / ``9:30–12:00`` (en); both ends as they stand."""
-    if _lang(language) == "en":
+    if as_language(language) == "en":
         return f"{clock(start, 'en')}–{clock(end, 'en')}"
     return f"{clock(start, 'nl')} – {clock(end, 'nl')} uur"
 
@@ -91,7 +89,7 @@ def when(start: datetime, end: datetime, zone: ZoneInfo, language: str) -> str:
 def decimal(value: float, language: str, places: int = 1) -> str:
     """``3,8`` (nl) / ``3.8`` (en)."""
     text = f"{value:.{places}f}"
-    return text if _lang(language) == "en" else text.replace(".", ",")
+    return text if as_language(language) == "en" else text.replace(".", ",")
 
 
 def join_names(names: Sequence[str], language: str) -> str:
@@ -100,7 +98,7 @@ def join_names(names: Sequence[str], language: str) -> str:
         return ""
     if len(names) == 1:
         return names[0]
-    return f"{', '.join(names[:-1])} {_AND[_lang(language)]} {names[-1]}"
+    return f"{', '.join(names[:-1])} {_AND[as_language(language)]} {names[-1]}"
 
 
 def shorten(text: str, limit: int = 70) -> str:

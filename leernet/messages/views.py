@@ -85,10 +85,6 @@ class SharedAnswer:
     answer: str
 
 
-def language_of(network: Network) -> str:
-    return "en" if network.language == "en" else "nl"
-
-
 def network_context(network: Network | None) -> Context:
     if network is None:
         return dict.fromkeys(
@@ -115,12 +111,12 @@ def base_context(network: Network, recipient_name: str) -> Context:
         "network": network_context(network),
         "recipient_name": recipient_name,
         "recipient_first_name": first_name(recipient_name),
-        "language": language_of(network),
+        "language": network.language,
     }
 
 
 def session_view(network: Network, s: Session) -> Context:
-    lang = language_of(network)
+    lang = network.language
     local_start = network.local(s.start)
     return {
         "number": s.number,
@@ -143,7 +139,7 @@ def _questions(questions: Sequence[Question]) -> list[Context]:
 
 def session_questions(network: Network, session: Session) -> tuple[Question, ...]:
     """The questions of this session's evaluation: the network's plus the seed's extras."""
-    return defaults.session_questions(network.questions, session.kind, language_of(network))
+    return defaults.session_questions(network.questions, session.kind, network.language)
 
 
 def roll_call(network: Network) -> tuple[Participant, ...]:
@@ -202,7 +198,7 @@ def eval_request(
         "session": session_view(network, session),
         "questions": _questions(qs),
         "consent_number": consent if shared else 0,
-        "shared_numbers": textfmt.join_names(shared, language_of(network)),
+        "shared_numbers": textfmt.join_names(shared, network.language),
     }
 
 
@@ -219,7 +215,7 @@ def confirmation(
     absent: bool = False,
     questions: Sequence[Question] | None = None,
 ) -> Context:
-    lang = language_of(network)
+    lang = network.language
     qs = {q.number: q for q in (questions or session_questions(network, session))}
     given = {a.number: a for a in answers}
     rows = [

@@ -10,7 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Literal
 from zoneinfo import ZoneInfo
+
+Language = Literal["nl", "en"]  # Dutch (Flemish) first; English on request
+LANGUAGES: tuple[Language, ...] = ("nl", "en")
+
+
+def language(code: str | None) -> Language:
+    """A language code as leernet writes in: English when asked for, else Dutch (the default)."""
+    return "en" if (code or "").strip().lower() == "en" else "nl"
 
 
 class SessionKind(StrEnum):
@@ -108,7 +117,7 @@ class Network:
     slug: str
     name: str
     goal: str
-    language: str  # "nl" | "en"
+    language: Language
     timezone: str
     organiser: Person
     sessions: tuple[Session, ...]
@@ -155,7 +164,7 @@ class Network:
         return None
 
 
-def no_network(language: str, questions: tuple[Question, ...] = ()) -> Network:
+def no_network(language: Language, questions: tuple[Question, ...] = ()) -> Network:
     """A network with nothing in it: for a message about mail that names no network."""
     epoch = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
     return Network(

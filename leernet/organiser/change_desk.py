@@ -141,7 +141,7 @@ class ChangeDesk:
         found = with_list(source, people, now=self.now())
         known = remembered(source, reg.network)  # keep the series stamp for later changes
         new_source = stamp(found.source, known) if known is not None else found.source
-        lang = "en" if reg.network.language == "en" else "nl"
+        lang = reg.network.language
         w = _LIST[lang]
         lines = [
             w[0].format(name=reg.network.organiser.name.split(" ")[0]),

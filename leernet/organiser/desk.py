@@ -40,6 +40,7 @@ from leernet.messages import keys, organiser_views
 from leernet.messages.factory import Factory
 from leernet.messages.kinds import Kind
 from leernet.network.model import Network, Person, no_network
+from leernet.network.model import language as as_language
 from leernet.organiser.accept import accept_reply
 from leernet.organiser.change_desk import ChangeDesk
 from leernet.organiser.commands import start_messages
@@ -207,7 +208,7 @@ class Desk:
             invite = self.f.invite(reg, reg.members[0], now)
             attachments = (Attachment("uitnodiging.eml", "message/rfc822", invite.raw),)
         out = self.f.to_person(
-            network or no_network(language),
+            network or no_network(as_language(language)),
             None,
             Person(network.organiser.name if network is not None else "", sender),
             key=keys.organiser_preview(request_id),

@@ -30,7 +30,7 @@ _EVALUATIONS = ["participant", "name", "session", "date", "title", "absent"]
 def export_xlsx(data: dict[str, Any], reg: Registered) -> bytes:
     """``data`` as :func:`leernet.organiser.report.export` returns it, as .xlsx bytes."""
     net = reg.network
-    lang = "en" if net.language == "en" else "nl"
+    lang = net.language
     names = {m.email: m.name for m in reg.members}
     sessions = {s.number: s for s in net.sessions}
 

@@ -23,7 +23,7 @@ import tomli_w
 
 from leernet.errors import NetworkFileError, Problem
 from leernet.network.load import Loaded, parse_network
-from leernet.network.model import Network, Person
+from leernet.network.model import Network, Person, language
 from leernet.organiser.check_words import problem_finding, warning_finding
 from leernet.organiser.findings import Finding, Level, Say, error, has_errors, warning
 from leernet.organiser.participant_list import ParticipantList, read_participant_list
@@ -87,7 +87,7 @@ def from_request(request: OrganiserRequest, *, taken: Taken, now: datetime) -> I
 
 def language_of(hint: str) -> str:
     """The network's language: English when the organiser writes English, else Dutch (the default)."""
-    return "en" if hint == "en" else "nl"
+    return language(hint)
 
 
 def _first_list(request: OrganiserRequest) -> ParticipantList | None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from leernet.messages import textfmt
 from leernet.network.model import Network, Participant
+from leernet.network.model import language as as_language
 from leernet.organiser.participant_list import Listed, ParticipantList
 
 
@@ -67,7 +68,7 @@ _WORDS = {
 
 def list_change_lines(change: ListChange, language: str) -> list[str]:
     """One line per join, leave and change, in the network's language."""
-    lang = "en" if language == "en" else "nl"
+    lang = as_language(language)
     w = _WORDS[lang]
     if change.empty:
         return [w["none"]]

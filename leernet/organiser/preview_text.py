@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from leernet.messages import textfmt
-from leernet.network.model import Network
+from leernet.network.model import Network, language
 from leernet.organiser.findings import Level
 from leernet.organiser.intake import Intake
 from leernet.organiser.series_change import Change, SeriesChange
@@ -118,7 +118,7 @@ _WORDS = {
 
 def start_preview(intake: Intake, *, organiser_name: str) -> Preview:
     """The preview of a network to start: what was understood, what is wrong, what to do."""
-    lang = "en" if intake.language == "en" else "nl"
+    lang = language(intake.language)
     w = _WORDS[lang]
     network = intake.loaded.network if intake.loaded is not None else intake.draft
     name = network.name if network is not None else w["unnamed"]
@@ -174,7 +174,7 @@ def _first_name(name: str) -> str:
 
 def change_preview(change: SeriesChange, network: Network, *, organiser_name: str) -> Preview:
     """The preview of a change from the organiser's calendar, in words, with who gets an update."""
-    lang = "en" if network.language == "en" else "nl"
+    lang = network.language
     w = _WORDS[lang]
     lines = [w["hello"].format(name=_first_name(organiser_name)), "", w["change_intro"], ""]
     said = change_lines(change, network)
@@ -193,7 +193,7 @@ def change_preview(change: SeriesChange, network: Network, *, organiser_name: st
 
 def change_lines(change: SeriesChange, network: Network) -> list[str]:
     """``Sessie 4 verhuist naar donderdag 6 mei 2027, 9.30 – 12.00 uur`` and the like, one per change."""
-    lang = "en" if network.language == "en" else "nl"
+    lang = network.language
     w = _WORDS[lang]
     zone = network.zone
     out: list[str] = []
