@@ -26,7 +26,8 @@ from leernet.messages.factory import Factory
 from leernet.network.model import Followups
 from leernet.planning.followups import step_builder
 from leernet.planning.planner import PassResult, planner_pass
-from leernet.planning.steps import SessionRow, session_steps
+from leernet.planning.steps import session_steps
+from leernet.records.plan_marks import SessionRow
 from leernet.store import open_store
 from leernet.store.schema import outbox, plan_marks
 

@@ -20,8 +20,9 @@ from leernet.calendar.itip import match_session
 from leernet.mailer import headers
 from leernet.mailer.compose import message_id
 from leernet.mailer.tokens import participant_token
+from leernet.records.lookups import Candidate
 from leernet.replies import classify as classify_module
-from leernet.replies.classify import Candidate, Classification, Context, Outcome, classify
+from leernet.replies.classify import Classification, Context, Outcome, classify
 from tests.linear import assert_linear
 
 SECRET, SLUG = "test-secret-not-for-production", "hr-ovl-2027"

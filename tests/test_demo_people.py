@@ -19,8 +19,9 @@ from leernet.messages import views
 from leernet.messages.render import Renderer
 from leernet.network.load import load_network
 from leernet.network.model import Network, Participant
+from leernet.records.lookups import Candidate
 from leernet.replies.answers import parse_answers
-from leernet.replies.classify import Candidate, Context, Outcome, classify
+from leernet.replies.classify import Context, Outcome, classify
 from leernet.replies.mailtext import reply_text
 
 SERVICE = "netwerk@example.org"

@@ -19,15 +19,9 @@ from leernet.mailer import headers as h
 from leernet.mailer.tokens import participant_token, reply_address, token_from_address
 from leernet.network.defaults import questions
 from leernet.network.load import parse_network
+from leernet.records.lookups import Candidate
 from leernet.replies.answers import ParsedAnswers, new_text, parse_answers
-from leernet.replies.classify import (
-    Candidate,
-    Classification,
-    Context,
-    Outcome,
-    _classify,
-    _read_message,
-)
+from leernet.replies.classify import Classification, Context, Outcome, _classify, _read_message
 from leernet.replies.mailtext import reply_text
 
 SERVICE = "netwerk@example.org"

@@ -33,12 +33,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from leernet.messages import keys
 from leernet.messages.kinds import Kind
-from leernet.network.model import Followups
+from leernet.records.plan_marks import GrowthRow, SessionRow
 
 # How far around now the planner looks: no step lies further from its session.
 LOOK_AHEAD = timedelta(days=61)
@@ -46,33 +46,6 @@ LOOK_AHEAD = timedelta(days=61)
 # + 2 x 60 days (evaluation_reminder_days) + 14 days (summary_preview_days), sendable for
 # 14 days more: 162 days at the most.
 LOOK_BACK = timedelta(days=165)
-
-
-@dataclass(frozen=True, slots=True)
-class SessionRow:
-    """A session as the planner's SQL pass reads it."""
-
-    network_id: int
-    slug: str
-    number: int
-    kind: str
-    start: datetime
-    end: datetime
-    moved_sequence: int
-    followups: Followups
-    is_last: bool  # the last active session: its digest closes the network
-
-
-@dataclass(frozen=True, slots=True)
-class GrowthRow:
-    """A participant with a growth conversation date."""
-
-    network_id: int
-    slug: str
-    email: str
-    growth_conversation: date
-    timezone: str
-    followups: Followups
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from icalendar.enums import PARTSTAT
 from leernet.calendar.itip import ItipReply, read_reply
 from leernet.mailer import headers as h
 from leernet.mailer.tokens import reply_address, token_from_address
+from leernet.records.lookups import Candidate
 from leernet.replies.dsn import read_bounce
 from leernet.replies.parts import decoded_payload, raw_filename, walk
 from leernet.replies.tnef import meeting_response
@@ -62,20 +63,6 @@ class Outcome(StrEnum):
     BOUNCE = "bounce"
     UNKNOWN = "unknown"
     REJECTED = "rejected"  # a participant was named but verification failed
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """The participant a token or a sent Message-ID points at (not yet verified)."""
-
-    participant_id: int
-    network_id: int
-    slug: str
-    email: str
-    name: str
-    series_uid: str
-    token: str
-    sequence: int = 0  # the SEQUENCE of the latest invite sent to this participant
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,8 @@ from leernet.mailer.tokens import token_from_address
 from leernet.replies.parts import decoded_payload, walk
 
 if TYPE_CHECKING:
-    from leernet.replies.classify import Candidate, Context
+    from leernet.records.lookups import Candidate
+    from leernet.replies.classify import Context
 
 _BOUNCE_TEXT_BYTES = 64 * 1024
 

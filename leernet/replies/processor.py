@@ -30,19 +30,12 @@ from leernet.messages.kinds import Kind
 from leernet.messages.notices import notify, set_aside
 from leernet.messages.notices import text as notices_text
 from leernet.records import networks, record
+from leernet.records.lookups import Candidate, candidates_by_token, sent_messages
 from leernet.records.networks import Member, Registered
 from leernet.replies.bounce import bounce
-from leernet.replies.classify import (
-    Candidate,
-    Classification,
-    Context,
-    Outcome,
-    classify,
-    read_message,
-)
+from leernet.replies.classify import Classification, Context, Outcome, classify, read_message
 from leernet.replies.dsn import returned_message_ids
 from leernet.replies.evaluation import evaluation
-from leernet.replies.lookups import candidates_by_token, sent_messages
 from leernet.replies.rollcall import rollcall as rollcall_reply
 from leernet.replies.rsvp import rsvp
 from leernet.replies.strangers import StrangerDigests, stranger_of

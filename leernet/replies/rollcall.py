@@ -17,9 +17,7 @@ from leernet.messages import keys, organiser_views, views
 from leernet.messages.keys import read as read_key
 from leernet.messages.kinds import Kind
 from leernet.records import facts, networks, record
-from leernet.replies.classify import (
-    Candidate,
-)
+from leernet.records.lookups import Candidate
 from leernet.replies.mailtext import reply_text
 from leernet.replies.rollcall_text import parse_rollcall
 

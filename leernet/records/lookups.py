@@ -9,16 +9,30 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.calendar.invite import series_uid
-from leernet.replies.classify import Candidate
 from leernet.store import schema as t
+from leernet.store.chunks import chunked
 
-_CHUNK = 500  # values in one IN (...): well below SQLite's and asyncpg's limits
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """The participant a token or a sent Message-ID points at (not yet verified)."""
+
+    participant_id: int
+    network_id: int
+    slug: str
+    email: str
+    name: str
+    series_uid: str
+    token: str
+    sequence: int = 0  # the SEQUENCE of the latest invite sent to this participant
+
 
 # Built once: the inbox runs these for every batch or mail.
 _CAND = (
@@ -68,9 +82,8 @@ async def candidates_by_token(
 ) -> dict[str, Candidate]:
     """The participants (of running networks, not removed) whose reply tokens these are."""
     found: dict[str, Candidate] = {}
-    wanted = sorted(tokens)
-    for start in range(0, len(wanted), _CHUNK):
-        rows = await conn.execute(_BY_TOKENS, {"tokens": wanted[start : start + _CHUNK]})
+    for chunk in chunked(sorted(tokens)):
+        rows = await conn.execute(_BY_TOKENS, {"tokens": list(chunk)})
         found.update((r.token, _candidate(r, service)) for r in rows)
     return found
 
@@ -93,8 +106,8 @@ async def sent_messages(
 ) -> dict[str, tuple[Candidate | None, str]]:
     """Message-IDs we sent that this mail refers to -> (the participant it went to, its key)."""
     found: dict[str, tuple[Candidate | None, str]] = {}
-    for start in range(0, len(refs), _CHUNK):
-        rows = await conn.execute(_BY_MESSAGE_IDS, {"ids": refs[start : start + _CHUNK]})
+    for chunk in chunked(refs):
+        rows = await conn.execute(_BY_MESSAGE_IDS, {"ids": list(chunk)})
         found.update(
             (r.message_id, (_candidate(r, service) if r.id is not None else None, r.key))
             for r in rows
