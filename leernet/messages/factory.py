@@ -36,6 +36,9 @@ class Factory:
         self.settings = settings
         self.renderer = renderer or Renderer(settings.templates_dir)
         self.domain = settings.service_domain
+        # When the log last said that mail of no network reaches nobody (``notices``): once
+        # an hour per process, by the caller's clock.
+        self.no_admin_warned_at: datetime | None = None
 
     @property
     def secret(self) -> str:

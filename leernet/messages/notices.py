@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.mailer.queue import FailedMessage, OnFailure, Outgoing, enqueue
@@ -24,7 +22,6 @@ from leernet.network.defaults import questions
 from leernet.network.model import Network, Person, no_network
 from leernet.network.model import language as as_language
 from leernet.records import networks
-from leernet.store import schema as t
 
 _TEXT = {
     "nl": {
@@ -164,7 +161,7 @@ _RECENT = timedelta(days=90)
 # Without LEERNET_ADMIN_ADDRESS, mail that belongs to no network is told to the organisers
 # of running networks only when they are this few (one team, not a sector fund).
 MAX_ORGANISERS_TOLD = 3
-_LAST_WARNED = [-1e9]
+_WARN_EVERY = timedelta(hours=1)
 
 
 async def _recipients(
@@ -178,10 +175,7 @@ async def _recipients(
     if factory.settings.admin_address:
         return [(None, None, Person("", factory.settings.admin_address))]
     # The organisers of networks still running or recently ended; else of any network kept.
-    n = t.networks
-    kept = select(n.c.id, n.c.organiser_email).where(n.c.purged_at.is_(None)).order_by(n.c.id)
-    rows = (await conn.execute(kept.where(n.c.last_end >= now - _RECENT))).all()
-    rows = rows or (await conn.execute(kept)).all()
+    rows = await networks.organisers_since(conn, now - _RECENT)
     # One network per organiser is read (a sector fund has hundreds, a few organisers).
     first: dict[str, int] = {}
     for nid, email in rows:
@@ -190,8 +184,9 @@ async def _recipients(
         # A stranger's subject line is no business of the organiser of every other network,
         # and 250 notices per stray mail would be spam: the mail stays in the attention
         # folder and the log says who should hear about it.
-        if time.monotonic() - _LAST_WARNED[0] > 3600:  # once an hour, not once a mail
-            _LAST_WARNED[0] = time.monotonic()
+        last = factory.no_admin_warned_at
+        if last is None or now - last > _WARN_EVERY:  # once an hour, not once a mail
+            factory.no_admin_warned_at = now
             log.warning(
                 "mail that belongs to no network is kept in the attention folder, but %d"
                 " organisers run networks: set LEERNET_ADMIN_ADDRESS to hear about it",

@@ -74,9 +74,10 @@ class StatusDesk:
                 "rejected", f"status asked by {sender}: DMARC failed", attention=True
             )
         now = self.now()
-        if await sent_mail.sent_recently(
-            conn, sender, "organiser-status", now - timedelta(hours=1)
-        ) >= (STATUS_PER_HOUR):
+        since = now - timedelta(hours=1)
+        if await sent_mail.count_since(conn, sender, [Kind.ORGANISER_STATUS], since) >= (
+            STATUS_PER_HOUR
+        ):
             return Disposition(
                 "organiser-status", f"{sender}: status rate limit reached", attention=False
             )

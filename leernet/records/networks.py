@@ -8,6 +8,7 @@ the members again only when they changed (both cached).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,8 +17,9 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.mailer.tokens import participant_token
+from leernet.network.changes import Changes
 from leernet.network.load import parse_network, with_registered_slots
-from leernet.network.model import Network, Series, Session
+from leernet.network.model import Network, Participant, Series, Session
 from leernet.store import schema as t
 
 
@@ -162,7 +164,7 @@ async def add_participants(
     *,
     network_id: int,
     network: Network,
-    people: Any,
+    people: Sequence[Participant],
     secret: str,
     now: datetime,
 ) -> None:
@@ -322,7 +324,7 @@ async def save_update(
     reg: Registered,
     new: Network,
     source: str,
-    changes: Any,
+    changes: Changes,
     secret: str,
     now: datetime,
 ) -> Registered:
@@ -386,3 +388,26 @@ async def save_update(
     loaded = await get(conn, new.slug)
     assert loaded is not None
     return loaded
+
+
+async def organiser_addresses(conn: AsyncConnection) -> frozenset[str]:
+    """Every organiser's address, of every network kept (their mail is never a stranger's)."""
+    rows = await conn.execute(select(t.networks.c.organiser_email).distinct())
+    return frozenset(r[0] for r in rows)
+
+
+async def timezone_of(conn: AsyncConnection, network_id: int) -> str | None:
+    """The IANA zone a network runs in (None: no such network)."""
+    query = select(t.networks.c.timezone).where(t.networks.c.id == network_id)
+    return (await conn.execute(query)).scalar_one_or_none()
+
+
+async def organisers_since(conn: AsyncConnection, since: datetime) -> list[tuple[int, str]]:
+    """(network id, organiser address) of networks kept that ran until ``since`` or later.
+
+    When none did, those of every network kept (the oldest first).
+    """
+    n = t.networks
+    kept = select(n.c.id, n.c.organiser_email).where(n.c.purged_at.is_(None)).order_by(n.c.id)
+    rows = (await conn.execute(kept.where(n.c.last_end >= since))).all()
+    return [(nid, email) for nid, email in rows or (await conn.execute(kept)).all()]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from leernet.mailer.queue import PENDING_STATES, OutboxState
 from leernet.store import schema as t
@@ -30,20 +30,6 @@ async def networks_cited(conn: AsyncConnection, message_ids: Sequence[str]) -> s
         select(t.outbox.c.network_id).where(t.outbox.c.message_id.in_(message_ids))
     )
     return {int(r[0]) for r in rows if r[0] is not None}
-
-
-async def sent_recently(conn: AsyncConnection, recipient: str, kind: str, since: datetime) -> int:
-    """How many mails of ``kind`` were queued for ``recipient`` since ``since``."""
-    o = t.outbox
-    return int(
-        (
-            await conn.execute(
-                select(func.count()).where(
-                    o.c.recipient == recipient.lower(), o.c.kind == kind, o.c.created_at >= since
-                )
-            )
-        ).scalar_one()
-    )
 
 
 async def cancel_waiting(conn: AsyncConnection, network_id: int, emails: Sequence[str]) -> None:
@@ -70,3 +56,18 @@ async def sent_keys(conn: AsyncConnection, wanted: Sequence[str]) -> set[str]:
         )
         found.update(rows.scalars())
     return found
+
+
+_KINDS_SINCE = select(func.count()).where(  # built once: the inbox asks for every reply
+    t.outbox.c.recipient == bindparam("address"),
+    t.outbox.c.kind.in_(bindparam("kinds", expanding=True)),
+    t.outbox.c.created_at >= bindparam("since"),
+)
+
+
+async def count_since(
+    conn: AsyncConnection, address: str, kinds: Sequence[str], since: datetime
+) -> int:
+    """How many messages of these kinds were queued for ``address`` since then."""
+    values = {"address": address.lower(), "kinds": list(kinds), "since": since}
+    return int((await conn.execute(_KINDS_SINCE, values)).scalar_one())

@@ -8,7 +8,6 @@ to an unverified sender or in answer to an automatic message.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ from datetime import datetime, timedelta
 from email.message import Message
 from typing import Protocol
 
-from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.errors import ParseError
@@ -29,7 +27,7 @@ from leernet.messages.factory import Factory
 from leernet.messages.kinds import Kind
 from leernet.messages.notices import notify, set_aside
 from leernet.messages.notices import text as notices_text
-from leernet.records import networks, record
+from leernet.records import networks, record, sent_mail
 from leernet.records.lookups import Candidate, candidates_by_token, sent_messages
 from leernet.records.networks import Member, Registered
 from leernet.replies.bounce import bounce
@@ -39,7 +37,6 @@ from leernet.replies.evaluation import evaluation
 from leernet.replies.rollcall import rollcall as rollcall_reply
 from leernet.replies.rsvp import rsvp
 from leernet.replies.strangers import StrangerDigests, stranger_of
-from leernet.store import schema as t
 
 log = logging.getLogger("leernet.process")
 
@@ -85,13 +82,9 @@ class _Batch:
     registered: dict[int, Registered]  # networks read so far in this batch
 
 
+_ANSWERS = (Kind.CONFIRMATION, Kind.ANSWER_AGAIN)  # automatic answers, rate-limited together
+_ORGANISERS_FOR = timedelta(minutes=1)  # organisers' addresses are read again after this
 _MAX_REFS = 50  # Message-IDs of one mail looked up (References can be long)
-
-_ANSWERS_SINCE = select(func.count()).where(
-    t.outbox.c.recipient == bindparam("address"),
-    t.outbox.c.kind.in_((Kind.CONFIRMATION, Kind.ANSWER_AGAIN)),
-    t.outbox.c.created_at >= bindparam("since"),
-)
 
 
 class Processor:
@@ -108,7 +101,7 @@ class Processor:
         self.now = now
         self.on_queued = on_queued or (lambda: None)
         self.service = factory.settings.service_address
-        self._organiser_cache: tuple[float, frozenset[str]] | None = None
+        self._organiser_cache: tuple[datetime, frozenset[str]] | None = None
         self.desk = desk  # organiser mail; without one it is a stranger's
         self._batch: _Batch | None = None
         self.strangers = StrangerDigests(factory)  # one digest a day of unverified mail
@@ -217,10 +210,9 @@ class Processor:
 
     async def _organisers(self, conn: AsyncConnection) -> frozenset[str]:
         """Every organiser's address, read at most once a minute (it changes with `start`)."""
-        now = time.monotonic()
-        if self._organiser_cache is None or now - self._organiser_cache[0] > 60:
-            rows = await conn.execute(select(t.networks.c.organiser_email).distinct())
-            self._organiser_cache = (now, frozenset(r[0] for r in rows))
+        now = self.now()
+        if self._organiser_cache is None or now - self._organiser_cache[0] > _ORGANISERS_FOR:
+            self._organiser_cache = (now, await networks.organiser_addresses(conn))
         return self._organiser_cache[1]
 
     async def _registered(self, conn: AsyncConnection, network_id: int) -> Registered:
@@ -299,9 +291,7 @@ class Processor:
     async def _may_answer(self, conn: AsyncConnection, address: str) -> bool:
         """Rate limit: at most ``confirmations_per_hour`` automatic answers to one address."""
         since = self.now() - timedelta(hours=1)
-        count = (
-            await conn.execute(_ANSWERS_SINCE, {"address": address, "since": since})
-        ).scalar_one()
+        count = await sent_mail.count_since(conn, address, _ANSWERS, since)
         if count >= self.f.settings.confirmations_per_hour:
             log.warning("confirmation rate limit reached", extra={"event": "rate-limited"})
             return False

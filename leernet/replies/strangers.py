@@ -27,7 +27,6 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leernet.mailer import headers as h
@@ -36,7 +35,7 @@ from leernet.mailer.queue import enqueue, rewrite_queued
 from leernet.messages import keys, notices
 from leernet.messages.factory import Factory
 from leernet.messages.notices import defuse
-from leernet.store import schema as t
+from leernet.records import inbox_mail, networks
 
 log = logging.getLogger("leernet.strangers")
 
@@ -164,26 +163,20 @@ class StrangerDigests:
     async def _zone(self, conn: AsyncConnection, network_id: int | None) -> str:
         if network_id is None:
             return DEFAULT_ZONE
-        zone = (
-            await conn.execute(select(t.networks.c.timezone).where(t.networks.c.id == network_id))
-        ).scalar_one_or_none()
-        return zone or DEFAULT_ZONE
+        return await networks.timezone_of(conn, network_id) or DEFAULT_ZONE
 
     async def _load(
         self, conn: AsyncConnection, network_id: int | None, moment: datetime, now: datetime
     ) -> _Tally:
         """What the digest due at ``moment`` counts already, read from the inbox table."""
-        i = t.inbox
-        owner = i.c.network_id.is_(None) if network_id is None else i.c.network_id == network_id
-        rows = await conn.execute(
-            select(i.c.sha256, i.c.raw, i.c.outcome).where(
-                owner,
-                i.c.outcome.in_(OUTCOMES),
-                # The folder as the server names it ('leernet.needs-attention' on Dovecot).
-                i.c.folder.in_(sorted({server_folder(self.folder, d) for d in _DELIMITERS})),
-                i.c.received_at > moment - timedelta(days=1),
-                i.c.received_at <= now,
-            )
+        rows = await inbox_mail.set_aside_between(
+            conn,
+            network_id=network_id,
+            outcomes=OUTCOMES,
+            # The folder as the server names it ('leernet.needs-attention' on Dovecot).
+            folders=sorted({server_folder(self.folder, d) for d in _DELIMITERS}),
+            since=moment - timedelta(days=1),
+            until=now,
         )
         tally = _Tally(moment)
         for digest, raw, outcome in rows:
