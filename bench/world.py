@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from pydantic import SecretStr
 
 from leernet.network.load import parse_network
+from leernet.records import registration
 from leernet.records.networks import Registered
 from leernet.settings import Security, Settings
 from leernet.store import open_store
@@ -162,7 +163,7 @@ async def build_world(
                     first = first.replace(minute=0, second=0, microsecond=0)
                     source = network_source(i, first, participants=participants, sessions=sessions)
                     net = parse_network(source).network
-                    regs.append(await networks.register(conn, net, source, SECRET, now))
+                    regs.append(await registration.register(conn, net, source, SECRET, now))
     finally:
         await engine.dispose()
     return World(path, tuple(regs))

@@ -26,7 +26,7 @@ from leernet.messages.factory import Factory
 from leernet.network.load import parse_network
 from leernet.planning.followups import step_builder
 from leernet.planning.planner import planner_pass
-from leernet.records import networks, record
+from leernet.records import record, registration
 from leernet.settings import Settings
 from leernet.store import open_store
 from leernet.store import schema as t
@@ -185,7 +185,7 @@ async def run(subs: list[Submission], source: str = SOURCE) -> Outcome:
         engine = await open_store(url)
         try:
             async with engine.begin() as conn:
-                reg = await networks.register(
+                reg = await registration.register(
                     conn, parse_network(source).network, source, SECRET, REGISTERED
                 )
                 ids = [reg.member(email_) for email_, _, _ in PEOPLE]

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import update
 
 from leernet.network.load import parse_network
-from leernet.records import facts, networks, record, sharing
+from leernet.records import facts, record, registration, sharing
 from leernet.records.facts import Evaluation
 from leernet.store import open_store
 from leernet.store import schema as t
@@ -27,7 +27,7 @@ NOW = datetime(2027, 1, 2, 8, 0, tzinfo=UTC)
 async def store(tmp_path):
     engine = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'leernet.db'}")
     async with engine.begin() as conn:
-        reg = await networks.register(conn, NETWORK, SOURCE, SECRET, NOW)
+        reg = await registration.register(conn, NETWORK, SOURCE, SECRET, NOW)
     yield engine, reg
     await engine.dispose()
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from leernet.messages.factory import Factory
 from leernet.messages.notices import MAX_ORGANISERS_TOLD, notify
 from leernet.network.load import load_network
-from leernet.records import networks
+from leernet.records import registration
 from leernet.settings import Settings
 from leernet.store import open_store
 from leernet.store import schema as t
@@ -45,7 +45,7 @@ async def stray_notice(tmp_path: Path, organisers: int, admin: str = "") -> list
                 path = tmp_path / f"net-{i}.toml"
                 path.write_text(source)
                 network = load_network(path).network
-                await networks.register(conn, network, source, SECRET, NOW)
+                await registration.register(conn, network, source, SECRET, NOW)
             await notify(
                 conn,
                 Factory(settings),

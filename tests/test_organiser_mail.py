@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from leernet.mailer.tokens import participant_token, reply_address
 from leernet.network.load import parse_network
 from leernet.organiser.desk import PREVIEWS_PER_DAY
-from leernet.records import networks
+from leernet.records import networks, registration
 from leernet.store import schema as t
 from tests.test_summary_preview import SERVICE, World, open_world
 
@@ -326,7 +326,7 @@ class TestStatusByMail:
         """Two running networks and none named: a question listing both; naming one answers it."""
         second = SOURCE.replace("Lerend netwerk werkbaar werk", "Lerend netwerk welzijn")
         async with world.engine.begin() as conn:
-            await networks.register(
+            await registration.register(
                 conn,
                 parse_network(second).network,
                 second,

@@ -28,7 +28,7 @@ from leernet.planning.steps import (
     plan,
     session_steps,
 )
-from leernet.records import networks
+from leernet.records import networks, registration
 from leernet.settings import Settings
 from leernet.store import open_store
 from leernet.store import schema as t
@@ -218,7 +218,7 @@ def builder() -> Any:
 
 async def register(engine: AsyncEngine, source: str = SOURCE) -> int:
     async with engine.begin() as conn:
-        reg = await networks.register(
+        reg = await registration.register(
             conn, parse_network(source).network, source, SECRET, REGISTERED
         )
     return reg.id

@@ -19,7 +19,7 @@ from leernet.mailer.queue import enqueue
 from leernet.messages.factory import Factory
 from leernet.network.load import load_network
 from leernet.organiser.desk import inbox_processor
-from leernet.records import networks
+from leernet.records import registration
 from leernet.replies import processor as process_module
 from leernet.settings import Settings
 from leernet.store import open_store
@@ -56,7 +56,7 @@ def started_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         factory = Factory(settings(db))
         network = load_network(EXAMPLE).network
         async with engine.begin() as conn:
-            reg = await networks.register(conn, network, EXAMPLE.read_text(), SECRET, STARTED)
+            reg = await registration.register(conn, network, EXAMPLE.read_text(), SECRET, STARTED)
             await enqueue(conn, [factory.invite(reg, m, STARTED) for m in reg.members], STARTED)
             await conn.execute(update(t.outbox).values(state="sent", sent_at=STARTED))
         await engine.dispose()

@@ -10,7 +10,7 @@ from sqlalchemy import event, select, update
 
 from leernet.mailer.queue import Outgoing, enqueue
 from leernet.network.load import parse_network
-from leernet.records import erasure, networks, record
+from leernet.records import erasure, networks, record, registration
 from leernet.store import open_store
 from leernet.store import schema as t
 
@@ -24,7 +24,7 @@ async def store(tmp_path):
     engine = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'leernet.db'}")
     source = EXAMPLE.read_text(encoding="utf-8")
     async with engine.begin() as conn:
-        reg = await networks.register(conn, parse_network(source).network, source, SECRET, NOW)
+        reg = await registration.register(conn, parse_network(source).network, source, SECRET, NOW)
     yield engine, reg
     await engine.dispose()
 

@@ -16,7 +16,7 @@ from leernet.errors import LeernetError
 from leernet.mailer.queue import Outgoing, enqueue
 from leernet.network.load import parse_network
 from leernet.organiser import report
-from leernet.records import networks, record
+from leernet.records import networks, record, registration
 from leernet.records.status import NotSent
 from leernet.store import open_store
 from leernet.store import schema as t
@@ -37,7 +37,7 @@ CANCELLED = SOURCE.replace(
 async def store(tmp_path):
     engine = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'leernet.db'}")
     async with engine.begin() as conn:
-        reg = await networks.register(
+        reg = await registration.register(
             conn, parse_network(CANCELLED).network, CANCELLED, SECRET, NOW
         )
         bert, sofie, jan = (m.id for m in reg.members[:3])

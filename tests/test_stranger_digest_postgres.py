@@ -10,7 +10,7 @@ from leernet.mailer.imap_responses import Fetched
 from leernet.messages.factory import Factory
 from leernet.network.load import load_network
 from leernet.organiser.desk import inbox_processor
-from leernet.records import networks
+from leernet.records import registration
 from leernet.settings import Settings
 from leernet.store import open_store
 from leernet.store import schema as t
@@ -40,7 +40,7 @@ async def test_the_digest_counts_across_a_restart_on_postgresql(postgres_url: st
                 )
             )
             network = load_network(EXAMPLE).network
-            await networks.register(conn, network, EXAMPLE.read_text(), SECRET, STARTED)
+            await registration.register(conn, network, EXAMPLE.read_text(), SECRET, STARTED)
         folders = Folders("leernet.processed", "leernet.needs-attention")
         raws = [stranger(n, 4) for n in range(30)]
         for part, first in ((raws[:20], 1), (raws[20:], 100)):  # a new processor: a restart

@@ -33,7 +33,7 @@ from leernet.organiser.commands import manager_notes
 from leernet.organiser.desk import inbox_processor
 from leernet.planning.followups import step_builder
 from leernet.planning.planner import planner_pass
-from leernet.records import networks
+from leernet.records import networks, registration
 from leernet.replies.classify import read_message
 from leernet.settings import Settings
 from leernet.store import open_store
@@ -75,7 +75,7 @@ async def started(tmp_path: Path) -> AsyncIterator[tuple[AsyncEngine, Factory]]:
     factory = Factory(settings(db))
     network = load_network(EXAMPLE).network
     async with engine.begin() as conn:
-        reg = await networks.register(conn, network, EXAMPLE.read_text(), SECRET, STARTED)
+        reg = await registration.register(conn, network, EXAMPLE.read_text(), SECRET, STARTED)
         await enqueue(conn, [factory.invite(reg, m, STARTED) for m in reg.members], STARTED)
         await conn.execute(update(t.outbox).values(state="sent", sent_at=STARTED))
     yield engine, factory

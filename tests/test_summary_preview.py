@@ -28,7 +28,7 @@ from leernet.network.load import parse_network
 from leernet.organiser.desk import inbox_processor
 from leernet.planning.followups import step_builder
 from leernet.planning.planner import planner_pass
-from leernet.records import networks
+from leernet.records import registration
 from leernet.records.networks import Registered
 from leernet.settings import Settings
 from leernet.store import open_store
@@ -179,7 +179,7 @@ async def open_world(tmp_path: Path, **overrides: object) -> AsyncIterator[World
     )
     engine = await open_store(url)
     async with engine.begin() as conn:
-        reg = await networks.register(
+        reg = await registration.register(
             conn, parse_network(SOURCE).network, SOURCE, SECRET, REGISTERED
         )
     try:

@@ -23,7 +23,7 @@ from leernet.network.load import load_network, with_registered_slots
 from leernet.network.model import Network, Participant, Person
 from leernet.organiser.show import show_network
 from leernet.organiser.terminal import esc
-from leernet.records import erasure, facts, networks, sent_mail
+from leernet.records import erasure, facts, networks, registration, sent_mail
 from leernet.settings import Settings
 from leernet.store import open_store, private
 from leernet.store.engine import sqlite_path
@@ -144,7 +144,7 @@ async def start_network(
                     raise LeernetError(
                         f"network {network.slug!r} is already registered: use leernet update {path}"
                     )
-                reg = await networks.register(conn, network, source, factory.secret, now)
+                reg = await registration.register(conn, network, source, factory.secret, now)
                 messages = start_messages(factory, reg, now)
                 out.print(
                     f"{esc(network.slug)}: {len(reg.active_members)} invite(s), "
@@ -212,7 +212,7 @@ async def apply_update(
     changes = diff(reg.network, new, await facts.answered_questions(conn, reg.id))
     if changes.empty:
         return None
-    reg2 = await networks.save_update(
+    reg2 = await registration.save_update(
         conn,
         reg=reg,
         new=new,

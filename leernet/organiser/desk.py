@@ -51,7 +51,7 @@ from leernet.organiser.participant_list import read_participant_list
 from leernet.organiser.request import OrganiserRequest, request_of
 from leernet.organiser.status_mail import StatusDesk
 from leernet.organiser.words import command, confirms
-from leernet.records import networks, requests
+from leernet.records import networks, registration, requests
 from leernet.records.networks import Registered
 from leernet.replies.mailtext import reply_text
 from leernet.replies.processor import Processor
@@ -251,7 +251,7 @@ class Desk:
         network = parsed.network
         if network is None or parsed.errors or await networks.get(conn, network.slug) is not None:
             return await self._preview(conn, msg, sender, request, inbox_id)
-        reg = await networks.register(conn, network, request.source, self.f.secret, now)
+        reg = await registration.register(conn, network, request.source, self.f.secret, now)
         if not await requests.claim(conn, request.id, now, reg.id):
             raise RuntimeError("claimed twice in one transaction")  # pragma: no cover
         messages = start_messages(self.f, reg, now)

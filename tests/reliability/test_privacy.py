@@ -22,7 +22,7 @@ from leernet.network.load import parse_network
 from leernet.organiser.commands import manager_notes
 from leernet.planning.followups import StepMessages
 from leernet.planning.steps import Step
-from leernet.records import networks, record
+from leernet.records import record, registration
 from leernet.store import open_store
 from tests.reliability.harness import FULL, SECRET, db_query, network_toml, people, settings_for
 from tests.reliability.service import (
@@ -72,7 +72,7 @@ async def _manager_mail(
         engine = await open_store(f"sqlite+aiosqlite:///{tmp}/privacy.db")
         try:
             async with engine.begin() as conn:
-                reg = await networks.register(conn, network, source, SECRET, REGISTERED)
+                reg = await registration.register(conn, network, source, SECRET, REGISTERED)
                 secrets: dict[str, bool] = {}
                 for member, sessions in zip(reg.active_members, plan, strict=False):
                     latest = None
