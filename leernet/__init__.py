@@ -1,0 +1,1 @@
+"""leernet: learning networks (lerende netwerken) run over email and calendars."""

@@ -36,6 +36,7 @@ def now_utc() -> datetime:
 
 
 def load_settings() -> Settings:
+    """Settings from the environment and ``.env``; a bad value is a one-line error."""
     try:
         return Settings()
     except ValidationError as exc:

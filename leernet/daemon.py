@@ -49,6 +49,7 @@ HEARTBEAT_SECONDS = 60.0
 
 
 def system_now() -> datetime:
+    """The wall clock in UTC: the only place the service reads it."""
     return datetime.now(UTC)
 
 
@@ -143,21 +144,25 @@ class Service:
         self.kick.set()
 
     async def plan_once(self) -> datetime | None:
+        """Run one planner pass now; the moment the next step falls due."""
         result = await planner_pass(self.engine, self.build, self.now())
         if result.queued:
             self.kick.set()
         return result.next_due
 
     async def send_once(self) -> DrainResult:
+        """Send what is due now."""
         return await self.outbox.drain()
 
     async def next_retry(self) -> datetime | None:
+        """When the earliest deferred message may be tried again (None: nothing waits)."""
         async with self.engine.connect() as conn:
             return await stored.next_retry(conn)
 
     # -- the three loops ------------------------------------------------------------
 
     async def planner_loop(self, stop: asyncio.Event) -> None:
+        """Plan at every due moment, or sooner when woken; until ``stop``."""
         while not stop.is_set():
             try:
                 next_due = await self.plan_once()
@@ -170,6 +175,7 @@ class Service:
             await _wait(stop, delay)
 
     async def sender_loop(self, stop: asyncio.Event) -> None:
+        """Send whenever something is queued or a retry falls due; until ``stop``."""
         while not stop.is_set():
             self.kick.clear()
             try:
@@ -184,6 +190,7 @@ class Service:
             await _wait_any(stop, self.kick, delay)
 
     async def receiver_loop(self, stop: asyncio.Event) -> None:
+        """Read the mailbox until ``stop`` (the inbox reconnects with backoff)."""
         await self.inbox.run_forever(stop)
 
     async def resume_refresh_token(self) -> None:
@@ -209,6 +216,7 @@ class Service:
         )
 
     async def heartbeat_loop(self, stop: asyncio.Event) -> None:
+        """A log line and a heartbeat in the store every minute, for ``leernet health``."""
         while not stop.is_set():
             try:
                 await self.heartbeat()

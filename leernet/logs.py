@@ -15,7 +15,10 @@ def _fields(record: logging.LogRecord) -> dict[str, object]:
 
 
 class TextFormatter(logging.Formatter):
+    """One human-readable line per event, its fields as ``key=value``."""
+
     def format(self, record: logging.LogRecord) -> str:
+        """The line of one record."""
         when = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         extra = " ".join(f"{k}={v}" for k, v in _fields(record).items())
         line = f"{when} {record.levelname:<7} {record.name.removeprefix('leernet.')}: {record.getMessage()}"
@@ -27,7 +30,10 @@ class TextFormatter(logging.Formatter):
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per event, for log collectors."""
+
     def format(self, record: logging.LogRecord) -> str:
+        """The JSON object of one record."""
         data: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
@@ -41,6 +47,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(fmt: str = "text", level: int = logging.INFO) -> None:
+    """Send leernet's logs to stderr as text or JSON."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger("leernet")

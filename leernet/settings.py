@@ -12,14 +12,19 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from leernet.errors import SettingsError
 
+_MIN_SECRET = 16  # characters of LEERNET_SECRET; tokens and Message-IDs are keyed with it
+
 
 class Security(StrEnum):
+    """How a connection is secured."""
+
     TLS = "tls"  # implicit TLS (SMTPS 465, IMAPS 993)
     STARTTLS = "starttls"
     NONE = "none"  # only for servers on loopback
 
 
 def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (plain text is allowed there only)."""
     if host == "localhost":
         return True
     try:
@@ -29,11 +34,15 @@ def is_loopback(host: str) -> bool:
 
 
 class Auth(StrEnum):
+    """How leernet logs in to the mailbox."""
+
     LOGIN = "login"  # LOGIN / AUTH PLAIN with the password
     XOAUTH2 = "xoauth2"  # SASL XOAUTH2, or OAUTHBEARER (RFC 7628) when only that is offered
 
 
 class OAuthProvider(StrEnum):
+    """Who issues the OAuth2 tokens."""
+
     NONE = ""
     MICROSOFT = "microsoft"
     GOOGLE = "google"
@@ -159,6 +168,7 @@ class Settings(BaseSettings):
 
     @property
     def service_domain(self) -> str:
+        """The domain of the service address (for Message-IDs)."""
         return self.service_address.rpartition("@")[2].lower()
 
     def authserv_warning(self) -> str:
@@ -174,7 +184,7 @@ class Settings(BaseSettings):
     def secret_value(self) -> str:
         """The token secret; refuse to run without one."""
         value = self.secret.get_secret_value()
-        if len(value) < 16:
+        if len(value) < _MIN_SECRET:
             msg = "LEERNET_SECRET must be set to a random string of at least 16 characters"
             raise SettingsError(msg)
         return value

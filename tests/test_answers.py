@@ -101,7 +101,7 @@ class TestNumberedForms:
         assert answers(line) == {"1": 4}
 
     def test_question_word_in_english(self) -> None:
-        """ "Question 1: 4" is read in an English reply."""
+        """“Question 1: 4” is read in an English reply."""
         assert answers("Question 1: 4", questions("en"), "en") == {"1": 4}
 
     def test_multiline_text_continues_until_next_number(self) -> None:
@@ -357,7 +357,7 @@ class TestYesNo:
         assert answers(f"4. {text}") == {"4": False}
 
     def test_unclear_consent_is_a_noted_no(self) -> None:
-        """ "misschien" to the consent question is not a yes: recorded as no, with a note."""
+        """“misschien” to the consent question is not a yes: recorded as no, with a note."""
         parsed = parse_answers("4. misschien", Q)
         assert parsed.answers == {"4": False}
         assert parsed.notes
@@ -386,7 +386,7 @@ class TestAbsent:
         assert not parsed.empty
 
     def test_absent_inside_an_answer_is_not_absence(self) -> None:
-        """ "afwezig" inside a numbered free-text answer is just text."""
+        """“afwezig” inside a numbered free-text answer is just text."""
         parsed = parse_answers("1. 4\n2. Collega was afwezig maar ik leerde veel", Q)
         assert not parsed.absent
         assert parsed.answers["2"] == "Collega was afwezig maar ik leerde veel"
@@ -414,7 +414,7 @@ class TestNewText:
         assert new_text("1. 4\n\n" + QUOTED_REQUEST) == "1. 4"
 
     def test_english_gmail_attribution(self) -> None:
-        """ "On ... wrote:" cuts the quote."""
+        """“On ... wrote:” cuts the quote."""
         body = (
             "Q1: 5\n\nOn Thu, Jan 14, 2027 at 11:30 AM Lerend netwerk <n@example.org> wrote:\n> hi"
         )
@@ -468,7 +468,7 @@ class TestNewText:
         assert new_text(body) == "3. Meer pauze"
 
     def test_greeting_sentence_kept(self) -> None:
-        """ "Bedankt voor de fijne sessie" is a sentence of the answer, not a sign-off."""
+        """“Bedankt voor de fijne sessie” is a sentence of the answer, not a sign-off."""
         assert (
             new_text("3. Niets\nBedankt voor de fijne sessie")
             == "3. Niets\nBedankt voor de fijne sessie"

@@ -294,7 +294,8 @@ class TestConsent:
 
     def test_a_follow_up_without_consent_does_not_bring_back_an_earlier_yes(self) -> None:
         """Session 1 "ja", session 2 "nee", then a follow-up to session 2 without the consent
-        question: the "nee" stays the latest word, and Carla reads nothing of Bert's."""
+        question: the "nee" stays the latest word, and Carla reads nothing of Bert's.
+        """
         outcome = asyncio.run(run(FOLLOW_UP))
         (summary,) = [
             text

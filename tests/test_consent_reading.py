@@ -142,11 +142,11 @@ class TestOrdinaryYesNo:
         [("ja", Said.YES), ("Zeker niet", Said.NO), ("Natuurlijk niet!", Said.NO)],
     )
     def test_negation_is_read_before_the_first_word(self, text: str, said: Said) -> None:
-        """ "Zeker niet" to an ordinary yes/no question is a no, not a yes."""
+        """“Zeker niet” to an ordinary yes/no question is a no, not a yes."""
         assert read_yes_no(text) is said
 
     def test_unclear_answers_are_not_guessed(self) -> None:
-        """ "misschien" to an ordinary yes/no question is not recorded; a note says why."""
+        """“misschien” to an ordinary yes/no question is not recorded; a note says why."""
         parsed = parse_answers("1. misschien", [self.QUESTION])
         assert parsed.answers == {}
         assert parsed.notes

@@ -263,7 +263,8 @@ class TestSharedAnswersProperties:
     @given(st.lists(_evaluation, max_size=8))
     def test_never_without_consent_and_withdrawal_wins(self, raw):
         """Whatever people answer, no answer reaches a manager without a yes in that evaluation,
-        a later no hides everything, and every consented shared answer does reach them."""
+        a later no hides everything, and every consented shared answer does reach them.
+        """
         evs = [
             ev(n, answers, eid=i, minutes=m, absent=a) for i, (n, a, answers, m) in enumerate(raw)
         ]

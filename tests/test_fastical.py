@@ -163,7 +163,7 @@ class TestShapes:
         assert reply.comment == 'Op "cursus"\nmet ^'
 
     def test_comment_escapes(self) -> None:
-        """COMMENT text loses its escapes: \\, \\; \\n \\N and \\\\ (RFC 5545 3.3.11)."""
+        r"""COMMENT text loses its escapes: \\, \\; \\n \\N and \\\\ (RFC 5545 3.3.11)."""
         reply = agree(
             calendar("ATTENDEE:mailto:a@b.be", r"COMMENT:Ja\, maar\; later\nof\Nniet \\o/")
         )

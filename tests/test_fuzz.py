@@ -82,7 +82,7 @@ def timed(fn: object, *args: object) -> object:
 
 
 def inner_classify(raw: bytes, ctx: Context) -> Classification:
-    """classify without its catch-all: reading and classifying must not raise on their own."""
+    """Classify without its catch-all: reading and classifying must not raise on their own."""
     read = _read_message(raw, ctx.max_bytes)
     return read if isinstance(read, Classification) else _classify(read, ctx)
 

@@ -493,7 +493,7 @@ class TestDovecot:
     async def test_server_without_move(
         self, engine: AsyncEngine, dovecot_without_move: DovecotServer
     ) -> None:
-        """A server without MOVE gets COPY, \\Deleted and EXPUNGE, with the same result."""
+        r"""A server without MOVE gets COPY, \\Deleted and EXPUNGE, with the same result."""
         account = dovecot_without_move.add_user()
         raws = [mail(1), mail(2, "attention")]
         await append(account, *raws)

@@ -482,7 +482,8 @@ class TestWholeLife:
 
     def test_bert_receives_his_messages_in_order(self, life: Life) -> None:
         """Bert answers every evaluation: no evaluation reminders; no reminder for the session he
-        declined; his manager's summary is shown to him first, before his growth conversation."""
+        declined; his manager's summary is shown to him first, before his growth conversation.
+        """
         assert life.world.labels(BERT) == [
             "invite",
             "reminder 1",
@@ -580,7 +581,7 @@ class TestWholeLife:
         ]
 
     def test_roll_call_is_recorded_as_presence(self, life: Life) -> None:
-        """ "afwezig: 4" in reply to the first digest marks Els absent from session 1."""
+        """“afwezig: 4” in reply to the first digest marks Els absent from session 1."""
         assert life.presence[(ELS, 1)] is False
         assert life.presence[(BERT, 1)] is True
 

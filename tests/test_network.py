@@ -90,7 +90,7 @@ class TestValid:
         assert net.series.count == 3
 
     def test_english_network_gets_english_questions(self) -> None:
-        """language = "en" gives the default questions in English."""
+        """Language = "en" gives the default questions in English."""
         text = (
             HEAD.replace('goal = "Samen leren."', 'goal = "Learn."\nlanguage = "en"')
             + SCHEDULE

@@ -586,7 +586,7 @@ def _jwt(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 class TestMicrosoft:
     def test_client_secret_request(self, tls_tokens: TokenServer) -> None:
-        """msal asks the tenant's token endpoint for the Exchange scope with id and secret."""
+        """Msal asks the tenant's token endpoint for the Exchange scope with id and secret."""
         provider = MicrosoftProvider(
             "contoso", CLIENT_ID, CLIENT_SECRET, authority_host=tls_tokens.base
         )
@@ -949,7 +949,8 @@ class TestRotatedRefreshToken:
         self, tokens: TokenServer, tmp_path: Path
     ) -> None:
         """The endpoint rotates the refresh token and refuses the old one: the next daemon
-        takes the rotated one from the store, not the configured one, and gets a token."""
+        takes the rotated one from the store, not the configured one, and gets a token.
+        """
         from leernet.daemon import Service  # noqa: PLC0415
         from leernet.store import open_store  # noqa: PLC0415
 

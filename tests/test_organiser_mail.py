@@ -144,7 +144,7 @@ class TestRequest:
         assert await world.mails() == []
 
     async def test_a_domain_entry_lets_a_colleague_ask(self, world: World) -> None:
-        """ "@vormingsfonds.be" in LEERNET_ORGANISERS: a colleague there gets a preview too."""
+        """“@vormingsfonds.be” in LEERNET_ORGANISERS: a colleague there gets a preview too."""
         colleague = "els@vormingsfonds.be"
         source = SOURCE.replace(f'email = "{ORGANISER}"', f'email = "{colleague}"')
         assert await world.receive(request(source, sender=colleague), ASKED) == "organiser-request"
@@ -197,7 +197,7 @@ class TestConfirmation:
         assert await kinds(world) == {"organiser-preview": 2}
 
     async def test_any_other_answer_is_not_a_start(self, world: World) -> None:
-        """ "Kan sessie 3 een uur later?" is no START: a fresh preview, nothing sent to participants."""
+        """“Kan sessie 3 een uur later?” is no START: a fresh preview, nothing sent to participants."""
         await world.receive(request(), ASKED)
         (preview,) = await previews(world)
         await confirm(world, preview, text="Kan sessie 3 een uur later?")
@@ -231,7 +231,8 @@ class TestMeetingSeries:
         self, colleagues: World, client: str
     ) -> None:
         """The organiser's meeting series and participant list (as their client sends them):
-        a preview with every session, then on START the invites and our acceptance."""
+        a preview with every session, then on START the invites and our acceptance.
+        """
         raw = (CORPUS / f"{client}_series_with_list.eml").read_bytes()
         expected = json.loads((CORPUS / f"{client}_series_with_list.expected.json").read_text())
         assert await colleagues.receive(raw, SERIES_ASKED) == "organiser-request"
@@ -254,7 +255,8 @@ class TestMeetingSeries:
         self, tmp_path: Path
     ) -> None:
         """A calendar REPLY to the plain address (a participant without plus addressing), even
-        from a domain that may start networks, is an RSVP, never a request."""
+        from a domain that may start networks, is an RSVP, never a request.
+        """
         raw = (ROOT / "tests" / "data" / "replies" / "outlook_no_token_references.eml").read_bytes()
         async with open_world(tmp_path, organisers="@example.be") as w:
             assert await w.receive(raw, SERIES_ASKED) != "organiser-request"
@@ -286,8 +288,9 @@ async def attachments_of(world: World, kind: str) -> list[EmailMessage]:
 
 class TestStatusByMail:
     async def test_status_brings_the_export_as_xlsx_and_csv(self, world: World) -> None:
-        """ "status" from the organiser of a running network: the status in words, and the
-        export as a workbook whose rows are those of leernet export."""
+        """“status” from the organiser of a running network: the status in words, and the
+        export as a workbook whose rows are those of leernet export.
+        """
         from openpyxl import load_workbook  # noqa: PLC0415
 
         from leernet.organiser import report  # noqa: PLC0415
@@ -304,7 +307,7 @@ class TestStatusByMail:
         assert len(attendance) - 1 == len(data["attendance"])
 
     async def test_a_reply_to_a_digest_saying_export_is_answered(self, world: World) -> None:
-        """ "export" in reply to a digest (the organiser's own token) gets the status too."""
+        """“export” in reply to a digest (the organiser's own token) gets the status too."""
         token = participant_token("test-secret-not-for-production", "hr-ovl-2027", ORGANISER)
         to = reply_address(SERVICE, token)
         outcome = await world.receive(plain("Re: overzicht", "export\n\n> digest", to=to), ASKED)
@@ -359,7 +362,8 @@ class TestChangesFromTheCalendar:
         self, colleagues: World
     ) -> None:
         """Outlook moves session 4: the organiser reads the change in words; on START every
-        participant gets the updated invite, and not before."""
+        participant gets the updated invite, and not before.
+        """
         await self.started(colleagues)
         invites = (await kinds(colleagues))["invite"]
         update = (CORPUS / "outlook_update_moved.eml").read_bytes()
@@ -453,7 +457,8 @@ class TestListSentAgain:
         self, colleagues: World
     ) -> None:
         """The organiser sends their unchanged series again with a shorter list: the list
-        change is previewed (who leaves), and applied on JA."""
+        change is previewed (who leaves), and applied on JA.
+        """
         from leernet.organiser.participant_list import read_participant_list  # noqa: PLC0415
         from leernet.organiser.request import read_request  # noqa: PLC0415
 

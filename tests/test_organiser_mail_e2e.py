@@ -64,7 +64,8 @@ def test_a_network_started_changed_and_reported_by_mail_only(
 ) -> None:
     """Request -> preview to the organiser only -> START -> invites equal to the series;
     replays and spoofs change nothing; a moved occurrence reaches everyone after JA;
-    status by mail matches leernet export."""
+    status by mail matches leernet export.
+    """
     monkeypatch.chdir(tmp_path)
     expected = json.loads((CORPUS / "outlook_series_with_list.expected.json").read_text())
     series = (CORPUS / "outlook_series_with_list.eml").read_bytes()

@@ -136,7 +136,7 @@ class TestVtimezone:
         assert "transitions" in r.problem
 
     def test_a_zone_named_with_unicode_case_tricks_is_seen(self, steps: list[int]) -> None:
-        """ "VTıMEZONE" and "ſTANDARD" upper-case to the real names in icalendar: checked too."""
+        """“VTıMEZONE” and "ſTANDARD" upper-case to the real names in icalendar: checked too."""
         tzid = "Tricky Time"
         tricky = (
             zone(tzid, "MINUTELY")
@@ -186,7 +186,7 @@ class TestReplyText:
         assert_linear(lambda n: parse_answers("1. 4, " * n, QUESTIONS), 25)
 
     def test_an_answer_is_not_cut_at_twelve_characters(self) -> None:
-        """ "2. SESSIE1-GEDEELD" is read whole, not as "SESSIE1-GEDE"."""
+        """“2. SESSIE1-GEDEELD” is read whole, not as "SESSIE1-GEDE"."""
         parsed = parse_answers("1. 4\n2. SESSIE1-GEDEELD\n", QUESTIONS)
         assert parsed.answers == {"1": 4, "2": "SESSIE1-GEDEELD"}
 

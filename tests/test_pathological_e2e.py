@@ -57,7 +57,8 @@ def test_pathological_mail_does_not_stop_the_mailbox(
     dovecot: ImapAccount, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A MINUTELY VTIMEZONE, a 74-character "1.1.1..." line and "groeten" with 40,000 dots are
-    handled in one pass, and the ordinary replies after them are recorded."""
+    handled in one pass, and the ordinary replies after them are recorded.
+    """
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     with SmtpTestServer() as smtp:

@@ -98,7 +98,8 @@ class TestSessionSteps:
 
     def test_the_last_session_closes_the_network(self) -> None:
         """Only the last session adds the closing reflection and the summaries without a date:
-        the reflection and the summaries' preview at its digest, the summaries three days later."""
+        the reflection and the summaries' preview at its digest, the summaries three days later.
+        """
         assert len(session_steps(row())) == 5
         steps = session_steps(row(last=True))
         digest = next(s for s in steps if s.kind is Kind.DIGEST)

@@ -48,7 +48,6 @@ def settings(db: Path) -> Settings:
 @pytest.fixture(scope="module")
 def started_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database in which the example network was started and its invites were sent."""
-
     db = tmp_path_factory.mktemp("started") / "leernet.db"
 
     async def build() -> None:

@@ -29,13 +29,13 @@ manager_email = "carla.dewit@example.com"
 
 class TestReading:
     def test_numbers_joined_by_words_and_commas(self) -> None:
-        """ "afwezig: 2 en 4" and "aanwezig: 1, 3 and 5." mark exactly those numbers."""
+        """“afwezig: 2 en 4” and "aanwezig: 1, 3 and 5." mark exactly those numbers."""
         call = parse_rollcall("afwezig: 2 en 4\naanwezig: 1, 3 and 5.", 6)
         assert call.absent == (2, 4)
         assert call.present == (1, 3, 5)
 
     def test_a_sentence_between_numbers_is_not_guessed(self) -> None:
-        """ "afwezig: 2 en dan nee, 4" marks nobody and is reported as not understood."""
+        """“afwezig: 2 en dan nee, 4” marks nobody and is reported as not understood."""
         call = parse_rollcall("afwezig: 2 en dan nee, 4", 6)
         assert call.empty
         assert call.unknown == ("afwezig: 2 en dan nee, 4",)

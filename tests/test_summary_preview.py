@@ -253,7 +253,7 @@ class TestPreview:
         assert len(notices) == 1
 
     async def test_a_plain_yes_lets_it_go(self, world: World) -> None:
-        """ "ok" to the preview changes nothing: the summary goes as shown."""
+        """“ok” to the preview changes nothing: the summary goes as shown."""
         await world.evaluation("ja")
         await world.pass_at(BERT_PREVIEW)
         preview = await world.preview()
@@ -335,7 +335,7 @@ class TestConsentByMail:
     async def test_answering_only_the_consent_question_keeps_the_other_answers(
         self, world: World
     ) -> None:
-        """ "4. ja" in reply to the confirmation shares the answer given before, as the mail promised."""
+        """“4. ja” in reply to the confirmation shares the answer given before, as the mail promised."""
         await world.evaluation("misschien")
         (confirmation,) = [m for m in await world.mails() if m.kind == "confirmation"]
         outcome = await world.reply(

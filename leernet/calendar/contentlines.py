@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+_MIN_FOLD = 5  # room for a 4-octet UTF-8 character after the leading space
+_CONTINUATION = 0x80  # 10xxxxxx: a UTF-8 continuation byte
+
 
 def dtstamp_line(moment: datetime) -> bytes:
     """``DTSTAMP`` in UTC, as RFC 5545 3.8.7.2 requires."""
@@ -16,11 +19,13 @@ def dtstamp_line(moment: datetime) -> bytes:
 
 
 def organizer_line(name: str, address: str) -> bytes:
+    """The ORGANIZER line of one participant's invite: the service, answered at their reply address."""
     return fold(f"ORGANIZER;CN={param(name)}:mailto:{bare_address(address)}")
 
 
 def attendee_line(name: str, address: str, *, rsvp: bool) -> bytes:
     # RFC 5546 3.2.2: a REQUEST asks the ATTENDEE for a reply; a CANCEL (3.2.5) asks none.
+    """The participant's ATTENDEE line, asking for an answer when ``rsvp``."""
     params = f"CN={param(name)};ROLE=REQ-PARTICIPANT"
     if rsvp:
         params += ";PARTSTAT=NEEDS-ACTION;RSVP=TRUE"
@@ -42,7 +47,7 @@ def bare_address(address: str) -> str:
 
 def fold(line: str, limit: int = 75) -> bytes:
     """Fold at ``limit`` octets without splitting a UTF-8 sequence (RFC 5545 3.1)."""
-    if limit < 5:  # room for a 4-octet character after the leading space
+    if limit < _MIN_FOLD:
         raise ValueError(f"cannot fold at {limit} octets")
     data = line.encode()
     if len(data) <= limit:
@@ -51,7 +56,7 @@ def fold(line: str, limit: int = 75) -> bytes:
     start, room = 0, limit
     while len(data) - start > room:
         end = start + room
-        while data[end] & 0xC0 == 0x80:  # never cut inside a multibyte character
+        while data[end] & 0xC0 == _CONTINUATION:  # never cut inside a multibyte character
             end -= 1
         chunks.append(data[start:end])
         start, room = end, limit - 1  # a continuation line starts with one space

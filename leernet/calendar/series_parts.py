@@ -50,6 +50,7 @@ class SeriesKey:
 
     @classmethod
     def of(cls, network: Network, uid: str) -> SeriesKey:
+        """The cache key of a network's shared invite bytes."""
         return cls(
             uid=uid,
             name=network.name,
@@ -64,6 +65,7 @@ class SeriesKey:
 
     @property
     def zone(self) -> ZoneInfo:
+        """The network's time zone."""
         return ZoneInfo(self.timezone)
 
 

@@ -39,6 +39,9 @@ _RULE_LISTS = frozenset({"BYMONTHDAY", "BYSETPOS"})
 _OBSERVANCES = frozenset({"STANDARD", "DAYLIGHT"})
 
 
+_MAX_INTERVAL = 100  # years between a yearly rule's changes; no real zone comes near
+
+
 @dataclass(slots=True)
 class _Frame:
     """One component being read: where it starts and what expanding it would cost."""
@@ -203,7 +206,7 @@ def _rule_cost(rule: str, start_year: int | None) -> tuple[int, str]:
     if other:
         return 0, f"RRULE uses {', '.join(sorted(other))[:60]}"
     interval = parts.get("INTERVAL", "1")
-    if not interval.isdigit() or not 1 <= int(interval) <= 100:
+    if not interval.isdigit() or not 1 <= int(interval) <= _MAX_INTERVAL:
         # dateutil repeats the same year for ever with INTERVAL=0 (and walks back with -1).
         return 0, f"RRULE INTERVAL={interval[:10]} is not a positive number of years"
     if start_year is None or start_year < 1:

@@ -29,6 +29,10 @@ _WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _YEARS_CHECKED = 4  # a weekday rule must also predict the next years' transitions
 
 
+_CHANGES_A_YEAR = 2  # summer time on and off: what a weekday rule can describe
+_FOURTH_WEEK_ENDS = 28  # a "last" weekday on or before the 28th is also the fourth
+
+
 @dataclass(frozen=True, slots=True)
 class _Transition:
     at: datetime  # the first UTC instant with the new offset
@@ -134,13 +138,13 @@ def _rules(
     zone: ZoneInfo, year: int, transitions: list[_Transition]
 ) -> list[tuple[_Transition, _Rule]] | None:
     """A weekday rule per change when the zone has two a year that such rules predict."""
-    if len(transitions) != 2:
+    if len(transitions) != _CHANGES_A_YEAR:
         return None
     result: list[tuple[_Transition, _Rule]] = []
     for index, transition in enumerate(transitions):
         rule = _rule_of(transition)
         candidates = [rule]
-        if rule.week == -1 and rule.day_in(year) <= 28:
+        if rule.week == -1 and rule.day_in(year) <= _FOURTH_WEEK_ENDS:
             candidates.append(_Rule(rule.month, 4, rule.weekday))
         fitting = next((c for c in candidates if _predicts(zone, year, index, transition, c)), None)
         if fitting is None:
@@ -153,7 +157,7 @@ def _predicts(zone: ZoneInfo, year: int, index: int, seen: _Transition, rule: _R
     """Whether ``rule`` gives the same change, at the same wall-clock time, in the next years."""
     for y in range(year, year + _YEARS_CHECKED):
         changes = _transitions(zone, y) if y != year else None
-        if changes is not None and len(changes) != 2:
+        if changes is not None and len(changes) != _CHANGES_A_YEAR:
             return False
         other = seen if changes is None else changes[index]
         onset = other.local_onset()

@@ -1,0 +1,1 @@
+"""The demo: embedded mail servers, a scripted cast and a virtual clock (an optional extra)."""

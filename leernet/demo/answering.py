@@ -48,7 +48,7 @@ def evaluation_reply(
 
 
 def absent_reply(request: bytes, *, date: datetime, message_id: str) -> bytes:
-    """ "Afwezig", a friendly line, and the request quoted below (Gmail)."""
+    """“Afwezig”, a friendly line, and the request quoted below (Gmail)."""
     r = s.read(request)
     fresh = [
         "Afwezig",

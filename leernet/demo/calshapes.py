@@ -202,6 +202,7 @@ def _comment(answer: Answer, prefix: str = "COMMENT") -> list[str]:
 
 
 def outlook_ics(invite: Invite, answer: Answer, subject: str) -> bytes:
+    """A REPLY as Outlook writes it (Windows zone names, X-MICROSOFT lines)."""
     windows = _WINDOWS_ZONES.get(invite.tzid)
     tzid = windows or invite.tzid
     vtimezone = _EU_VTIMEZONE.format(name=windows) if windows else invite.vtimezone
@@ -250,6 +251,7 @@ def outlook_ics(invite: Invite, answer: Answer, subject: str) -> bytes:
 
 
 def gmail_ics(invite: Invite, answer: Answer) -> bytes:
+    """A REPLY as Gmail writes it (UTC times, one VEVENT per answer)."""
     events = []
     for ev in answer.events:
         if ev.recurrence_id is None:
@@ -301,6 +303,7 @@ def apple_case(addr: str) -> str:
 
 
 def apple_ics(invite: Invite, answer: Answer) -> bytes:
+    """A REPLY as Apple Calendar writes it (TZID with its VTIMEZONE)."""
     mail = apple_case(answer.attendee)
     events = []
     for ev in answer.events:
@@ -336,6 +339,7 @@ def apple_ics(invite: Invite, answer: Answer) -> bytes:
 
 
 def thunderbird_ics(invite: Invite, answer: Answer) -> bytes:
+    """A REPLY as Thunderbird writes it."""
     events = []
     for ev in answer.events:
         rid = ev.recurrence_id

@@ -40,8 +40,13 @@ GOALS = (
 )
 
 
+_AWAY_SESSION = 2  # the session the cast's absent and away people answer differently
+
+
 @dataclass(order=True)
 class Planned:
+    """One reply of the cast, and when they send it."""
+
     when: datetime
     seq: int
     raw: bytes = field(compare=False)
@@ -99,9 +104,11 @@ class Cast:
         return f"<demo.{self._seq}.{local}@{who.rsplit('@', maxsplit=1)[-1]}>"
 
     def next_time(self) -> datetime | None:
+        """When the next reply of the cast is due (None: all sent)."""
         return self.queue[0].when if self.queue else None
 
     def due(self, now: datetime) -> list[Planned]:
+        """The replies due at ``now``, taken from the plan."""
         ready = [p for p in self.queue if p.when <= now]
         self.queue = [p for p in self.queue if p.when > now]
         return ready
@@ -204,18 +211,18 @@ class Cast:
         count = self.eval_counts.get(key, 0)
         self.eval_counts[key] = count + 1
         reminder = count >= 1
-        if who == self.away and number == 2 and not reminder:
+        if who == self.away and number == _AWAY_SESSION and not reminder:
             oof = people.out_of_office(
                 raw, date=now + timedelta(minutes=1), message_id=self._mid(who)
             )
             self._plan(now + timedelta(minutes=1), oof, who, "", "out-of-office reply")
             return
-        if (who in self.late or (who == self.away and number == 2)) and not reminder:
+        if (who in self.late or (who == self.away and number == _AWAY_SESSION)) and not reminder:
             return  # waits for the reminder
         if reminder and who not in self.late and who != self.away:
             return  # answered already
         when = now + timedelta(hours=3 + i)
-        if who == self.absent_in_2 and number == 2:
+        if who == self.absent_in_2 and number == _AWAY_SESSION:
             reply = people.absent_reply(raw, date=when, message_id=self._mid(who))
             self._plan(when, reply, who, "", f"answers 'afwezig' for session {number}")
             return

@@ -54,13 +54,16 @@ class Clock:
         self.t = start
 
     def now(self) -> datetime:
+        """The virtual now."""
         return self.t
 
     def advance_to(self, moment: datetime) -> None:
+        """Jump to ``moment`` (never back)."""
         self.t = max(self.t, moment)
 
 
 def example_source() -> str:
+    """The example network file's text (from the checkout, or from the package)."""
     repo = Path(__file__).resolve().parents[2] / "config" / "network.example.toml"
     if repo.is_file():
         return repo.read_text(encoding="utf-8")
@@ -83,6 +86,7 @@ def shifted(source: str, first_day: date) -> str:
 
 
 def demo_settings(folder: Path, smtp_port: int, imap_port: int) -> Settings:
+    """Settings for the embedded servers on these ports, with the store in ``folder``."""
     return Settings(
         _env_file=None,
         service_address=SERVICE,
@@ -103,6 +107,8 @@ def demo_settings(folder: Path, smtp_port: int, imap_port: int) -> Settings:
 
 
 class Demo:
+    """One run of the demo: servers, service, cast and clock."""
+
     def __init__(self, folder: Path, console: Console, *, fast: bool) -> None:
         self.folder = folder
         self.console = console
@@ -112,6 +118,7 @@ class Demo:
         self.upcoming: list[Session] = []
 
     async def run(self) -> int:
+        """Run the network's whole life; the exit code."""
         started = time.monotonic()
         real_now = datetime.now(UTC).replace(microsecond=0)
         clock = Clock(real_now)
@@ -174,6 +181,7 @@ class Demo:
     async def live(
         self, service: Service, world: MailWorld, cast: Cast, clock: Clock, network: object
     ) -> None:
+        """Run the service until every message of this moment is sent and every reply read."""
         from leernet.network.model import Network  # noqa: PLC0415
 
         assert isinstance(network, Network)
@@ -221,6 +229,7 @@ class Demo:
                 break
 
     async def progress(self, service: Service, clock: Clock, replies: Sequence[Planned]) -> None:
+        """Print what the service did at this moment."""
         async with service.engine.connect() as conn:
             sent = await stored.sent_after(conn, self.seen_outbox)
             received = await stored.processed_after(conn, self.seen_inbox)
@@ -249,6 +258,7 @@ class Demo:
             self.console.print(f"             [cyan]{p.sender}[/cyan] {p.label}")
 
     def write_mail(self, world: MailWorld) -> None:
+        """Write every message exchanged as .eml files and one mbox."""
         mail_dir = self.folder / "mail"
         mail_dir.mkdir(exist_ok=True)
         box = mailbox.mbox(str(self.folder / "demo.mbox"))
@@ -278,9 +288,11 @@ def _to(raw: bytes) -> str:
 
 
 def world_port(service: Service) -> int:
+    """The port of the demo's IMAP server."""
     return service.settings.smtp_port
 
 
 async def run_demo(out_dir: Path | None, *, fast: bool, console: Console) -> int:
+    """Run the demo in ``out_dir`` (or a new folder); the exit code."""
     folder = out_dir or Path.cwd() / f"leernet-demo-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     return await Demo(folder, console, fast=fast).run()

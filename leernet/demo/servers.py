@@ -33,6 +33,7 @@ class Delivered:
 
     @property
     def subject(self) -> str:
+        """The message's subject, decoded."""
         head = BytesHeaderParser(policy=compat32).parsebytes(self.data)
         return str(head.get("Subject", ""))
 
@@ -49,11 +50,13 @@ class MailWorld:
     transcript: list[Delivered] = field(default_factory=list)
 
     def is_service(self, address: str) -> bool:
+        """Whether ``address`` is the service's own (plus-addresses included)."""
         local, _, domain = self.service_address.lower().rpartition("@")
         a_local, _, a_domain = address.lower().rpartition("@")
         return a_domain == domain and (a_local == local or a_local.startswith(local + "+"))
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802, ARG002 - aiosmtpd's hook
+        """Deliver a message: to the service's mailbox, or into the world's sent mail."""
         data = envelope.original_content or b""
         for rcpt in envelope.rcpt_tos:
             item = Delivered(envelope.mail_from or "", rcpt.lower(), data)
@@ -80,6 +83,7 @@ async def _listening(server: asyncio.Server) -> AsyncIterator[int]:
 
 @contextlib.asynccontextmanager
 async def smtp_server(world: MailWorld) -> AsyncIterator[int]:
+    """An SMTP server on a free port for the demo's world; yields the port."""
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: SMTP(world, hostname="mx.demo.invalid", ident="leernet demo MTA"),
@@ -92,7 +96,7 @@ async def smtp_server(world: MailWorld) -> AsyncIterator[int]:
 
 @contextlib.asynccontextmanager
 async def imap_server(user: str = DEMO_USER, password: str = DEMO_PASSWORD) -> AsyncIterator[int]:
-    """pymap with its in-memory backend, one account (MAIL-NOTES: fine for a demo, not for load)."""
+    """Pymap with its in-memory backend, one account (MAIL-NOTES: fine for a demo, not for load)."""
     from proxyprotocol.reader import ProxyProtocolReader  # noqa: PLC0415 - only the demo needs pymap
     from pymap.backend.dict import DictBackend  # noqa: PLC0415
     from pymap.imap import IMAPServer  # noqa: PLC0415
@@ -143,6 +147,7 @@ class Appender:
             await asyncio.wait_for(self.client.logout(), 2)
 
     async def __call__(self, data: bytes) -> None:
+        """Append a message to the service's INBOX."""
         response = await asyncio.wait_for(self.client.append(data, mailbox="INBOX"), 10)
         if response.result != "OK":
             msg = f"APPEND failed: {response.result} {response.lines}"

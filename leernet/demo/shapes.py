@@ -53,10 +53,12 @@ _QUESTION = re.compile(r"^(\d{1,2})[.)]\s")
 
 
 def lines(text: str) -> list[str]:
+    """The lines of ``text``."""
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
 def crlf(text: str) -> str:
+    """``text`` with CRLF line ends."""
     return "\r\n".join(lines(text))
 
 
@@ -67,11 +69,13 @@ def qp(text: str, charset: str = "utf-8") -> bytes:
 
 
 def b64(data: bytes) -> bytes:
+    """Base64 in lines of 76, as mail clients write it."""
     raw = base64.b64encode(data)
     return b"\r\n".join(raw[i : i + 76] for i in range(0, len(raw), 76))
 
 
 def eight_bit(text: str) -> bytes:
+    """``text`` as 8-bit UTF-8 bytes."""
     return crlf(text).encode("utf-8")
 
 
@@ -104,16 +108,19 @@ def message(headers: Sequence[str], entity: bytes) -> bytes:
 
 
 def text_part(content_type: str, body: bytes, encoding: str, *extra: str) -> bytes:
+    """One MIME text part."""
     return part(
         [f"Content-Type: {content_type}", f"Content-Transfer-Encoding: {encoding}", *extra], body
     )
 
 
 def address(name: str, addr: str) -> str:
+    """A From or To header value."""
     return formataddr((name, addr), charset="utf-8") if name else addr
 
 
 def subject_header(value: str) -> str:
+    """A Subject header value, encoded when it is not ASCII."""
     if value.isascii():
         return f"Subject: {value}"
     return "Subject: " + Header(value, "utf-8", header_name="Subject").encode(
@@ -133,6 +140,7 @@ def token(seed: str, tag: str, length: int = 24) -> str:
 
 
 def uuid_like(seed: str, tag: str) -> str:
+    """A stable UUID-looking id for ``seed`` and ``tag``."""
     h = token(seed, tag, 32).upper()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
@@ -190,6 +198,7 @@ def _first(msg: EmailMessage, name: str) -> tuple[str, str]:
 
 
 def read(raw: bytes) -> Received:
+    """A received message as the cast reads it."""
     msg = email.message_from_bytes(raw, policy=default)
     from_name, from_addr = _first(msg, "From")
     to_name, to_addr = _first(msg, "To")
@@ -224,6 +233,7 @@ def read(raw: bytes) -> Received:
 
 
 def first_name(name: str, addr: str) -> str:
+    """The first name of a participant, for the cast's greeting."""
     if name:
         return name.split(maxsplit=1)[0]
     return addr.split("@", maxsplit=1)[0].split(".", maxsplit=1)[0].capitalize()
@@ -286,5 +296,6 @@ def nl_thunderbird(moment: datetime) -> str:
 
 
 def nl_day(moment: datetime) -> str:
+    """A day written out in Dutch ("dinsdag 12 januari")."""
     t = moment.astimezone(BRUSSELS)
     return f"{_NL_DAYS[t.weekday()]} {t.day} {_NL_MONTHS[t.month - 1]}"

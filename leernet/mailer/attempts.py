@@ -35,6 +35,9 @@ from leernet.store.engine import sqlite_path
 log = logging.getLogger("leernet.outbox")
 
 
+_WITH_TIME = 3  # "<row> <attempt> <time>": the 250 came
+
+
 @dataclass(frozen=True, slots=True)
 class Attempts:
     """Per (row id, attempts): reached DATA (a key), and when the server said 250 (or None)."""
@@ -42,9 +45,11 @@ class Attempts:
     seen: dict[tuple[int, int], datetime | None]
 
     def reached(self, row_id: int, attempts: int) -> bool:
+        """Whether this attempt of the row went as far as DATA."""
         return (row_id, attempts) in self.seen
 
     def delivered_at(self, row_id: int, attempts: int) -> datetime | None:
+        """When the server said 250 to this attempt (None: it did not, as far as the log knows)."""
         return self.seen.get((row_id, attempts))
 
 
@@ -63,6 +68,7 @@ class AttemptLog:
 
     @property
     def enabled(self) -> bool:
+        """Whether there is a log at all (SQLite stores only)."""
         return self.path is not None
 
     def note(self, row_id: int, attempts: int) -> None:
@@ -102,7 +108,7 @@ class AttemptLog:
             if not all(p.isdigit() for p in parts) or len(parts) not in {2, 3}:
                 continue  # a line cut short by the kill
             key = (int(parts[0]), int(parts[1]))
-            if len(parts) == 3:
+            if len(parts) == _WITH_TIME:
                 seen[key] = datetime.fromtimestamp(int(parts[2]), UTC)
             else:
                 seen.setdefault(key, None)
@@ -116,6 +122,7 @@ class AttemptLog:
                 self.path.unlink()
 
     def close(self) -> None:
+        """Close the log file."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

@@ -70,6 +70,7 @@ class Budget:
 
     @property
     def enabled(self) -> bool:
+        """Whether a budget is set."""
         return (
             self.seconds > 0
             and _TIMER is not None

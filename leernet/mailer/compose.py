@@ -25,6 +25,10 @@ from email.utils import format_datetime, formataddr
 _UNSAFE = re.compile(r"[\r\n\x00]+")
 
 
+_ONE_LINE = 900  # a header this long still fits the 998-octet line limit (RFC 5322 2.1.1)
+_SHORT_LINE = 78  # RFC 5322 2.1.1: lines SHOULD stay within 78 characters
+
+
 @dataclass(frozen=True, slots=True)
 class Rendered:
     """One message's texts: a one-line subject, the text part and the HTML part."""
@@ -73,20 +77,20 @@ def _clean(value: str) -> str:
 def _addr(name: str, address: str, header: str) -> str:
     name, address = _clean(name), _clean(address)
     single = formataddr((name, address), charset="utf-8")
-    if name.isascii() or len(single) + len(header) + 2 <= 900:
+    if name.isascii() or len(single) + len(header) + 2 <= _ONE_LINE:
         # One encoded-word: every client reads it back exactly (some parsers, Python's
         # among them, put a space between adjacent encoded-words in a display name).
         return single
     # Only a very long name: encoded-words folded with CRLF (RFC 2047 2, RFC 5322 2.2.3),
     # so no line grows past 998 octets.
     encoded = Header(name, "utf-8", header_name=header).encode(linesep="\r\n", maxlinelen=76)
-    short = "\r\n" not in encoded and len(header) + len(encoded) + len(address) + 5 <= 78
+    short = "\r\n" not in encoded and len(header) + len(encoded) + len(address) + 5 <= _SHORT_LINE
     return f"{encoded}{' ' if short else chr(13) + chr(10) + ' '}<{address}>"
 
 
 def _header_text(value: str) -> str:
     value = _clean(value)
-    if value.isascii() and len(value) < 900:
+    if value.isascii() and len(value) < _ONE_LINE:
         return value
     # Header folds with a bare LF unless told otherwise; mail wants CRLF (Postfix >= 3.9
     # refuses bare LF: smtpd_forbid_bare_newline).

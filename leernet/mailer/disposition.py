@@ -30,9 +30,11 @@ SetAside = Callable[[AsyncConnection, int, bytes, Disposition], Awaitable[None]]
 class BatchAware(Protocol):
     """A processor that looks up what a whole FETCH batch names at once, before its mails."""
 
-    async def prepare(self, conn: AsyncConnection, raws: list[bytes]) -> None: ...
+    async def prepare(self, conn: AsyncConnection, raws: list[bytes]) -> None:
+        """Look up what the batch's mails name, before the first is processed."""
 
-    def finish(self) -> None: ...
+    def finish(self) -> None:
+        """Forget the batch's lookups."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,10 @@ _EQUIVALENT_DOMAINS = {"googlemail.com": "gmail.com"}
 MAX_VALUE = 16 * 1024  # longer header values are cut: address parsing is superlinear
 
 
+_LINE_LIMIT = 998  # RFC 5322 2.1.1
+_VISIBLE_FIRST, _VISIBLE_LAST = 33, 126  # printable US-ASCII (RFC 5322 3.2.3 atext and specials)
+
+
 def header_text(msg: Message, name: str) -> str:
     """The first ``name`` header as text ('' if absent); raw 8-bit bytes stay as surrogates."""
     values = all_headers(msg, name)
@@ -65,7 +69,7 @@ def strict_address(value: str) -> str | None:
     glued on, and addresses whose only readable form is inside an encoded-word
     (``=?utf-8?q?bert=40example.com?=``): the address is never decoded.
     """
-    if len(value) > 998:  # RFC 5322 2.1.1 line limit; nothing real is longer
+    if len(value) > _LINE_LIMIT:  # nothing real is longer
         return None
     text = _TRAILING_COMMENT_RE.sub("", value.strip())
     if "<" in text:  # comments in the display name, "Bert Claes (HR) <bert@...>"
@@ -136,7 +140,7 @@ def own_message_id(msg: Message) -> str:
     from a broken client must not reach a header we write.
     """
     found = _MSGID_RE.search(header_text(msg, "Message-ID"))
-    if found is None or not all(33 <= ord(c) <= 126 for c in found.group(1)):
+    if found is None or not all(_VISIBLE_FIRST <= ord(c) <= _VISIBLE_LAST for c in found.group(1)):
         return ""
     return f"<{found.group(1)}>"
 

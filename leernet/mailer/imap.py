@@ -49,6 +49,7 @@ def _token_failed(exc: TokenError) -> MailboxError:
 
 
 def quote(name: str) -> str:
+    """A mailbox name as an IMAP quoted string."""
     return str(aioimaplib.quoted(name))
 
 
@@ -137,6 +138,7 @@ class ImapSession:
         return self._client.protocol
 
     def has(self, capability: str) -> bool:
+        """Whether the server announced ``capability``."""
         return bool(self._client.has_capability(capability))
 
     async def _guard(self, aw: Awaitable[T], what: str) -> T:
@@ -255,6 +257,7 @@ class ImapSession:
         raise MailboxLoginRefused(msg)
 
     async def ensure_folder(self, name: str) -> None:
+        """Create folder ``name`` unless the server has it."""
         listed = await self._cmd(self._client.list('""', quote(name)), "LIST")
         if len(listed.lines) > 1:
             return
@@ -266,15 +269,18 @@ class ImapSession:
         return parse_uidvalidity(response.lines)
 
     async def search_all(self) -> list[int]:
+        """The UIDs of every mail in the selected folder."""
         self._proto.exists_seen = False
         response = await self._cmd(self._client.uid_search("ALL", charset=None), "UID SEARCH")
         return parse_search(response.lines)
 
     async def fetch(self, uids: Sequence[int], items: str) -> list[Fetched]:
+        """FETCH ``items`` of these UIDs."""
         response = await self._cmd(self._client.uid("fetch", uid_set(uids), items), "UID FETCH")
         return parse_fetch(response.lines)
 
     async def move(self, uids: Sequence[int], folder: str) -> None:
+        r"""Move these UIDs to ``folder`` (UID MOVE, or COPY, \Deleted and EXPUNGE)."""
         where, target = uid_set(uids), quote(folder)
         if self.has("MOVE"):
             await self._cmd(self._client.uid("move", where, target), "UID MOVE")
@@ -289,6 +295,7 @@ class ImapSession:
             await self._cmd(self._client.expunge(), "EXPUNGE")
 
     async def noop(self) -> None:
+        """A NOOP: the server says what changed."""
         await self._cmd(self._client.noop(), "NOOP")
 
     async def idle(self, seconds: float, stop: asyncio.Event) -> None:
@@ -328,6 +335,7 @@ class ImapSession:
             self.close()
 
     def close(self) -> None:
+        """Drop the connection without LOGOUT."""
         transport = self._proto.transport
         if transport is not None:
             transport.close()

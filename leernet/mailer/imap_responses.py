@@ -73,6 +73,7 @@ def parse_search(lines: Sequence[bytes | bytearray]) -> list[int]:
 
 
 def parse_uidvalidity(lines: Sequence[bytes | bytearray]) -> int:
+    """The UIDVALIDITY in a SELECT's answer (RFC 3501 6.3.1)."""
     for line in lines:
         found = _UIDVALIDITY.search(bytes(line))
         if found:

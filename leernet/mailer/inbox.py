@@ -66,6 +66,8 @@ _IDLE_MAX = 28 * 60.0
 
 @dataclass(frozen=True, slots=True)
 class InboxResult:
+    """What one pass over the folder did."""
+
     fetched: int = 0
     processed: int = 0
     duplicates: int = 0

@@ -37,6 +37,10 @@ from leernet.store.engine import sqlite_path
 log = logging.getLogger("leernet.inbox")
 
 
+_MARK_PARTS = 3  # "<mark> <uidvalidity> <uid>", then the digest on a start line
+_SHA256_HEX = 64
+
+
 @dataclass(frozen=True, slots=True)
 class Interrupted:
     """What the log says the last process left unfinished."""
@@ -69,12 +73,15 @@ class InFlight:
         return cls(Path(f"leernet-{hashlib.sha256(key).hexdigest()[:12]}.inflight").absolute())
 
     def started(self, uidvalidity: int, uid: int, digest: str) -> None:
+        """Note that processing of this mail begins."""
         self._write(b"S %d %d %s\n" % (uidvalidity, uid, digest.encode("ascii")))
 
     def ended(self, uidvalidity: int, uid: int) -> None:
+        """Note that processing of this mail ended (committed or handled)."""
         self._write(b"E %d %d\n" % (uidvalidity, uid))
 
     def reading_ahead(self, uidvalidity: int, uids: list[int]) -> None:
+        """Note that the batch's lookups read these mails ahead."""
         self._write(b"P %d %s\n" % (uidvalidity, b" ".join(b"%d" % uid for uid in uids)))
 
     def committed(self) -> None:
@@ -110,10 +117,10 @@ class InFlight:
         ahead: set[tuple[int, int]] = set()
         for line in text.splitlines():
             parts = line.decode("ascii", "replace").split()
-            if len(parts) < 3 or not all(p.isdigit() for p in parts[1:3]):
+            if len(parts) < _MARK_PARTS or not all(p.isdigit() for p in parts[1:3]):
                 continue  # a line cut short by the kill
             uidvalidity, uid = int(parts[1]), int(parts[2])
-            if parts[0] == "S" and len(parts) == 4 and len(parts[3]) == 64:
+            if parts[0] == "S" and len(parts) == _MARK_PARTS + 1 and len(parts[3]) == _SHA256_HEX:
                 open_[(uidvalidity, uid)] = parts[3]
                 ahead.clear()  # the read-ahead finished: the mail in hand is the one to blame
             elif parts[0] == "E":
@@ -135,6 +142,7 @@ class InFlight:
             log.warning("cannot remove the in-flight log %s: %s", self.path, exc)
 
     def close(self) -> None:
+        """Close the log file."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

@@ -43,9 +43,11 @@ class Provider(Protocol):
     """Fetches a new token (blocking; raises ``TokenError``); ``flow`` says which, in words."""
 
     @property
-    def flow(self) -> str: ...
+    def flow(self) -> str:
+        """Which OAuth2 flow this is, in words for ``leernet auth check``."""
 
-    def fetch(self) -> Token: ...
+    def fetch(self) -> Token:
+        """A fresh access token from the provider."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,7 @@ class FixedToken:
     flow: str = "a fixed access token from the password setting (not renewed)"
 
     def fetch(self) -> Token:
+        """A fresh access token from the provider."""
         return Token(self.value, float("inf"))
 
 
@@ -86,6 +89,7 @@ class TokenSource:
 
     @property
     def flow(self) -> str:
+        """Which OAuth2 flow this is, in words for ``leernet auth check``."""
         return self.provider.flow
 
     @classmethod

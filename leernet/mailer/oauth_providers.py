@@ -13,6 +13,7 @@ import hashlib
 import json
 import threading
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 import requests
@@ -100,10 +101,12 @@ class GenericProvider:
 
     @property
     def flow(self) -> str:
+        """Which OAuth2 flow this is, in words for ``leernet auth check``."""
         grant = "refresh token" if self._refresh else "client credentials"
         return f"generic OAuth2 ({grant}) at {self._url}"
 
     def fetch(self) -> Token:
+        """A fresh access token from Microsoft (msal)."""
         with self._lock:
             answer = self._post()
             if answer.status_code in {400, 401} and self._secret and not self._basic:
@@ -112,7 +115,7 @@ class GenericProvider:
                     self._basic = True
                     answer = self._post()
             body = _json(answer)
-            if answer.status_code != 200 or not isinstance(body, dict):
+            if answer.status_code != HTTPStatus.OK or not isinstance(body, dict):
                 words, refused = _error_words(body)
                 raise TokenError(f"{words} (HTTP {answer.status_code})", refused=refused)
             if not body.get("access_token"):
@@ -166,10 +169,12 @@ class MicrosoftProvider:
 
     @property
     def flow(self) -> str:
+        """Which OAuth2 flow this is, in words for ``leernet auth check``."""
         how = "certificate" if isinstance(self._credential, dict) else "client secret"
         return f"Microsoft 365 client credentials ({how}), tenant {self._tenant}"
 
     def fetch(self) -> Token:
+        """A fresh access token from Google (google-auth)."""
         import msal  # noqa: PLC0415 - only a Microsoft deployment pays for the import
 
         with self._lock:
@@ -209,10 +214,12 @@ class GoogleProvider:
 
     @property
     def flow(self) -> str:
+        """Which OAuth2 flow this is, in words for ``leernet auth check``."""
         account = self._info.get("client_email", "?")
         return f"Google service account {account} acting as {self._subject}"
 
     def fetch(self) -> Token:
+        """A fresh access token from the token endpoint (RFC 6749)."""
         from google.auth import exceptions  # noqa: PLC0415 - only Google deployments import it
         from google.auth.transport.requests import Request  # noqa: PLC0415
         from google.oauth2 import service_account  # noqa: PLC0415

@@ -366,6 +366,7 @@ class Outbox:
         self._recovered = False
 
     async def drain(self, limit: int | None = None) -> DrainResult:
+        """Send what is due; the first drain of the process settles rows a crash left in flight."""
         first, self._recovered = not self._recovered, True
         return await drain(
             self._engine,

@@ -55,13 +55,16 @@ _SASL_CHALLENGE = 334
 _SASL_OK = 235
 
 
+_TRANSIENT = 4  # RFC 5321 4.2.1: 4yz, a transient negative completion reply
+
+
 def _reason(code: int | None, text: str) -> str:
     text = " ".join(text.split())[:500]
     return f"{code} {text}" if code is not None else text
 
 
 def _by_code(code: int, text: str, *, temporary: frozenset[int] = frozenset()) -> SendError:
-    if 400 <= code < 500 or code in temporary:
+    if code // 100 == _TRANSIENT or code in temporary:
         return SendDeferred(_reason(code, text), code=code)
     return SendRejected(_reason(code, text), code=code)
 
@@ -90,10 +93,12 @@ class SmtpSession:
 
     @property
     def usable(self) -> bool:
+        """Whether the connection can take another message."""
         return self._client is not None and self._client.is_connected
 
     @property
     def server(self) -> str:
+        """The server as the log names it."""
         return f"{self._settings.smtp_host}:{self._settings.smtp_port}"
 
     def _make_client(self) -> _Client:
@@ -158,7 +163,7 @@ class SmtpSession:
         except aiosmtplib.SMTPAuthenticationError as exc:
             client.close()
             reason = f"{self.server} refused our login: {_reason(exc.code, exc.message)}"
-            if 400 <= exc.code < 500:  # 454: could not check the credentials just now
+            if exc.code // 100 == _TRANSIENT:  # 454: could not check the credentials just now
                 raise SendDeferred(reason, code=exc.code) from exc
             raise SendLoginRefused(reason, code=exc.code) from exc
         except aiosmtplib.SMTPResponseException as exc:
@@ -247,9 +252,12 @@ class Stored(Protocol):
     """What ``send_share`` needs of a queued row."""
 
     @property
-    def recipient(self) -> str: ...
+    def recipient(self) -> str:
+        """The address it goes to."""
+
     @property
-    def raw(self) -> bytes: ...
+    def raw(self) -> bytes:
+        """The bytes of the message."""
 
 
 RowT = TypeVar("RowT", bound=Stored)

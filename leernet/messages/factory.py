@@ -23,6 +23,7 @@ from leernet.settings import Settings
 
 
 def participant_of(network: Network, member: Member) -> Participant:
+    """The participant as the network file describes them, for a registered member."""
     found = network.participant(member.email)
     if found is not None:
         return found
@@ -42,9 +43,11 @@ class Factory:
 
     @property
     def secret(self) -> str:
+        """The secret that keys reply tokens and Message-IDs."""
         return self.settings.secret_value()
 
     def organiser_token(self, network: Network) -> str:
+        """The organiser's own reply token (their roll call and their answers to previews)."""
         return participant_token(self.secret, network.slug, network.organiser.email)
 
     def _message(
@@ -103,6 +106,7 @@ class Factory:
         kind: Kind = Kind.INVITE,
         changes: Sequence[str] = (),
     ) -> Outgoing:
+        """A member's series invite (REQUEST), or its update with the changes in words."""
         net = reg.network
         person = participant_of(net, member)
         organizer = reply_address(self.settings.service_address, member.token)
@@ -168,6 +172,7 @@ class Factory:
     def manager_start(
         self, reg: Registered, manager: Person, employees: Sequence[Participant], now: datetime
     ) -> Outgoing:
+        """The note to a manager that their employees take part."""
         net = reg.network
         return self._message(
             key=keys.manager_start(net.slug, manager.email),
@@ -197,6 +202,7 @@ class Factory:
         in_reply_to: str | None = None,
         auto_submitted: str = "auto-generated",
     ) -> Outgoing:
+        """A message to a member; with ``expects_reply`` it carries their reply address."""
         return self._message(
             key=key,
             kind=kind,
@@ -231,6 +237,7 @@ class Factory:
         calendar: bytes | None = None,
         method: str = "REQUEST",
     ) -> Outgoing:
+        """A message to anyone else (an organiser, a manager, the admin)."""
         return self._message(
             key=key,
             kind=kind,

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 
 def manager_start(network: Network, manager: Person, employees: Sequence[Participant]) -> Context:
+    """The context of the note to a manager when the network starts."""
     names = [e.name for e in employees]
     return base_context(network, manager.name) | {
         "employees": names,

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 
 def digest(network: Network, data: DigestData) -> Context:
+    """The context of the organiser's digest after a session (names only when not anonymous)."""
     lang = network.language
     session = network.session(data.session_number)
     status = {e.lower(): s.upper() for e, s in data.partstat.items()}
@@ -101,6 +102,7 @@ def digest(network: Network, data: DigestData) -> Context:
 
 
 def low_acceptance(network: Network, session: Session, partstat: Mapping[str, str]) -> Context:
+    """The context of the warning that few accepted a session."""
     status = {e.lower(): s.upper() for e, s in partstat.items()}
     accepted = [p for p in network.participants if status.get(p.email.lower()) == PARTSTAT.ACCEPTED]
     declined = [p for p in network.participants if status.get(p.email.lower()) == PARTSTAT.DECLINED]
@@ -212,6 +214,7 @@ def notice(
     recipient_name: str = "",
     language: str = "nl",
 ) -> Context:
+    """The context of a notice to the organiser."""
     lang = network.language if network is not None else as_language(language)
     name = recipient_name or (network.organiser.name if network is not None else "")
     return {
@@ -233,6 +236,7 @@ def rollcall_recorded(
     marked: Mapping[str, bool],
     not_understood: Sequence[str] = (),
 ) -> Context:
+    """The context of the confirmation of a roll call."""
     return base_context(network, network.organiser.name) | {
         "session": session_view(network, session),
         "present": names_of(network, [e for e, v in marked.items() if v]),

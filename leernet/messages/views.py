@@ -86,6 +86,7 @@ class SharedAnswer:
 
 
 def network_context(network: Network | None) -> Context:
+    """The network as every template may show it (name, goal, place, link)."""
     if network is None:
         return dict.fromkeys(
             ("name", "goal", "location", "online_url", "organiser_name", "organiser_email"), ""
@@ -107,6 +108,7 @@ def first_name(name: str) -> str:
 
 
 def base_context(network: Network, recipient_name: str) -> Context:
+    """What every context holds: the network, the recipient's name, the language."""
     return {
         "network": network_context(network),
         "recipient_name": recipient_name,
@@ -116,6 +118,7 @@ def base_context(network: Network, recipient_name: str) -> Context:
 
 
 def session_view(network: Network, s: Session) -> Context:
+    """One session as templates show it (title, date, time, place)."""
     lang = network.language
     local_start = network.local(s.start)
     return {
@@ -148,11 +151,13 @@ def roll_call(network: Network) -> tuple[Participant, ...]:
 
 
 def name_of(network: Network, email: str) -> str:
+    """The name of the participant with this address (the address when unknown)."""
     p = network.participant(email)
     return p.name if p is not None and p.name else email
 
 
 def names_of(network: Network, emails: Collection[str]) -> list[str]:
+    """The names of these participants, in the network's order."""
     wanted = {e.lower() for e in emails}
     return [p.name or p.email for p in network.participants if p.email.lower() in wanted]
 
@@ -167,6 +172,7 @@ def _display(value: object, kind: QuestionKind | None, lang: str) -> str:
 
 
 def invite(network: Network, participant: Participant) -> Context:
+    """The context of a participant's series invite."""
     return base_context(network, participant.name) | {
         "sessions": [session_view(network, s) for s in network.sessions],
         "session_count": len(network.active_sessions),
@@ -174,14 +180,17 @@ def invite(network: Network, participant: Participant) -> Context:
 
 
 def invite_update(network: Network, participant: Participant, changes: Sequence[str]) -> Context:
+    """The context of an invite update, with the changes in words."""
     return invite(network, participant) | {"changes": list(changes)}
 
 
 def cancel_series(network: Network, participant: Participant) -> Context:
+    """The context of the cancel of the whole series."""
     return base_context(network, participant.name)
 
 
 def reminder(network: Network, participant: Participant, session: Session) -> Context:
+    """The context of the reminder before a session."""
     return base_context(network, participant.name) | {"session": session_view(network, session)}
 
 
@@ -191,6 +200,7 @@ def eval_request(
     session: Session,
     questions: Sequence[Question] | None = None,
 ) -> Context:
+    """The context of an evaluation request (or its reminder)."""
     qs = tuple(questions) if questions is not None else session_questions(network, session)
     consent = next((q.number for q in qs if q.kind is QuestionKind.CONSENT), 0)
     shared = [str(q.number) for q in qs if q.share_with_manager]
@@ -215,6 +225,7 @@ def confirmation(
     absent: bool = False,
     questions: Sequence[Question] | None = None,
 ) -> Context:
+    """The context of the confirmation of an evaluation: what was read, and what the manager sees."""
     lang = network.language
     qs = {q.number: q for q in (questions or session_questions(network, session))}
     given = {a.number: a for a in answers}
@@ -272,6 +283,7 @@ def _numbers_text(numbers: Sequence[int], lang: str) -> str:
 def closing_reflection(
     network: Network, participant: Participant, learning_goals: str, takeaways: Sequence[Takeaway]
 ) -> Context:
+    """The context of the closing reflection: the learning goals and what each session left."""
     rows = []
     for t in sorted(takeaways, key=lambda t: t.session_number):
         if not t.text.strip():

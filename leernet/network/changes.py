@@ -33,6 +33,7 @@ class Changes:
 
     @property
     def moved_numbers(self) -> set[int]:
+        """The numbers of the sessions that moved."""
         return {s.number for s in self.moved}
 
     @property
@@ -49,6 +50,7 @@ class Changes:
 
     @property
     def empty(self) -> bool:
+        """Whether the update changes nothing."""
         return not (
             self.bumps_sequence or self.added or self.removed or self.people or self.questions
         )

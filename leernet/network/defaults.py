@@ -68,6 +68,7 @@ def _make(rows: tuple[tuple[str, str, bool], ...], start: int) -> tuple[Question
 
 
 def questions(language: str) -> tuple[Question, ...]:
+    """The seed's evaluation questions in ``language``."""
     return _make(_QUESTIONS[language], 1)
 
 
@@ -86,4 +87,5 @@ def session_questions(
 
 
 def session_title(kind: SessionKind, number: int, language: str) -> str:
+    """A session's default title by its kind and number."""
     return _TITLES[language][kind].format(n=number)

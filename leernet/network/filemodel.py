@@ -20,9 +20,12 @@ _EMAIL_RE = re.compile(
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]")
 
 
+_MAX_ADDRESS = 254  # RFC 5321 4.5.3.1 path limit, less the brackets
+
+
 def _email(value: str) -> str:
     value = value.strip()
-    if len(value) > 254 or not _EMAIL_RE.match(value):
+    if len(value) > _MAX_ADDRESS or not _EMAIL_RE.match(value):
         msg = f"{value!r} is not an email address"
         raise ValueError(msg)
     return value
@@ -64,6 +67,8 @@ class _Strict(BaseModel):
 
 
 class FileNetworkHead(_Strict):
+    """``[network]``: name, slug, goal, language, zone, place and link."""
+
     slug: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
     name: Annotated[Line, Field(min_length=1, max_length=200)]
     goal: Text = ""  # required: ``leernet.network.across`` says so beside the other rules
@@ -76,11 +81,15 @@ class FileNetworkHead(_Strict):
 
 
 class FileOrganiser(_Strict):
+    """``[organiser]``: who runs the network and gets its notices."""
+
     name: Annotated[Line, Field(min_length=1)]
     email: Email
 
 
 class FileSchedule(_Strict):
+    """``[schedule]``: the weekly rule the sessions follow."""
+
     first: datetime
     every_weeks: Annotated[int, Field(ge=1, le=52)] = 4
     count: Annotated[int, Field(ge=1, le=52)]
@@ -88,6 +97,8 @@ class FileSchedule(_Strict):
 
 
 class FileSession(_Strict):
+    """One ``[[sessions]]`` entry."""
+
     number: Annotated[int, Field(ge=1, le=52)]
     kind: Literal["kickoff", "session", "closing"] = "session"
     title: Line = ""
@@ -101,6 +112,8 @@ class FileSession(_Strict):
 
 
 class FileParticipant(_Strict):
+    """One ``[[participants]]`` entry."""
+
     name: Annotated[Line, Field(min_length=1, max_length=200)]
     email: Email
     manager_name: Line = ""
@@ -109,6 +122,8 @@ class FileParticipant(_Strict):
 
 
 class FileFollowups(_Strict):
+    """``[followups]``: when reminders, evaluation rounds and summaries go out."""
+
     reminder_days_before: Annotated[float, Field(ge=0, le=60)] = 2
     evaluation_hours_after: Annotated[float, Field(ge=0, le=24 * 14)] = 1
     evaluation_reminder_days: Annotated[float, Field(gt=0, le=60)] = 3
@@ -117,16 +132,22 @@ class FileFollowups(_Strict):
 
 
 class FileQuestion(_Strict):
+    """One evaluation question."""
+
     text: Annotated[Line, Field(min_length=1, max_length=500)]
     kind: Literal["rating", "text", "yes_no", "consent"] = "text"
     share_with_manager: bool = False
 
 
 class FileEvaluation(_Strict):
+    """``[evaluation]``: the questions, and which a manager may read."""
+
     questions: list[FileQuestion] = []
 
 
 class FileNetwork(_Strict):
+    """The whole network file."""
+
     network: FileNetworkHead
     organiser: FileOrganiser
     schedule: FileSchedule | None = None
@@ -137,7 +158,7 @@ class FileNetwork(_Strict):
 
 
 def field_path(loc: tuple[int | str, ...]) -> str:
-    """pydantic's ``('participants', 17, 'email')`` -> ``participants[18].email`` (1-based, as people count)."""
+    """Pydantic's ``('participants', 17, 'email')`` -> ``participants[18].email`` (1-based, as people count)."""
     out = ""
     for part in loc:
         if isinstance(part, int):

@@ -33,9 +33,13 @@ from leernet.network.model import (
     SessionKind,
 )
 
+MIN_PARTICIPANTS, MAX_PARTICIPANTS = 10, 15  # the seed: a learning network of 10 to 15
+
 
 @dataclass(frozen=True, slots=True)
 class Loaded:
+    """A validated network and the warnings about it."""
+
     network: Network
     warnings: tuple[str, ...]
 
@@ -58,6 +62,7 @@ def load_network(path: str | Path, *, now: datetime | None = None) -> Loaded:
 
 
 def parse_network(text: str, *, now: datetime | None = None, source: str = "") -> Loaded:
+    """Validate a network file's text; raises ``NetworkFileError`` naming every problem."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -272,7 +277,7 @@ def _questions(model: FileNetwork, language: str, problems: list[Problem]) -> tu
 def _warnings(network: Network, model: FileNetwork, now: datetime | None) -> list[str]:
     out: list[str] = []
     n = len(network.participants)
-    if n < 10 or n > 15:
+    if n < MIN_PARTICIPANTS or n > MAX_PARTICIPANTS:
         out.append(f"participants: {n} participants; the seed advises ten to fifteen")
     ordered = sorted(network.active_sessions, key=lambda s: s.start)
     if ordered and ordered[0].kind is not SessionKind.KICKOFF:
@@ -301,4 +306,5 @@ def _warnings(network: Network, model: FileNetwork, now: datetime | None) -> lis
 
 
 def today_in(network: Network, now: datetime) -> date:
+    """The date in the network's zone at ``now``."""
     return now.astimezone(network.zone).date()

@@ -23,12 +23,16 @@ def language(code: str | None) -> Language:
 
 
 class SessionKind(StrEnum):
+    """What a session is in the network's life."""
+
     KICKOFF = "kickoff"
     SESSION = "session"
     CLOSING = "closing"
 
 
 class QuestionKind(StrEnum):
+    """How a question is answered."""
+
     RATING = "rating"  # 1-5
     TEXT = "text"
     YES_NO = "yes_no"
@@ -37,6 +41,8 @@ class QuestionKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Question:
+    """One evaluation question."""
+
     number: int
     text: str
     kind: QuestionKind
@@ -45,6 +51,8 @@ class Question:
 
 @dataclass(frozen=True, slots=True)
 class Session:
+    """One session of the series, with its slot (its RECURRENCE-ID for ever)."""
+
     number: int  # 1-based, stable: the RECURRENCE-ID is derived from the series, not this
     kind: SessionKind
     title: str
@@ -59,6 +67,7 @@ class Session:
 
     @property
     def end(self) -> datetime:
+        """When the session ends."""
         return self.start + timedelta(minutes=self.minutes)
 
 
@@ -105,6 +114,8 @@ class Participant:
 
 @dataclass(frozen=True, slots=True)
 class Followups:
+    """When the follow-ups go out, relative to each session."""
+
     reminder_days_before: float = 2
     evaluation_hours_after: float = 1
     evaluation_reminder_days: float = 3
@@ -114,6 +125,8 @@ class Followups:
 
 @dataclass(frozen=True, slots=True)
 class Network:
+    """A validated network: frozen, read by every other room."""
+
     slug: str
     name: str
     goal: str
@@ -132,6 +145,7 @@ class Network:
 
     @property
     def zone(self) -> ZoneInfo:
+        """The network's time zone."""
         return ZoneInfo(self.timezone)
 
     def local(self, moment: datetime) -> datetime:
@@ -139,6 +153,7 @@ class Network:
         return moment.astimezone(self.zone)
 
     def session(self, number: int) -> Session:
+        """The session numbered ``number``; raises KeyError when there is none."""
         for s in self.sessions:
             if s.number == number:
                 return s
@@ -146,17 +161,21 @@ class Network:
 
     @property
     def active_sessions(self) -> tuple[Session, ...]:
+        """The sessions that are not cancelled."""
         return tuple(s for s in self.sessions if not s.cancelled)
 
     @property
     def first_start(self) -> datetime:
+        """When the first active session starts."""
         return min(s.start for s in self.sessions)
 
     @property
     def last_end(self) -> datetime:
+        """When the last active session ends."""
         return max(s.end for s in self.sessions)
 
     def participant(self, email: str) -> Participant | None:
+        """The participant with this address (any case), or None."""
         wanted = email.strip().lower()
         for p in self.participants:
             if p.email.lower() == wanted:

@@ -43,6 +43,9 @@ _GENERIC_HINT = "the server refused the token: does it accept tokens of this end
 _LOGIN_HINT = "the server refused the user name or password"
 
 
+_SHOWN = 4  # a secret this long or longer shows its last characters only
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     """One line of the report: what was tried, whether it worked, and in words why."""
@@ -72,7 +75,7 @@ class _Scrub:
                 settings.oauth_client_secret.get_secret_value(),
                 settings.oauth_refresh_token.get_secret_value(),
             )
-            if len(v) >= 4
+            if len(v) >= _SHOWN
         }
 
     def __call__(self, text: str) -> str:

@@ -36,9 +36,11 @@ class Health:
 
     @property
     def well(self) -> bool:
+        """Whether no problem was found."""
         return not self.problems
 
     def as_json(self) -> dict[str, Any]:
+        """The report as JSON for monitoring."""
         return {"healthy": self.well, **asdict(self)} | {"problems": list(self.problems)}
 
 

@@ -170,8 +170,11 @@ class ChangeDesk:
         source: str,
         inbox_id: int,
     ) -> Disposition:
-        """Keep the change (``source``: the network file it makes; "" when it cannot be made)
-        and ask the organiser to confirm it; only their reply with its token applies it."""
+        """Keep the change and ask the organiser to confirm it.
+
+        ``source`` is the network file it makes ("" when it cannot be made); only the
+        organiser's reply with its token applies it.
+        """
         now = self.now()
         token = requests.new_token()
         request_id = await requests.save(

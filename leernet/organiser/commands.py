@@ -36,6 +36,7 @@ class _Rollback(Exception):  # noqa: N818 - control flow for --dry-run, never es
 def check_network(
     path: Path, settings: Settings, now: datetime, out: Console, err: Console
 ) -> Network:
+    """``leernet check``: validate, show, and render every template once; the network."""
     loaded = load_network(path, now=now)
     show_network(loaded.network, out)
     factory = Factory(settings)
@@ -76,6 +77,7 @@ def _safe(text: str) -> str:
 
 
 def write_eml(out_dir: Path, messages: Sequence[Outgoing]) -> list[Path]:
+    """Write each message as an .eml file in ``out_dir`` (``--dry-run --out``)."""
     private.make_dirs(out_dir)
     written = []
     for i, m in enumerate(messages, start=1):
@@ -88,6 +90,7 @@ def write_eml(out_dir: Path, messages: Sequence[Outgoing]) -> list[Path]:
 def manager_notes(
     factory: Factory, reg: networks.Registered, people: Sequence[Participant], now: datetime
 ) -> list[Outgoing]:
+    """The notes to the managers of these participants, one per manager."""
     by_manager: dict[str, tuple[Person, list[Participant]]] = {}
     for p in people:
         if not p.manager_email:
@@ -134,6 +137,7 @@ async def start_network(
     dry_run: bool,
     out_dir: Path | None,
 ) -> None:
+    """``leernet start``: register the network and queue its invites and manager notes."""
     network = check_network(path, settings, now, out, out)
     source = path.read_text(encoding="utf-8")
     factory = Factory(settings)
@@ -162,6 +166,7 @@ async def update_network(
     dry_run: bool,
     out_dir: Path | None,
 ) -> None:
+    """``leernet update``: save the changed file and queue the updates, cancels and new invites."""
     loaded = load_network(path, now=now)
     factory = Factory(settings)
     async with _store(settings, dry_run=dry_run, must_exist=True) as engine:
@@ -269,6 +274,7 @@ def _update_messages(
 
 
 async def show_status(slug: str, settings: Settings, out: Console) -> None:
+    """``leernet status``: print the network's tables."""
     from leernet.organiser import report  # noqa: PLC0415
 
     async with _store(settings, dry_run=False, must_exist=True) as engine, engine.connect() as conn:
@@ -276,6 +282,7 @@ async def show_status(slug: str, settings: Settings, out: Console) -> None:
 
 
 async def export_network(slug: str, settings: Settings, fmt: str) -> bytes:
+    """``leernet export``: the network's data as JSON or CSV."""
     from leernet.organiser import report  # noqa: PLC0415
 
     async with _store(settings, dry_run=False, must_exist=True) as engine, engine.connect() as conn:
@@ -288,6 +295,7 @@ async def export_network(slug: str, settings: Settings, fmt: str) -> bytes:
 
 
 async def erase_participant(slug: str, email: str, settings: Settings, out: Console) -> None:
+    """``leernet erase``: erase what a participant sent and what waits for them."""
     async with _store(settings, dry_run=False, must_exist=True) as engine, engine.begin() as conn:
         reg = await networks.get(conn, slug)
         if reg is None:
@@ -304,6 +312,7 @@ async def erase_participant(slug: str, email: str, settings: Settings, out: Cons
 async def purge_network(
     slug: str, out_file: Path, settings: Settings, now: datetime, out: Console, *, force: bool
 ) -> None:
+    """``leernet purge``: export, then blank the network's free text after the retention period."""
     from datetime import timedelta  # noqa: PLC0415
 
     from leernet.organiser import report  # noqa: PLC0415

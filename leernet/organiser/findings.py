@@ -13,12 +13,16 @@ from enum import StrEnum
 
 
 class Level(StrEnum):
+    """How much a finding matters: an error stops the start, a warning does not."""
+
     ERROR = "error"  # nothing is registered until it is fixed
     WARNING = "warning"  # worth knowing; the network can start
 
 
 class Say(StrEnum):
     # the participant list as a file
+    """Every finding the intake can report, worded in ``_WORDS``."""
+
     LIST_TOO_BIG = "list_too_big"
     LIST_TOO_MANY_ROWS = "list_too_many_rows"
     LIST_UNREADABLE = "list_unreadable"
@@ -225,6 +229,7 @@ class Finding:
     facts: tuple[tuple[str, str], ...] = ()
 
     def fact(self, key: str) -> str:
+        """The value of one fact of the finding, as text."""
         return dict(self.facts).get(key, "")
 
     def text(self, language: str) -> str:
@@ -241,12 +246,15 @@ class Finding:
 
 
 def error(say: Say, *rows: int, **facts: object) -> Finding:
+    """An error on these rows."""
     return Finding(say, Level.ERROR, rows, tuple((k, str(v)) for k, v in facts.items()))
 
 
 def warning(say: Say, *rows: int, **facts: object) -> Finding:
+    """A warning on these rows."""
     return Finding(say, Level.WARNING, rows, tuple((k, str(v)) for k, v in facts.items()))
 
 
 def has_errors(findings: tuple[Finding, ...] | list[Finding]) -> bool:
+    """Whether any finding is an error."""
     return any(f.level is Level.ERROR for f in findings)

@@ -51,9 +51,11 @@ class Intake:
 
     @property
     def ok(self) -> bool:
+        """Whether the network can be started as read."""
         return self.loaded is not None and not has_errors(self.findings)
 
     def texts(self, level: Level) -> list[str]:
+        """The findings of this level in words."""
         return [f.text(self.language) for f in self.findings if f.level is level]
 
 
@@ -106,6 +108,7 @@ def from_series(
     taken: Taken,
     now: datetime,
 ) -> Intake:
+    """The network file made from a meeting series and a participant list."""
     findings: list[Finding] = list(people.findings) if people else []
     local = _local_of(series)
     slug = unique_slug(f"{slugify(series.summary)}-{local(series.first):%Y-%m-%d}", taken)

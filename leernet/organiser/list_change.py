@@ -16,16 +16,20 @@ from leernet.organiser.participant_list import Listed, ParticipantList
 
 @dataclass(frozen=True, slots=True)
 class ListChange:
+    """What a list sent again changes: who joins, who leaves, whose details change."""
+
     joins: tuple[Listed, ...]
     leaves: tuple[Participant, ...]
     updates: tuple[tuple[Participant, Listed], ...]  # same address; name, manager or date differ
 
     @property
     def empty(self) -> bool:
+        """Whether the list changes nothing."""
         return not (self.joins or self.leaves or self.updates)
 
 
 def compare_list(network: Network, people: ParticipantList) -> ListChange:
+    """Compare a list sent again with the running network."""
     listed = {p.email.lower(): p for p in people.participants}
     known = {p.email.lower(): p for p in network.participants}
     joins = tuple(p for key, p in listed.items() if key not in known)

@@ -28,7 +28,12 @@ HEADER_SEARCH_ROWS = 10  # a title or an empty line above the header is common
 _EMAIL = TypeAdapter(Email)
 
 
+_FIRST_SERIAL, _LAST_SERIAL = 20_000, 80_000  # Excel day numbers 1954 .. 2119
+
+
 class Column(StrEnum):
+    """A column of the participant list, whatever its header says."""
+
     NAME = "name"
     FIRST = "first"
     LAST = "last"
@@ -54,11 +59,14 @@ class Listed:
 
 @dataclass(frozen=True, slots=True)
 class ParticipantList:
+    """A participant list as read, with the row each person came from."""
+
     participants: tuple[Listed, ...]  # only rows without errors
     findings: tuple[Finding, ...]
     columns: tuple[Column, ...] = ()
 
     def row_of(self, email: str) -> int | None:
+        """The row of the participant with this address."""
         wanted = email.lower()
         return next((p.row for p in self.participants if p.email.lower() == wanted), None)
 
@@ -86,6 +94,7 @@ def words(header: str) -> set[str]:
 
 
 def column_of(header: str) -> Column | None:
+    """The column a header names (Dutch or English), or None."""
     w = words(header)
     manager = bool(w & _MANAGER_WORDS)
     mail = bool(w & _EMAIL_WORDS) or any(x.startswith("email") for x in w)
@@ -117,6 +126,7 @@ def read_participant_list(filename: str, data: bytes) -> ParticipantList:
 
 
 def from_rows(rows: tuple[Row, ...]) -> ParticipantList:
+    """Read the rows of a sheet into participants and findings."""
     found = _header(rows)
     if found is None:
         return ParticipantList((), (error(Say.LIST_NO_HEADER),))
@@ -265,7 +275,9 @@ def as_date(value: Cell) -> date | None:
 
 
 def _serial(number: float) -> date | None:
-    if not 20_000 <= number <= 80_000:  # 1954 .. 2119: anything else is not a meeting date
+    if (
+        not _FIRST_SERIAL <= number <= _LAST_SERIAL
+    ):  # 1954 .. 2119: anything else is not a meeting date
         return None
     return _EXCEL_EPOCH + timedelta(days=int(number))
 

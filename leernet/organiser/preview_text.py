@@ -23,12 +23,15 @@ VALID_DAYS = 7
 
 @dataclass(frozen=True, slots=True)
 class Preview:
+    """The lines of a preview, by part."""
+
     subject: str
     lines: tuple[str, ...]
     ok: bool  # True: a reply START applies it; False: nothing can be applied
 
     @property
     def text(self) -> str:
+        """The preview as one text."""
         return "\n".join(self.lines) + "\n"
 
 

@@ -28,6 +28,16 @@ _KNOWN_PARTS = {"FREQ", "COUNT", "UNTIL", "INTERVAL", "BYDAY", "BYMONTHDAY", "BY
 _FREQS = {"DAILY", "WEEKLY", "MONTHLY"}
 
 
+_WEEKS, _MONTH_DAYS, _MONTHS, _DAYS_A_YEAR, _WEEKS_A_YEAR = (
+    5,
+    31,
+    12,
+    366,
+    52,
+)  # RFC 5545 3.3.10 ranges
+_MAX_INTERVAL = 99  # a meeting series repeats far more often than that
+
+
 class _Rule:
     """The parts of one RRULE, checked against RFC 5545's ranges."""
 
@@ -40,20 +50,20 @@ class _Rule:
             if found is None:
                 raise ValueError(str(raw)[:20])
             nth = int(found[1]) if found[1] else None
-            if nth is not None and (freq != "MONTHLY" or not 1 <= abs(nth) <= 5):
+            if nth is not None and (freq != "MONTHLY" or not 1 <= abs(nth) <= _WEEKS):
                 raise ValueError(str(raw)[:20])
             self.byday.append((nth, _DAYS[found[2]]))
         self.bymonthday = [int(d) for d in parts.get("BYMONTHDAY", [])]
         self.bymonth = [int(m) for m in parts.get("BYMONTH", [])]
         self.bysetpos = [int(p) for p in parts.get("BYSETPOS", [])]
         self.wkst = _DAYS.get(str((parts.get("WKST") or ["MO"])[0]).upper(), 0)
-        if not 1 <= self.interval <= 99:
+        if not 1 <= self.interval <= _MAX_INTERVAL:
             raise ValueError(f"INTERVAL={self.interval}")
-        if any(not 1 <= abs(d) <= 31 for d in self.bymonthday):
+        if any(not 1 <= abs(d) <= _MONTH_DAYS for d in self.bymonthday):
             raise ValueError("BYMONTHDAY")
-        if any(not 1 <= m <= 12 for m in self.bymonth):
+        if any(not 1 <= m <= _MONTHS for m in self.bymonth):
             raise ValueError("BYMONTH")
-        if any(not 1 <= abs(p) <= 366 for p in self.bysetpos):
+        if any(not 1 <= abs(p) <= _DAYS_A_YEAR for p in self.bysetpos):
             raise ValueError("BYSETPOS")
 
     def days(self, first: date, last: date) -> list[date]:
@@ -170,4 +180,4 @@ def expand(
         and not {"BYMONTHDAY", "BYMONTH", "BYSETPOS"} & set(parts)
         and [wd for _, wd in parsed.byday] in ([], [first.weekday()])
     )
-    return starts, (parsed.interval if plain_weekly and parsed.interval <= 52 else None)
+    return starts, (parsed.interval if plain_weekly and parsed.interval <= _WEEKS_A_YEAR else None)

@@ -59,6 +59,8 @@ class StatusRow:
 
 @dataclass(frozen=True, slots=True)
 class StatusReport:
+    """What ``leernet status`` shows of one network."""
+
     slug: str
     name: str
     language: str
@@ -227,6 +229,7 @@ def _number(key: str) -> tuple[int, str]:
 
 
 def export_json(data: dict[str, Any]) -> str:
+    """The export as JSON text (the contract in DESIGN.md)."""
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
@@ -296,6 +299,7 @@ def export_csv(data: dict[str, Any], reg: Registered) -> bytes:
 
 
 def render_csv(rows: list[list[str]]) -> bytes:
+    """CSV rows with semicolons, as UTF-8 with a BOM: what Excel in Flanders opens right."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerows(rows)

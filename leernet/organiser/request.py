@@ -35,14 +35,21 @@ _LIST_TYPES = {
 }
 
 
+_MIN_HITS = 3  # words of a language before the mail counts as written in it
+
+
 @dataclass(frozen=True, slots=True)
 class Attachment:
+    """One attachment of the organiser's mail."""
+
     filename: str
     data: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class OrganiserRequest:
+    """An organiser's mail, as the desk reads it."""
+
     sender: str  # the From address, lower case ("" when there is not exactly one)
     sender_name: str
     subject: str
@@ -208,7 +215,7 @@ def guess_language(text: str) -> str:
     hits = {lang: sum(w in known for w in words) for lang, known in _WORDS.items()}
     best = max(hits, key=lambda lang: hits[lang])
     others = max(v for lang, v in hits.items() if lang != best)
-    return best if hits[best] >= 3 and hits[best] >= 2 * others else ""
+    return best if hits[best] >= _MIN_HITS and hits[best] >= 2 * others else ""
 
 
 def _language(header: str) -> str:

@@ -53,6 +53,9 @@ _ANY_VTIMEZONE = re.compile(rb"VTIMEZONE", re.IGNORECASE)
 _LINK_PROPERTIES = ("X-MICROSOFT-SKYPETEAMSMEETINGURL", "CONFERENCE", "X-GOOGLE-CONFERENCE")
 
 
+_SHORTEST, _LONGEST = 15, 24 * 60  # minutes: a session is a meeting, not a reminder or a trip
+
+
 @dataclass(frozen=True, slots=True)
 class Occurrence:
     """One occurrence of the organiser's rule; ``index`` (1-based) is the session number."""
@@ -66,11 +69,14 @@ class Occurrence:
 
     @property
     def moved(self) -> bool:
+        """Whether this occurrence moved from its slot."""
         return self.start != self.recurrence_id
 
 
 @dataclass(frozen=True, slots=True)
 class MeetingSeries:
+    """A meeting series as the organiser's calendar sent it."""
+
     uid: str
     sequence: int
     timezone: str  # IANA name the sessions are read in
@@ -89,6 +95,8 @@ class MeetingSeries:
 
 @dataclass(frozen=True, slots=True)
 class SeriesRead:
+    """A series read, or why it could not be."""
+
     method: str
     series: MeetingSeries | None
     findings: tuple[Finding, ...] = ()
@@ -115,6 +123,8 @@ def read_series(ical: bytes) -> SeriesRead:
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
+    """The parts of a calendar file the reader needs."""
+
     method: str
     events: list[Any]
     vtimezones: dict[str, str]  # TZID -> the VTIMEZONE's text, never given to a parser
@@ -171,7 +181,7 @@ def _series(
     local = LocalTime(zone)
     first = local.wall(start_prop)
     minutes = _minutes(master, local)
-    if minutes is None or not 15 <= minutes <= 24 * 60:
+    if minutes is None or not _SHORTEST <= minutes <= _LONGEST:
         return SeriesRead(method, None, (error(Say.SERIES_DURATION),))
     rule = master.get("RRULE")
     if rule is None:

@@ -30,6 +30,8 @@ from leernet.organiser.zones import LocalTime
 
 
 class Change(StrEnum):
+    """What happened to one occurrence."""
+
     MOVED = "moved"  # another start or length
     CANCELLED = "cancelled"
     RESTORED = "restored"  # was cancelled, takes place again
@@ -40,6 +42,8 @@ class Change(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class OccurrenceChange:
+    """One occurrence's change."""
+
     change: Change
     number: int  # the session number in the known series (for ADDED: the new place)
     before: Occurrence | None
@@ -48,6 +52,8 @@ class OccurrenceChange:
 
 @dataclass(frozen=True, slots=True)
 class SeriesChange:
+    """What a changed series does to the running network."""
+
     uid: str
     sequence: int
     stale: bool = False  # SEQUENCE lower than the one we know: an old message, not applied
@@ -60,6 +66,7 @@ class SeriesChange:
 
     @property
     def empty(self) -> bool:
+        """Whether nothing changed."""
         return not (
             self.whole_series_cancelled
             or self.occurrences

@@ -31,12 +31,16 @@ Cell = object  # str, int, float, datetime, date, bool or None, as openpyxl or c
 
 @dataclass(frozen=True, slots=True)
 class Row:
+    """One row of a sheet, with its number as the organiser sees it."""
+
     number: int  # as Excel numbers it (1 = the first line of the file)
     cells: tuple[Cell, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Sheet:
+    """A sheet's rows as text."""
+
     rows: tuple[Row, ...]
     problem: Finding | None = None
 
@@ -114,7 +118,7 @@ def _csv(data: bytes) -> Sheet:
     first = 0
     delimiter = None
     # Excel writes "sep=;" on the first line when asked to; it is not a row of the list.
-    if lines and lines[0].lower().startswith("sep=") and len(lines[0]) == 5:
+    if lines and lines[0].lower().startswith("sep=") and len(lines[0]) == len("sep=;"):
         delimiter = lines[0][4]
         first = 1
     if delimiter is None:

@@ -14,6 +14,7 @@ _KIND = {"kickoff": "kick-off", "session": "session", "closing": "closing"}
 
 
 def show_network(network: Network, console: Console) -> None:
+    """Print a network as ``leernet check`` shows it."""
     console.print(
         f"[bold]{esc(network.name)}[/bold]  "
         f"({esc(network.slug)}, {network.language}, {esc(network.timezone)})"

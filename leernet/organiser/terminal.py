@@ -27,5 +27,6 @@ class PlainTable(Table):
     """A Rich table whose ``str`` cells are shown as they are, never as markup."""
 
     def add_row(self, *renderables: Any, **kwargs: Any) -> None:
+        """Add a row whose text cells are printed literally."""
         cells = [Text(cell) if isinstance(cell, str) else cell for cell in renderables]
         super().add_row(*cells, **kwargs)

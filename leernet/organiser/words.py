@@ -21,6 +21,8 @@ _REPLY_PREFIX = re.compile(
 
 
 class Command(StrEnum):
+    """What an organiser's mail asks for."""
+
     STATUS = "status"
     EXPORT = "export"
 

@@ -50,6 +50,7 @@ class LocalTime:
         raise TypeError(f"not a date or date-time: {value!r}")
 
     def utc(self, wall: datetime) -> datetime:
+        """The UTC moment of a wall-clock time in this zone."""
         return wall.replace(tzinfo=self.zone).astimezone(UTC)
 
     def key(self, prop: Any) -> datetime | date:
@@ -61,6 +62,7 @@ class LocalTime:
 
 
 def prop_tzid(prop: Any) -> str:
+    """The TZID parameter of a calendar property."""
     params = getattr(prop, "params", None)
     return str(params.get("TZID", "")).strip() if params else ""
 

@@ -56,6 +56,7 @@ class StepMessages:
         return [m for m in self.reg.active_members if not m.bounced]
 
     async def build(self) -> list[Outgoing]:
+        """The messages of this step."""
         kind = self.step.kind
         if kind is Kind.SUMMARY_PREVIEW:
             return await self.summary_previews()
@@ -144,6 +145,7 @@ class StepMessages:
         )
 
     def low_acceptance(self, att: facts.Attendance) -> list[Outgoing]:
+        """The warning to the organiser when fewer than half accepted."""
         session = self.net.session(self.step.session_number)
         members = self.reg.active_members
         status = {m.email: att.rsvp(m.id, session.number) for m in members}
@@ -153,6 +155,7 @@ class StepMessages:
         return [self._organiser(organiser_views.low_acceptance(self.net, session, status))]
 
     def digest(self, att: facts.Attendance, evals: facts.Evaluations) -> Outgoing:
+        """The organiser's digest of the session."""
         n = self.step.session_number
         members = self.reg.active_members
         data = views.DigestData(
@@ -168,6 +171,7 @@ class StepMessages:
         return self._organiser(organiser_views.digest(self.net, data), token=True)
 
     async def closing(self) -> list[Outgoing]:
+        """The closing reflection to each participant, and the closing's manager summaries."""
         evals = await facts.evaluations(self.conn, self.reg.id)
         kickoff = next((s for s in self.net.sessions if s.kind is SessionKind.KICKOFF), None)
         out = []

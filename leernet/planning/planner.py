@@ -45,6 +45,8 @@ StepBuilder = Callable[[AsyncConnection, Step, datetime], Awaitable[Sequence[Out
 
 @dataclass(frozen=True, slots=True)
 class PassResult:
+    """What one planner pass did."""
+
     queued: int
     steps: int
     skipped: int

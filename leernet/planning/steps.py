@@ -50,6 +50,8 @@ LOOK_BACK = timedelta(days=165)
 
 @dataclass(frozen=True, slots=True)
 class Step:
+    """One planned step: its key, kind, network and session, and when it is due."""
+
     key: str
     kind: Kind
     network_id: int
@@ -64,6 +66,7 @@ def _days(n: float) -> timedelta:
 
 
 def session_steps(row: SessionRow) -> list[Step]:
+    """The steps of one session: reminder, low acceptance, evaluation rounds, digest, closing."""
     f = row.followups
     # A moved session gets its own reminder round; RSVP-independent rounds do not repeat
     # (``keys.session_step``).
@@ -160,6 +163,7 @@ def growth_steps(row: GrowthRow) -> list[Step]:
 
 
 def growth_step(row: GrowthRow) -> Step:
+    """The manager summary before one growth conversation."""
     zone = ZoneInfo(row.timezone)
     day = row.growth_conversation
     due_day = datetime.combine(day, time(9, 0), zone) - _days(
@@ -179,6 +183,8 @@ def growth_step(row: GrowthRow) -> Step:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """What is due now, what expired, and when the next step falls due."""
+
     due: tuple[Step, ...]  # to queue now
     expired: tuple[Step, ...]  # their moment passed (an outage): mark skipped, log, never send late
     next_due: datetime | None  # when the planner should wake next

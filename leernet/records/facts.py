@@ -28,6 +28,9 @@ Answer = int | bool | str
 Key = tuple[int, int]  # (participant id, session number)
 
 
+MAX_RATING = 5  # ratings are 1 to 5 (the seed's questions)
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     """A stored REPLY: PARTSTAT (upper case), COMMENT, and what orders it against others."""
@@ -70,19 +73,24 @@ class Attendance:
         return own if own.newer_than(series) else series
 
     def rsvp(self, participant_id: int, session_number: int) -> PARTSTAT:
+        """The participant's answer for this session: its own REPLY or the series', the newer."""
         found = self.reply(participant_id, session_number)
         return PARTSTAT.NEEDS_ACTION if found is None else found.partstat
 
     def comment(self, participant_id: int, session_number: int) -> str:
+        """The comment of that answer."""
         found = self.reply(participant_id, session_number)
         return "" if found is None else found.comment
 
     def present(self, participant_id: int, session_number: int) -> bool | None:
+        """Whether they were there (None: nobody said)."""
         return self.presence.get((participant_id, session_number))
 
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
+    """One evaluation as stored."""
+
     id: int
     participant_id: int
     session_number: int
@@ -103,12 +111,15 @@ class Evaluations:
     superseded: Mapping[int, tuple[Evaluation, ...]] = field(default_factory=dict)
 
     def get(self, participant_id: int, session_number: int) -> Evaluation | None:
+        """The participant's current evaluation of this session."""
         return self.rows.get((participant_id, session_number))
 
     def for_session(self, number: int) -> tuple[Evaluation, ...]:
+        """The current evaluations of one session."""
         return tuple(e for (_, n), e in sorted(self.rows.items()) if n == number)
 
     def for_participant(self, participant_id: int) -> tuple[Evaluation, ...]:
+        """The current evaluations of one participant."""
         return tuple(e for (p, _), e in sorted(self.rows.items()) if p == participant_id)
 
     def superseded_of(self, participant_id: int) -> tuple[Evaluation, ...]:
@@ -220,7 +231,7 @@ def questions_of(network: Network, session_number: int) -> tuple[Question, ...]:
 
 
 def _is_rating(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_RATING
 
 
 def average_rating(

@@ -19,6 +19,8 @@ from leernet.network.load import parse_network, with_registered_slots
 from leernet.network.model import Network, Series
 from leernet.store import schema as t
 
+_CACHED = 4096  # networks kept parsed per process: more than a sector fund runs
+
 
 @dataclass(frozen=True, slots=True)
 class Member:
@@ -36,6 +38,8 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class Registered:
+    """A network as registered: its id, the network, the invite SEQUENCE, its members."""
+
     id: int
     network: Network
     sequence: int
@@ -44,13 +48,16 @@ class Registered:
 
     @property
     def slug(self) -> str:
+        """The network's slug."""
         return self.network.slug
 
     @property
     def active_members(self) -> tuple[Member, ...]:
+        """The members not removed."""
         return tuple(m for m in self.members if not m.removed)
 
     def member(self, email: str) -> Member | None:
+        """The member with this address (any case), or None."""
         wanted = email.strip().lower()
         return next((m for m in self.members if m.email == wanted), None)
 
@@ -75,13 +82,14 @@ def _network_of(row: Any) -> Network:
     if cached is None:
         parsed = parse_network(row.source, source=f"registered network {row.slug}").network
         cached = with_registered_slots(parsed, _series_from(row.series))
-        if len(_CACHE) > 4096:
+        if len(_CACHE) > _CACHED:
             _CACHE.clear()
         _CACHE[key] = cached
     return cached
 
 
 async def get(conn: AsyncConnection, slug: str) -> Registered | None:
+    """The network registered as ``slug``, or None."""
     row = (await conn.execute(_BY_SLUG, {"slug": slug})).first()
     if row is None:
         return None
@@ -112,6 +120,7 @@ async def organised_by(conn: AsyncConnection, email: str) -> list[Registered]:
 
 
 async def get_by_id(conn: AsyncConnection, network_id: int) -> Registered | None:
+    """The network registered with this id, or None."""
     row = (await conn.execute(_BY_ID, {"network_id": network_id})).first()
     return None if row is None else await _registered(conn, row)
 
@@ -166,7 +175,7 @@ async def _registered(conn: AsyncConnection, row: Any) -> Registered:
     cached = _MEMBERS.get(version)
     if cached is None:
         cached = await _members_and_moves(conn, row.id)
-        if len(_MEMBERS) > 4096:
+        if len(_MEMBERS) > _CACHED:
             _MEMBERS.clear()
         _MEMBERS[version] = cached
     members, moved = cached

@@ -105,6 +105,7 @@ async def add_participants(
     secret: str,
     now: datetime,
 ) -> None:
+    """Add these participants to a registered network, each with a reply token."""
     rows = [
         {
             "network_id": network_id,

@@ -57,6 +57,9 @@ _NOTES = {
 Answer = int | bool | str
 
 
+_SHOWN = 40  # characters of an answer quoted in a note to the organiser
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedAnswers:
     """What one reply said: absent, answers by question number ("1", "2", ...), and notes."""
@@ -67,6 +70,7 @@ class ParsedAnswers:
 
     @property
     def empty(self) -> bool:
+        """Whether no answer was read."""
         return not self.answers and not self.absent
 
 
@@ -102,7 +106,7 @@ class _Reader:
         self.notes: list[str] = []
 
     def note(self, key: str, n: int | str = "", v: str = "") -> None:
-        short = v if len(v) <= 40 else v[:37] + "..."
+        short = v if len(v) <= _SHOWN else v[: _SHOWN - 3] + "..."
         text = self.texts[key].format(n=n, v=short.replace("\n", " "))
         if text not in self.notes:
             self.notes.append(text)

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from leernet.network.model import Question
 
 
+_MIN_QUESTION = 8  # characters of a quoted line before it can be a question
+
+
 def inline(lines: list[str], questions: Sequence[Question]) -> list[tuple[int, str]]:
     """Answers written on the lines directly below a quoted question."""
     by_number = {q.number: q for q in questions}
@@ -70,7 +73,7 @@ def _question_at(
     lines: list[str], quote: list[int], i: int, questions: Sequence[Question]
 ) -> tuple[int, int, Question] | None:
     content = _norm(strip_number(mailtext.unquote(lines[i])))
-    if len(content) < 8:
+    if len(content) < _MIN_QUESTION:
         return None
     for q in questions:
         target = _norm(q.text)

@@ -43,6 +43,10 @@ _VALUE = re.compile(r"[^ \t/;,|]")
 _MAX_LINE = 2_000  # a line of one-line answers is short; longer lines are read as text only
 
 
+_TWO = 2  # numbered answers on one line: at least two, or it is a sentence with a number
+_THREE_IN_A_ROW = 3  # without separators, three questions in a row from the first
+
+
 def numbered(lines: list[str], by_number: Mapping[int, Question]) -> list[tuple[int, str]]:
     """The answers in the new text's ``lines``: a numbered line starts one; following lines continue it."""
     found: list[tuple[int, list[str]]] = []
@@ -85,7 +89,7 @@ def _one_line(
     if len(line) > _MAX_LINE or not line[:1].isalnum():
         return []
     numbers = sorted(by_number)
-    if len(numbers) < 2 or (found and found[-1][0] >= numbers[-1]):
+    if len(numbers) < _TWO or (found and found[-1][0] >= numbers[-1]):
         return []
     marks = list(_MARK.finditer(line))
     if not marks or marks[0].start() != 0:
@@ -114,8 +118,8 @@ def _one_line(
         value_at = _VALUE.search(line, mark.end())
     # Split by "/" or ";" after each answer: two are enough. Otherwise ("1 4 2 x 3 y 4 ja",
     # "1. 4 2. x 3. y 4. ja") at least three questions in a row, from the first.
-    whole = first == numbers[0] and len(chain) >= 3
-    if len(chain) < 2 or not ((separated and delimited) or whole):
+    whole = first == numbers[0] and len(chain) >= _THREE_IN_A_ROW
+    if len(chain) < _TWO or not ((separated and delimited) or whole):
         return []
     out: list[tuple[int, str]] = []
     for i, mark in enumerate(chain):
@@ -150,7 +154,7 @@ def _pairs(line: str) -> list[tuple[int, str]]:
             return []
         out.append((int(m.group(1)), m.group(2)))
         pos = m.end()
-    return out if len(out) >= 2 else []
+    return out if len(out) >= _TWO else []
 
 
 def strip_number(text: str) -> str:

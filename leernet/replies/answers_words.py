@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from leernet.records.facts import MAX_RATING
+
 _WORD_RATINGS = {
     "een": 1,
     "één": 1,
@@ -47,10 +49,10 @@ def rating(text: str) -> int | None:
     first = text.split("\n", 1)[0].strip().lower()
     stars = first.count("★") + first.count("⭐")
     if stars:
-        return stars if 1 <= stars <= 5 else None
+        return stars if 1 <= stars <= MAX_RATING else None
     if first.strip("* ") == "" and first.count("*"):
         n = first.count("*")
-        return n if n <= 5 else None
+        return n if n <= MAX_RATING else None
     first = first.strip(" *_\"'“”:-")
     if _RATING_RANGE.match(first):
         return None  # "3 of 4": the participant did not choose
@@ -66,7 +68,7 @@ def rating(text: str) -> int | None:
     value = _WORD_RATINGS.get(word) if word.isalpha() else None
     if value is None and re.fullmatch(r"-?\d+", word):
         value = int(word)
-    return value if value is not None and 1 <= value <= 5 else None
+    return value if value is not None and 1 <= value <= MAX_RATING else None
 
 
 def says_absent(fresh: str) -> bool:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 
 async def bounce(proc: Processor, conn: AsyncConnection, mail: Mail) -> Disposition:
+    """A bounce of mail we sent: flag its recipient and tell the organiser once."""
     c = mail.c
     now = proc.now()
     cand = c.candidate

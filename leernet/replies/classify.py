@@ -57,6 +57,8 @@ _HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
 class Outcome(StrEnum):
+    """What an incoming mail is."""
+
     RSVP = "rsvp"
     EVALUATION = "evaluation"
     AUTO_REPLY = "auto-reply"
@@ -81,6 +83,8 @@ class Context:
 
 @dataclass(frozen=True, slots=True)
 class Classification:
+    """What a mail is, who sent it, and whether that is verified."""
+
     outcome: Outcome
     reason: str
     candidate: Candidate | None = None  # verified for RSVP/EVALUATION only

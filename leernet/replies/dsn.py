@@ -37,6 +37,9 @@ _BOUNCE_SUBJECT = re.compile(
 )
 
 
+_MAX_RETURNED = 5  # Message-IDs read from a returned message; one is all we need
+
+
 def read_bounce(
     msg: Message, sender: str | None, ctx: Context
 ) -> tuple[tuple[str, ...] | None, str, Candidate | None, bool] | None:
@@ -154,7 +157,7 @@ def returned_message_ids(msg: Message) -> list[str]:
         message_id = h.own_message_id(inner)
         if message_id and message_id not in found:
             found.append(message_id)
-        if len(found) >= 5:
+        if len(found) >= _MAX_RETURNED:
             break
     return found
 

@@ -1,5 +1,8 @@
-"""A verified participant's reply in words: evaluation answers, a message for the organiser,
-or an answer to the preview of their manager's summary."""
+"""A verified participant's reply in words.
+
+Evaluation answers, a message for the organiser, or an answer to the preview of
+their manager's summary.
+"""
 
 from __future__ import annotations
 
@@ -67,6 +70,7 @@ def session_of(proc: Processor, reg: Registered, sent_keys: list[str], subject: 
 
 
 async def evaluation(proc: Processor, conn: AsyncConnection, mail: Mail) -> Disposition:
+    """A verified reply in words: evaluation answers, a message for the organiser, or a hold."""
     c, msg, sent, inbox_id = mail.c, mail.msg, mail.sent, mail.inbox_id
     cand = c.candidate
     assert cand is not None

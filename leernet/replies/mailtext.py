@@ -27,6 +27,13 @@ _MAX_HTML = 1_000_000
 _MAX_DEPTH = 30  # a deeper MIME tree is not a real reply; stop instead of recursing forever
 
 
+_LONG_LINE = 600  # a paragraph, never a boundary line
+_SENT_FROM_LINE = 120  # "Sent from my iPhone" lines are short
+_HEADER_LINE = 300  # an attribution or a header line of the quoted original
+_SIGNATURE_LINE = 80  # the lines of a signature
+_NAME_AFTER_BLANK = 3  # a text, a blank line, a name: a signed-off reply
+
+
 def reply_text(msg: Message) -> str:
     """The readable body of ``msg``: its text/plain, else its HTML as text.
 
@@ -252,11 +259,11 @@ def unquote(line: str) -> str:
 def is_boundary(lines: Sequence[str], i: int) -> bool:
     """Whether line ``i`` starts the quoted original, a signature or a "Sent from" line."""
     line = lines[i].strip()
-    if not line or quote_depth(lines[i]) or len(line) > 600:
+    if not line or quote_depth(lines[i]) or len(line) > _LONG_LINE:
         return False
     if line in ("--", "-- ") or _ORIGINAL.match(line) or re.fullmatch(r"[_\-]{20,}", line):
         return True
-    if len(line) <= 120 and _SENT_FROM.match(line):
+    if len(line) <= _SENT_FROM_LINE and _SENT_FROM.match(line):
         return True
     return _attribution(lines, i) or _header_block(lines, i)
 
@@ -273,7 +280,7 @@ def _attribution(lines: Sequence[str], i: int) -> bool:
     following = lines[i + 1].strip() if i + 1 < len(lines) else ""
     return (
         bool(following)
-        and len(following) <= 300
+        and len(following) <= _HEADER_LINE
         and not quote_depth(lines[i + 1])
         and _ATTRIBUTION_END.search(f"{line} {following}") is not None
     )
@@ -311,9 +318,9 @@ def _library_headers(language: str) -> re.Pattern[str] | None:
 
 def _library_boundary(pattern: re.Pattern[str] | None, lines: Sequence[str], i: int) -> bool:
     line = lines[i]
-    if pattern is None or quote_depth(line) or not line.strip() or len(line) > 300:
+    if pattern is None or quote_depth(line) or not line.strip() or len(line) > _HEADER_LINE:
         return False
-    following = lines[i + 1] if i + 1 < len(lines) and len(lines[i + 1]) <= 300 else ""
+    following = lines[i + 1] if i + 1 < len(lines) and len(lines[i + 1]) <= _HEADER_LINE else ""
     m = pattern.search(f"{line.strip()}\n{following.strip()}")
     return m is not None and m.start() == 0
 
@@ -327,14 +334,14 @@ def strip_signoff(text: str) -> str:
             line
             and len(line) <= _MAX_SIGNOFF
             and _SIGNOFF.match(line)
-            and all(len(rest) <= 80 for rest in lines[i + 1 :])
+            and all(len(rest) <= _SIGNATURE_LINE for rest in lines[i + 1 :])
         ):
             lines = lines[:i]
             break
     while lines and not lines[-1].strip():
         lines.pop()
     if (
-        len(lines) >= 3
+        len(lines) >= _NAME_AFTER_BLANK
         and not lines[-2].strip()
         and _NAME.match(lines[-1].strip())
         and lines[-1].strip().lower() not in _NOT_NAMES

@@ -35,8 +35,11 @@ def walk(msg: Message) -> Iterator[Message]:
 
 
 def raw_filename(part: Message) -> str:
-    """The file name as written, not decoded: get_filename() decodes an RFC 2231 value in
-    its declared charset, and "punycode" makes that quadratic (0.8 s for 80 kB)."""
+    """The file name as written, not decoded.
+
+    get_filename() decodes an RFC 2231 value in its declared charset, and
+    "punycode" makes that quadratic (0.8 s for 80 kB).
+    """
     for header, name in (("content-disposition", "filename"), ("content-type", "name")):
         value = part.get_param(name, None, header=header)
         if isinstance(value, tuple):

@@ -134,6 +134,7 @@ class Processor:
         )
 
     def finish(self) -> None:
+        """Forget the batch's lookups."""
         self._batch = None
 
     def _read(self, raw: bytes) -> _Read:
@@ -147,6 +148,7 @@ class Processor:
         return _Read(raw, msg, tokens, refs, tuple(returned_message_ids(msg)))
 
     async def __call__(self, conn: AsyncConnection, inbox_id: int, raw: bytes) -> Disposition:
+        """Process one archived mail in the inbox's transaction; what to record."""
         batch = self._batch
         one = batch.read.get(id(raw)) if batch is not None else None
         if one is None or one.raw is not raw:

@@ -34,6 +34,7 @@ async def rollcall(  # noqa: PLR0917 - one caller, the facts of one roll call
     inbox_id: int,
 ) -> Disposition | None:
     # A roll call answers a digest: without a reference to one it is not a roll call.
+    """The organiser's roll call in reply to a digest, or None when the mail is not one."""
     digests = [
         (k, said)
         for _, k in sent.values()

@@ -22,12 +22,15 @@ _ABSENT = {"afwezig", "absent", "niet aanwezig", "not present"}
 
 @dataclass(frozen=True, slots=True)
 class RollCall:
+    """Who was there and who was not, by digest number, and what was not understood."""
+
     present: tuple[int, ...]
     absent: tuple[int, ...]
     unknown: tuple[str, ...]  # lines that looked like a roll call but named no valid number
 
     @property
     def empty(self) -> bool:
+        """Whether nothing was read."""
         return not (self.present or self.absent)
 
 

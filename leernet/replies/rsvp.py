@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 
 async def rsvp(proc: Processor, conn: AsyncConnection, mail: Mail) -> Disposition:
+    """Record a verified participant's REPLY, per session."""
     c, inbox_id = mail.c, mail.inbox_id
     assert c.candidate is not None
     assert c.itip is not None

@@ -158,6 +158,7 @@ class StrangerDigests:
 
     @property
     def folder(self) -> str:
+        """The needs-attention folder."""
         return self.f.settings.imap_attention_folder
 
     async def _zone(self, conn: AsyncConnection, network_id: int | None) -> str:

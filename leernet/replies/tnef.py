@@ -25,6 +25,7 @@ TNEF_TYPES = ("application/ms-tnef", "application/vnd.ms-tnef")
 # and its decode_mapi trusts the property count (2**32 loops on 8 bytes), so only
 # its attribute reader is used, on a memoryview, for a bounded number of attributes.
 _MAX_OBJECTS = 64
+_HEADER = 6  # signature (4) and key (2) open every TNEF stream
 _CLASS_PREFIX = "ipm.schedule.meeting."
 _RESPONSES = {
     "resp.pos": "accepted",
@@ -58,7 +59,7 @@ _SUBJECT_RESPONSES = {
 def message_class(data: bytes) -> str:
     """The TNEF message class (attMessageClass), '' when absent; raises ValueError if not TNEF."""
     view = memoryview(data)
-    if len(view) < 6 or int.from_bytes(view[:4], "little") != TNEF.TNEF_SIGNATURE:
+    if len(view) < _HEADER or int.from_bytes(view[:4], "little") != TNEF.TNEF_SIGNATURE:
         msg = "not a TNEF stream (wrong signature)"
         raise ValueError(msg)
     offset = 6  # signature (4) and legacy key (2), MS-OXTNEF 2.1.3.1

@@ -139,6 +139,7 @@ KEEPALIVE = {
 
 
 def create_engine(url: str) -> AsyncEngine:
+    """An async engine for ``url`` (SQLite gets its pragmas and the in-loop driver)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         if parsed.get_driver_name() == "asyncpg":
@@ -214,6 +215,7 @@ def store_errors(what: str) -> Iterator[None]:
 
 
 def safe_url(url: str) -> str:
+    """``url`` without its password, for messages."""
     return make_url(url).render_as_string(hide_password=True)
 
 

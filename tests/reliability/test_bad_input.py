@@ -149,7 +149,8 @@ class TestMalformedMail:
     ) -> None:
         """Huge, deeply nested, mis-encoded or mis-addressed mail is archived with an outcome;
         reading it costs no more than a few times reading a plain mail of the same size
-        (measured beside it, so a busy machine slows both); only a genuine answer is confirmed."""
+        (measured beside it, so a busy machine slows both); only a genuine answer is confirmed.
+        """
         svc, _ = world
         slowest, outcomes = 0.0, {}
         for i, (name, raw) in enumerate(cases().items()):

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 @contextlib.asynccontextmanager
 async def engine_with(url: str, *pragmas: str) -> AsyncIterator[AsyncEngine]:
-    """leernet's engine, plus pragmas run after its own on every connection."""
+    """Leernet's engine, plus pragmas run after its own on every connection."""
     engine = create_engine(url)
 
     def extra(dbapi_conn: Any, _record: Any) -> None:

@@ -139,7 +139,7 @@ class TestInviteText:
     def test_text_properties_round_trip_through_icalendar(
         self, sent: list[tuple[str, str, bytes]]
     ) -> None:
-        """SUMMARY and LOCATION with ; , \\ and quotes come back unchanged from icalendar."""
+        r"""SUMMARY and LOCATION with ; , \\ and quotes come back unchanged from icalendar."""
         for ics in self.calendars(sent):
             cal = icalendar.Calendar.from_ical(ics)
             events = list(cal.walk("VEVENT"))

@@ -144,7 +144,8 @@ def scenario(
     tmp_path: Path, url: str, *, active_url: str, fail: object, account: ImapAccount
 ) -> Outcome:
     """Two daemons, 500 messages and 30 replies; ``fail(active)`` breaks the active one
-    after 100 sends."""
+    after 100 sends.
+    """
     start_network(
         tmp_path, network_toml(people(250)), settings_for(tmp_path / "x.db", database_url=url)
     )
@@ -245,7 +246,8 @@ class TestHotStandby:
         self, postgres_url: str, tmp_path: Path, figure: list[str], dovecot: ImapAccount
     ) -> None:
         """The active daemon's database connections go silent (a proxy stops forwarding): the
-        server ends its lease, the standby takes over within 30 s, the cut-off daemon stops itself."""
+        server ends its lease, the standby takes over within 30 s, the cut-off daemon stops itself.
+        """
         url = asyncio.run(_fresh_database(postgres_url))
         with proxy_to(url) as (proxied, proxy, loop):
             outcome = scenario(
