@@ -13,19 +13,19 @@ from openpyxl import Workbook
 from leernet.network.changes import Changes
 from leernet.network.load import parse_network
 from leernet.network.model import Network, Person, SessionKind
-from leernet.organiser.findings import Level, Say
-from leernet.organiser.intake import (
+from leernet.organiser.intake.findings import Level, Say
+from leernet.organiser.intake.network_file import (
     Intake,
     from_network_file,
     from_request,
     from_series,
     slugify,
 )
-from leernet.organiser.participant_list import read_participant_list
-from leernet.organiser.preview_text import change_preview, start_preview
-from leernet.organiser.request import read_request
-from leernet.organiser.series import MeetingSeries, read_series
-from leernet.organiser.series_change import read_change
+from leernet.organiser.intake.participant_list import read_participant_list
+from leernet.organiser.intake.preview_text import change_preview, start_preview
+from leernet.organiser.intake.request import read_request
+from leernet.organiser.intake.series import MeetingSeries, read_series
+from leernet.organiser.intake.series_change import read_change
 
 CORPUS = Path(__file__).parent / "data" / "organiser"
 EXAMPLE = Path(__file__).parents[1] / "config" / "network.example.toml"
@@ -368,8 +368,8 @@ class TestPreview:
 
 def test_a_list_sent_again_gives_joins_leaves_and_changes() -> None:
     """A new list for a running network: one joins, one leaves, one gets another manager; the file with it is valid."""
-    from leernet.organiser.intake import with_list  # noqa: PLC0415
-    from leernet.organiser.list_change import compare_list, list_change_lines  # noqa: PLC0415
+    from leernet.organiser.intake.list_change import compare_list, list_change_lines  # noqa: PLC0415
+    from leernet.organiser.intake.network_file import with_list  # noqa: PLC0415
 
     request = read_request((CORPUS / "outlook_series_with_list.eml").read_bytes())
     started = from_request(request, taken=free, now=NOW)
@@ -411,7 +411,7 @@ def test_the_registered_source_remembers_the_series_for_later_changes(path: Path
     """The network file keeps the series' UID and RECURRENCE-IDs as comments; a later update read against it gives the same changes as against the original series."""
     import json  # noqa: PLC0415
 
-    from leernet.organiser.remember import remembered, series_uid_of  # noqa: PLC0415
+    from leernet.organiser.intake.remember import remembered, series_uid_of  # noqa: PLC0415
 
     expected = json.loads(path.with_suffix(".expected.json").read_text(encoding="utf-8"))
     original = read_request((CORPUS / f"{expected['base']}.eml").read_bytes())
@@ -436,8 +436,8 @@ class TestApplyChange:
 
     def update(self, base: str, name: str) -> tuple[Network, Network, Changes, str]:
         from leernet.network.changes import diff  # noqa: PLC0415
-        from leernet.organiser.apply_change import apply_change  # noqa: PLC0415
-        from leernet.organiser.remember import remembered  # noqa: PLC0415
+        from leernet.organiser.intake.apply_change import apply_change  # noqa: PLC0415
+        from leernet.organiser.intake.remember import remembered  # noqa: PLC0415
 
         intake = self.started(base)
         assert intake.loaded is not None
@@ -467,7 +467,7 @@ class TestApplyChange:
 
     def test_a_retimed_series_moves_every_session_and_keeps_the_slots(self) -> None:
         """Thunderbird re-timing the series to 10:00 moves sessions 1, 2, 4 and 6; the slots stay, the stamp takes the new RECURRENCE-IDs."""
-        from leernet.organiser.remember import remembered  # noqa: PLC0415
+        from leernet.organiser.intake.remember import remembered  # noqa: PLC0415
 
         old, new, changes, source = self.update(
             "thunderbird_series_with_list", "thunderbird_update_retimed"
@@ -521,7 +521,7 @@ def test_a_request_with_a_bad_list_keeps_a_draft_for_the_preview() -> None:
     bad = read_participant_list("l.csv", b"Naam;E-mail\nJan;jan@\n")
     assert bad.findings
 
-    from leernet.organiser.request import Attachment  # noqa: PLC0415
+    from leernet.organiser.intake.request import Attachment  # noqa: PLC0415
 
     broken = replace(
         request, lists=(Attachment("l.csv", b"Naam;E-mail\nJan;jan@\nAn;an@example.com\n"),)
@@ -615,6 +615,6 @@ def test_the_export_workbook_has_the_exports_rows() -> None:
 )
 def test_language_from_the_text_when_the_mail_has_no_header(text: str, language: str) -> None:
     """Google and Apple send no Content-Language: the invitation's words say the language, when they clearly do."""
-    from leernet.organiser.request import guess_language  # noqa: PLC0415
+    from leernet.organiser.intake.request import guess_language  # noqa: PLC0415
 
     assert guess_language(text) == language

@@ -17,12 +17,12 @@ import pytest
 from click.testing import CliRunner
 
 from leernet.cli import main
-from leernet.organiser.apply_change import apply_change
-from leernet.organiser.intake import from_request
-from leernet.organiser.remember import remembered
-from leernet.organiser.request import read_request
-from leernet.organiser.series import read_series
-from leernet.organiser.series_change import read_change
+from leernet.organiser.intake.apply_change import apply_change
+from leernet.organiser.intake.network_file import from_request
+from leernet.organiser.intake.remember import remembered
+from leernet.organiser.intake.request import read_request
+from leernet.organiser.intake.series import read_series
+from leernet.organiser.intake.series_change import read_change
 from tests.dovecot import ImapAccount
 from tests.icaljs import expand_with_icaljs
 from tests.smtpserver import Received, SmtpTestServer

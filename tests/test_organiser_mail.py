@@ -459,8 +459,8 @@ class TestListSentAgain:
         """The organiser sends their unchanged series again with a shorter list: the list
         change is previewed (who leaves), and applied on JA.
         """
-        from leernet.organiser.participant_list import read_participant_list  # noqa: PLC0415
-        from leernet.organiser.request import read_request  # noqa: PLC0415
+        from leernet.organiser.intake.participant_list import read_participant_list  # noqa: PLC0415
+        from leernet.organiser.intake.request import read_request  # noqa: PLC0415
 
         series = (CORPUS / "outlook_series_with_list.eml").read_bytes()
         await colleagues.receive(series, SERIES_ASKED)

@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from leernet.organiser.request import read_request
+from leernet.organiser.intake.request import read_request
 from tests.dovecot import ImapAccount, append
 from tests.smtpserver import Received, SmtpTestServer
 from tests.test_cli_e2e import env

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from leernet.organiser.words import Command, command, confirms
+from leernet.organiser.intake.words import Command, command, confirms
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ def test_status_and_export_words(subject: str, body: str, expected: Command | No
 class TestDigestRepliesAreNoCommands:
     def test_a_reply_to_a_digest_is_not_a_status_request(self) -> None:
         """“Re: Overzicht: sessie 1” (a digest's subject) with a roll call is no command."""
-        from leernet.organiser.words import command  # noqa: PLC0415
+        from leernet.organiser.intake.words import command  # noqa: PLC0415
 
         assert command("Re: Overzicht: Kennismaking (14 januari)", "aanwezig: 1, 3") is None
         assert command("status hr-ovl-2027", "") is not None

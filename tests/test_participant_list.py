@@ -10,9 +10,9 @@ from datetime import date
 import pytest
 from openpyxl import Workbook
 
-from leernet.organiser import sheet
-from leernet.organiser.findings import Level, Say
-from leernet.organiser.participant_list import (
+from leernet.organiser.intake import sheet
+from leernet.organiser.intake.findings import Level, Say
+from leernet.organiser.intake.participant_list import (
     Column,
     ParticipantList,
     as_date,

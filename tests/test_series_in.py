@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leernet.organiser.findings import Say
-from leernet.organiser.participant_list import read_participant_list
-from leernet.organiser.request import read_request
-from leernet.organiser.series import MAX_OCCURRENCES, MeetingSeries, read_series
-from leernet.organiser.series_change import Change, read_change
+from leernet.organiser.intake.findings import Say
+from leernet.organiser.intake.participant_list import read_participant_list
+from leernet.organiser.intake.request import read_request
+from leernet.organiser.intake.series import MAX_OCCURRENCES, MeetingSeries, read_series
+from leernet.organiser.intake.series_change import Change, read_change
 
 CORPUS = Path(__file__).parent / "data" / "organiser"
 MAILS = sorted(CORPUS.glob("*_series_with_list.eml"))
@@ -362,7 +362,7 @@ class TestChanges:
 def test_the_service_accepts_the_organisers_invite(path: Path) -> None:
     """The REPLY to each client's invite is ACCEPTED from the service, for the series' UID and SEQUENCE, as leernet's own REPLY reader reads it."""
     from leernet.calendar.itip import read_reply  # noqa: PLC0415
-    from leernet.organiser.accept import accept_reply  # noqa: PLC0415
+    from leernet.organiser.intake.accept import accept_reply  # noqa: PLC0415
 
     calendar_bytes = read_request(path.read_bytes()).calendars[0]
     series = read_series(calendar_bytes).series
@@ -410,7 +410,7 @@ class TestNeverRaises:
     @given(LINES)
     def test_calendar_lines(self, lines: list[str]) -> None:
         """Any mix of calendar lines gives a series or findings, and a change reader that does not raise."""
-        from leernet.organiser.series_change import read_change  # noqa: PLC0415
+        from leernet.organiser.intake.series_change import read_change  # noqa: PLC0415
 
         data = ("BEGIN:VCALENDAR\r\n" + "\r\n".join(lines) + "\r\nEND:VCALENDAR\r\n").encode(
             "utf-8", "surrogatepass"
@@ -430,7 +430,7 @@ class TestNeverRaises:
     @given(st.binary(max_size=3000))
     def test_mail_bytes(self, data: bytes) -> None:
         """Any bytes as an organiser's mail give a request (maybe empty) and an intake with findings."""
-        from leernet.organiser.intake import from_request  # noqa: PLC0415
+        from leernet.organiser.intake.network_file import from_request  # noqa: PLC0415
 
         request = read_request(data)
         intake = from_request(
@@ -462,7 +462,7 @@ class TestMeetingText:
 
     def test_goal_line_wins_over_the_first_paragraph(self) -> None:
         """A 'Goal:' line further down is the goal; the first paragraph is not."""
-        from leernet.organiser.meeting_text import goal  # noqa: PLC0415
+        from leernet.organiser.intake.meeting_text import goal  # noqa: PLC0415
 
         text = "Welkom allemaal.\n\nPraktisch: koffie om 9u.\nGoal: learn from each other\nacross teams.\n\nTot dan"
         assert goal(text) == "Learn from each other across teams."
@@ -475,7 +475,7 @@ def test_a_message_parsed_with_compat32_gives_the_same_request(path: Path) -> No
     import email  # noqa: PLC0415
     from email.policy import compat32  # noqa: PLC0415
 
-    from leernet.organiser.request import request_of  # noqa: PLC0415
+    from leernet.organiser.intake.request import request_of  # noqa: PLC0415
 
     raw = path.read_bytes()
     assert request_of(email.message_from_bytes(raw, policy=compat32)) == read_request(raw)
@@ -523,7 +523,7 @@ def test_a_rule_that_never_matches_costs_a_bounded_number_of_steps(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30 looks at most three years of days (dateutil ran to the year 9999)."""
-    from leernet.organiser import recurrence  # noqa: PLC0415
+    from leernet.organiser.intake import recurrence  # noqa: PLC0415
 
     steps: list[object] = []
     original = recurrence._Rule._daily

@@ -25,17 +25,17 @@ from leernet.messages import keys, organiser_views
 from leernet.messages.factory import Factory
 from leernet.messages.kinds import Kind, Template
 from leernet.network.model import Person
-from leernet.organiser.apply_change import apply_change
 from leernet.organiser.commands import apply_update
 from leernet.organiser.drafts import is_request, uid_of, understand
-from leernet.organiser.findings import Level, has_errors
-from leernet.organiser.intake import with_list
-from leernet.organiser.list_change import compare_list, list_change_lines
-from leernet.organiser.participant_list import ParticipantList
-from leernet.organiser.preview_text import change_preview
-from leernet.organiser.remember import remembered, series_uid_of, stamp
-from leernet.organiser.series import read_series
-from leernet.organiser.series_change import read_change
+from leernet.organiser.intake.apply_change import apply_change
+from leernet.organiser.intake.findings import Level, has_errors
+from leernet.organiser.intake.list_change import compare_list, list_change_lines
+from leernet.organiser.intake.network_file import with_list
+from leernet.organiser.intake.participant_list import ParticipantList
+from leernet.organiser.intake.preview_text import change_preview
+from leernet.organiser.intake.remember import remembered, series_uid_of, stamp
+from leernet.organiser.intake.series import read_series
+from leernet.organiser.intake.series_change import read_change
 from leernet.records import networks, requests, sent_mail
 from leernet.records.networks import Registered
 

@@ -41,16 +41,16 @@ from leernet.messages.factory import Factory
 from leernet.messages.kinds import Kind
 from leernet.network.model import Network, Person, no_network
 from leernet.network.model import language as as_language
-from leernet.organiser.accept import accept_reply
 from leernet.organiser.change_desk import ChangeDesk
 from leernet.organiser.commands import start_messages
 from leernet.organiser.drafts import is_cancel, is_request, provisional, understand
-from leernet.organiser.findings import Level
-from leernet.organiser.intake import from_request
-from leernet.organiser.participant_list import read_participant_list
-from leernet.organiser.request import OrganiserRequest, request_of
+from leernet.organiser.intake.accept import accept_reply
+from leernet.organiser.intake.findings import Level
+from leernet.organiser.intake.network_file import from_request
+from leernet.organiser.intake.participant_list import read_participant_list
+from leernet.organiser.intake.request import OrganiserRequest, request_of
+from leernet.organiser.intake.words import command, confirms
 from leernet.organiser.status_mail import StatusDesk
-from leernet.organiser.words import command, confirms
 from leernet.records import networks, registration, requests
 from leernet.records.networks import Registered
 from leernet.replies.mailtext import reply_text

@@ -24,12 +24,12 @@ import tomli_w
 from leernet.errors import NetworkFileError, Problem
 from leernet.network.load import Loaded, parse_network
 from leernet.network.model import Network, Person, language
-from leernet.organiser.check_words import problem_finding, warning_finding
-from leernet.organiser.findings import Finding, Level, Say, error, has_errors, warning
-from leernet.organiser.participant_list import ParticipantList, read_participant_list
-from leernet.organiser.remember import stamp
-from leernet.organiser.request import OrganiserRequest
-from leernet.organiser.series import MeetingSeries, read_series
+from leernet.organiser.intake.check_words import problem_finding, warning_finding
+from leernet.organiser.intake.findings import Finding, Level, Say, error, has_errors, warning
+from leernet.organiser.intake.participant_list import ParticipantList, read_participant_list
+from leernet.organiser.intake.remember import stamp
+from leernet.organiser.intake.request import OrganiserRequest
+from leernet.organiser.intake.series import MeetingSeries, read_series
 
 MAX_SLUG_TRIES = 100
 

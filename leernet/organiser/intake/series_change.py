@@ -18,15 +18,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from leernet.organiser.findings import Finding, Say, error
-from leernet.organiser.series import (
+from leernet.organiser.intake.findings import Finding, Say, error
+from leernet.organiser.intake.series import (
     MeetingSeries,
     Occurrence,
     apply_override,
     parse,
     read_series,
 )
-from leernet.organiser.zones import LocalTime
+from leernet.organiser.intake.zones import LocalTime
 
 
 class Change(StrEnum):

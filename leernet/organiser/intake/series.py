@@ -3,7 +3,7 @@
 The series is read from the organiser's own calendar client: a master VEVENT
 with an RRULE, EXDATEs for cancelled occurrences and overriding VEVENTs (same
 UID, a RECURRENCE-ID) for moved ones. Nothing here raises; whatever cannot be
-used is a :class:`~leernet.organiser.findings.Finding`.
+used is a :class:`~leernet.organiser.intake.findings.Finding`.
 
 Work is bounded before and during parsing: the calendar's size and number of
 components are counted first; VTIMEZONE components are removed before
@@ -24,10 +24,10 @@ import icalendar
 
 from leernet.calendar.itip import address
 from leernet.network.model import Person
-from leernet.organiser import meeting_text
-from leernet.organiser.findings import Finding, Say, error, warning
-from leernet.organiser.recurrence import MAX_OCCURRENCES, expand
-from leernet.organiser.zones import LocalTime, zone_name
+from leernet.organiser.intake import meeting_text
+from leernet.organiser.intake.findings import Finding, Say, error, warning
+from leernet.organiser.intake.recurrence import MAX_OCCURRENCES, expand
+from leernet.organiser.intake.zones import LocalTime, zone_name
 
 __all__ = [
     "MAX_OCCURRENCES",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from leernet.messages import textfmt
 from leernet.network.model import Network, Participant
 from leernet.network.model import language as as_language
-from leernet.organiser.participant_list import Listed, ParticipantList
+from leernet.organiser.intake.participant_list import Listed, ParticipantList
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from leernet.errors import Problem
-from leernet.organiser.findings import Finding, Say, error, warning
+from leernet.organiser.intake.findings import Finding, Say, error, warning
 
 _PARTICIPANT = re.compile(r"^participants\[(\d+)\]")
 

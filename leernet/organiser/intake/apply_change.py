@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo
 
 import tomli_w
 
-from leernet.organiser.findings import Finding, Say, error
-from leernet.organiser.remember import stamp
-from leernet.organiser.series import MeetingSeries
-from leernet.organiser.series_change import Change, SeriesChange
+from leernet.organiser.intake.findings import Finding, Say, error
+from leernet.organiser.intake.remember import stamp
+from leernet.organiser.intake.series import MeetingSeries
+from leernet.organiser.intake.series_change import Change, SeriesChange
 
 
 def apply_change(

@@ -22,7 +22,7 @@ import re
 from datetime import UTC, datetime
 
 from leernet.network.model import Network
-from leernet.organiser.series import MeetingSeries, Occurrence
+from leernet.organiser.intake.series import MeetingSeries, Occurrence
 
 _KEYS = ("uid", "sequence", "first", "recurrence-ids")
 _LINE = re.compile(r"^# organiser-series-([a-z-]+) = (.*)$", re.MULTILINE)

@@ -17,8 +17,8 @@ import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from leernet.organiser.findings import Finding, Say, error
-from leernet.organiser.zones import LocalTime
+from leernet.organiser.intake.findings import Finding, Say, error
+from leernet.organiser.intake.zones import LocalTime
 
 MAX_OCCURRENCES = 52  # as leernet's schedule.count allows
 HORIZON = timedelta(days=3 * 366)  # no learning network runs longer

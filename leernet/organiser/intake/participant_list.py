@@ -7,7 +7,7 @@ responsable``, ``Groeigesprek``/``Growth conversation``/``Entretien``, and an
 optional ``Taal``/``Language``/``Langue``. First and last name in two columns are
 joined. The header need not be the first row (a title above it is skipped).
 
-Every problem names the organiser's row (:mod:`leernet.organiser.findings`).
+Every problem names the organiser's row (:mod:`leernet.organiser.intake.findings`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from enum import StrEnum
 from pydantic import TypeAdapter, ValidationError
 
 from leernet.network.filemodel import Email
-from leernet.organiser.findings import Finding, Say, error, has_errors, warning
-from leernet.organiser.sheet import Cell, Row, read_sheet
+from leernet.organiser.intake.findings import Finding, Say, error, has_errors, warning
+from leernet.organiser.intake.sheet import Cell, Row, read_sheet
 
 HEADER_SEARCH_ROWS = 10  # a title or an empty line above the header is common
 _EMAIL = TypeAdapter(Email)

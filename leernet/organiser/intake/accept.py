@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 import icalendar
 from icalendar.enums import PARTSTAT
 
-from leernet.organiser.findings import Finding
-from leernet.organiser.series import parse
+from leernet.organiser.intake.findings import Finding
+from leernet.organiser.intake.series import parse
 
 PRODID = "-//leernet//organiser intake//EN"
 

@@ -14,9 +14,9 @@ from datetime import timedelta
 
 from leernet.messages import textfmt
 from leernet.network.model import Network, language
-from leernet.organiser.findings import Level
-from leernet.organiser.intake import Intake
-from leernet.organiser.series_change import Change, SeriesChange
+from leernet.organiser.intake.findings import Level
+from leernet.organiser.intake.network_file import Intake
+from leernet.organiser.intake.series_change import Change, SeriesChange
 
 VALID_DAYS = 7
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from leernet.organiser.findings import Finding, Say, error
+from leernet.organiser.intake.findings import Finding, Say, error
 
 MAX_FILE_BYTES = 2 * 1024 * 1024  # a list of 500 people is ~50 KB as xlsx, ~40 KB as csv
 MAX_UNZIPPED_BYTES = 8 * 1024 * 1024  # all parts of the xlsx together (a list of 500: ~0.3 MB)
