@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from leernet.network.defaults import session_questions
 from leernet.network.model import Network, Question, QuestionKind, Session
+from leernet.records import networks
 from leernet.store import schema as t
 
 if TYPE_CHECKING:
@@ -144,13 +145,7 @@ async def attendance(conn: AsyncConnection, network_id: int) -> Attendance:
             ).where(t.presence.c.participant_id.in_(members))
         )
     ).all()
-    moved = (
-        await conn.execute(
-            select(t.sessions.c.number, t.sessions.c.moved_sequence).where(
-                t.sessions.c.network_id == network_id
-            )
-        )
-    ).all()
+    moved = await networks.moved_sequences(conn, network_id)
     return Attendance(
         replies={
             (r.participant_id, r.session_number): Reply(
@@ -159,7 +154,7 @@ async def attendance(conn: AsyncConnection, network_id: int) -> Attendance:
             for r in replies
         },
         presence={(p.participant_id, p.session_number): bool(p.present) for p in presence},
-        moved_sequence={m.number: m.moved_sequence for m in moved},
+        moved_sequence=moved,
     )
 
 

@@ -198,13 +198,7 @@ async def _members_and_moves(
             .order_by(t.participants.c.id)
         )
     ).all()
-    moved = (
-        await conn.execute(
-            select(t.sessions.c.number, t.sessions.c.moved_sequence).where(
-                t.sessions.c.network_id == network_id
-            )
-        )
-    ).all()
+    moved = await moved_sequences(conn, network_id)
     return (
         tuple(
             Member(
@@ -219,7 +213,7 @@ async def _members_and_moves(
             )
             for m in members
         ),
-        {int(number): int(sequence) for number, sequence in moved},
+        moved,
     )
 
 
@@ -244,3 +238,11 @@ async def organisers_since(conn: AsyncConnection, since: datetime) -> list[tuple
     kept = select(n.c.id, n.c.organiser_email).where(n.c.purged_at.is_(None)).order_by(n.c.id)
     rows = (await conn.execute(kept.where(n.c.last_end >= since))).all()
     return [(nid, email) for nid, email in rows or (await conn.execute(kept)).all()]
+
+
+async def moved_sequences(conn: AsyncConnection, network_id: int) -> dict[int, int]:
+    """Session number -> the invite SEQUENCE at which it last moved (0: never)."""
+    query = select(t.sessions.c.number, t.sessions.c.moved_sequence).where(
+        t.sessions.c.network_id == network_id
+    )
+    return {int(number): int(sequence) for number, sequence in await conn.execute(query)}
