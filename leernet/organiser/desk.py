@@ -94,6 +94,12 @@ class Desk:
                 return listed
         if tokens:
             return None  # a reply to a participant's address: not a request
+        return await self._request(conn, msg, request, inbox_id)
+
+    async def _request(
+        self, conn: AsyncConnection, msg: Message, request: OrganiserRequest, inbox_id: int
+    ) -> Disposition | None:
+        """A meeting series or a network file sent to the plain address: a start or a change."""
         invited = any(is_request(c) for c in request.calendars)
         cancelled = any(is_cancel(c) for c in request.calendars)
         if not (invited or cancelled or request.network_files):
@@ -106,21 +112,9 @@ class Desk:
         if sender is None:
             return Disposition("organiser-refused", f"a request from {why}", attention=True)
         if request.calendars and not request.network_files:
-            # A network's own organiser may change it from their calendar (the series UID
-            # it was started from), whether or not they may start new ones.
-            changed = await self.changes.network_of(conn, sender, request.calendars[0])
+            changed = await self._change(conn, msg, sender, request, inbox_id)
             if changed is not None:
-                if not self._verified(msg):
-                    return Disposition(
-                        "rejected", f"a change from {sender}: DMARC failed", attention=True
-                    )
-                people = None
-                if request.lists:
-                    first = request.lists[0]
-                    people = read_participant_list(first.filename, first.data)
-                return await self.changes.preview(
-                    conn, msg, sender, changed, request.calendars[0], inbox_id, people
-                )
+                return changed
         if not invited and not request.network_files:
             return None  # a cancellation of a series we do not know: not ours
         if not self.settings.may_start_networks(sender):
@@ -137,6 +131,32 @@ class Desk:
                 "rejected", f"a network request from {sender}: DMARC failed", attention=True
             )
         return await self._preview(conn, msg, sender, request, inbox_id)
+
+    async def _change(
+        self,
+        conn: AsyncConnection,
+        msg: Message,
+        sender: str,
+        request: OrganiserRequest,
+        inbox_id: int,
+    ) -> Disposition | None:
+        """A change of a running network from its organiser's calendar; None when it is none.
+
+        A network's own organiser may change it from their calendar (the series UID it
+        was started from), whether or not they may start new ones.
+        """
+        changed = await self.changes.network_of(conn, sender, request.calendars[0])
+        if changed is None:
+            return None
+        if not self._verified(msg):
+            return Disposition("rejected", f"a change from {sender}: DMARC failed", attention=True)
+        people = None
+        if request.lists:
+            first = request.lists[0]
+            people = read_participant_list(first.filename, first.data)
+        return await self.changes.preview(
+            conn, msg, sender, changed, request.calendars[0], inbox_id, people
+        )
 
     async def _list_again(
         self,
